@@ -6,12 +6,11 @@ import re
 
 import pytest
 import yaml
+from conftest import REPO_ROOT
 
 tomllib = pytest.importorskip(
     "tomllib", reason="tomllib is in the standard library from Python 3.11"
 )
-
-from conftest import REPO_ROOT
 
 
 def _name(requirement: str) -> str:

@@ -80,7 +80,7 @@ def test_vocabulary_json_round_trip(tmp_path):
 def test_loading_a_bad_vocabulary_names_the_file(tmp_path):
     bad = tmp_path / "vocab.json"
     bad.write_text("{not json")
-    with pytest.raises(ValueError, match="vocab.json"):
+    with pytest.raises(ValueError, match=r"vocab\.json"):
         Vocabulary.load(bad)
     bad.write_text(json.dumps({"tokens": ["a"]}))
     with pytest.raises(ValueError, match="not a course_lib vocabulary"):
