@@ -1,0 +1,157 @@
+"""Robust image loading: any photo on disk becomes an (H, W, 3) uint8 RGB array.
+
+Flickr8k is mostly plain RGB JPEGs, but a course that invites students to caption their own
+photos meets everything: phone pictures rotated by an EXIF tag, grayscale scans, CMYK JPEGs,
+PNGs with transparency, palette GIFs, 16-bit TIFFs, half-downloaded files and files that are
+not images at all. :func:`load_image` turns the first kinds into RGB and the last kinds into an
+:class:`ImageError` that names the file and says what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = ["MAX_PIXELS", "ImageError", "image_info", "load_image"]
+
+#: Largest image (width x height, after JPEG draft downscaling) that is decoded; larger ones are
+#: refused as possible decompression bombs. Pillow's own limit applies on top of this one.
+MAX_PIXELS = 64 * 1024 * 1024
+
+_WHITE = (255, 255, 255)
+
+
+class ImageError(ValueError):
+    """An image file that cannot be used; ``path`` and ``reason`` say which and why."""
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+def _target_size(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
+    """``size`` as (height, width), or None."""
+    if size is None:
+        return None
+    if isinstance(size, (int, np.integer)):
+        height = width = int(size)
+    else:
+        height, width = (int(v) for v in size)
+    if height < 1 or width < 1:
+        raise ValueError(f"size must be positive, got {size}")
+    return height, width
+
+
+def _open(path: Path) -> Image.Image:
+    """Open ``path`` lazily (header only), turning every failure into an ImageError."""
+    if not path.exists():
+        raise ImageError(path, "file not found")
+    if not path.is_file():
+        raise ImageError(path, "not a regular file")
+    if path.stat().st_size == 0:
+        raise ImageError(path, "empty file (0 bytes)")
+    try:
+        image = Image.open(path)
+    except UnidentifiedImageError:
+        raise ImageError(path, "not an image (format not recognised)") from None
+    except Image.DecompressionBombError as err:
+        raise ImageError(path, f"too large to decode safely ({err})") from err
+    except OSError as err:
+        raise ImageError(path, f"cannot be opened ({err})") from err
+    width, height = image.size
+    if width == 0 or height == 0:
+        image.close()
+        raise ImageError(path, f"zero-size image ({width}x{height})")
+    return image
+
+
+def _to_rgb(image: Image.Image, path: Path) -> Image.Image:
+    """Convert any Pillow mode to RGB; transparency is composited onto white."""
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        mode = image.mode
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (*_WHITE, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if mode.startswith("I") or mode == "F":  # 16/32-bit integer or float grayscale
+        values = np.asarray(image, dtype=np.float64)
+        if mode.startswith("I;16") or (mode == "I" and values.max(initial=0) > 255):
+            values = values / 257.0  # 0..65535 -> 0..255
+        gray = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+        return Image.fromarray(np.repeat(gray[:, :, None], 3, axis=2), "RGB")
+    try:
+        return image.convert("RGB")  # L, 1, CMYK, YCbCr, ...
+    except (ValueError, OSError) as err:
+        raise ImageError(path, f"unsupported image mode {mode!r} ({err})") from err
+
+
+def load_image(path: str | os.PathLike, size: int | tuple[int, int] | None = None) -> np.ndarray:
+    """Load an image file as an RGB array.
+
+    Returns a (H, W, 3) uint8 array: the image as stored (after applying its EXIF orientation)
+    when ``size`` is None, else resized with bicubic interpolation to (size, size), or to
+    (height, width) when ``size`` is a pair. Grayscale, palette, CMYK and 16-bit images are
+    converted to RGB; transparent pixels become white.
+
+    Raises :class:`ImageError` (a ValueError naming the file) when the file is missing, empty,
+    not an image, truncated or corrupt, or larger than :data:`MAX_PIXELS`.
+    """
+    path = Path(path)
+    target = _target_size(size)
+    image = _open(path)
+    with image:
+        if image.width * image.height > MAX_PIXELS:
+            if image.format == "JPEG" and target is not None:
+                # Decode at 1/2, 1/4 or 1/8 scale, never smaller than the target size.
+                image.draft("RGB", (target[1], target[0]))
+            if image.width * image.height > MAX_PIXELS:
+                raise ImageError(
+                    path,
+                    f"{image.width}x{image.height} pixels is more than MAX_PIXELS={MAX_PIXELS}"
+                    " (possible decompression bomb)",
+                )
+        try:
+            image.load()  # raises OSError for truncated or corrupt data
+        except Image.DecompressionBombError as err:
+            raise ImageError(path, f"too large to decode safely ({err})") from err
+        except (OSError, SyntaxError, ValueError) as err:
+            raise ImageError(path, f"truncated or corrupt image data ({err})") from err
+        try:
+            image = ImageOps.exif_transpose(image)
+        except Exception:  # a broken EXIF block must not hide a good image
+            pass
+        rgb = _to_rgb(image, path)
+        if target is not None and (rgb.height, rgb.width) != target:
+            rgb = rgb.resize((target[1], target[0]), Image.Resampling.BICUBIC)
+        array = np.asarray(rgb, dtype=np.uint8)
+    return np.ascontiguousarray(array)
+
+
+def image_info(path: str | os.PathLike) -> dict:
+    """Header facts about an image without decoding its pixels.
+
+    Returns ``{"path", "format", "mode", "width", "height", "orientation"}``; width and height
+    are as displayed, i.e. swapped when the EXIF orientation rotates by 90 degrees.
+    """
+    path = Path(path)
+    with _open(path) as image:
+        orientation = int(image.getexif().get(0x0112, 1) or 1)
+        width, height = image.size
+        if orientation in (5, 6, 7, 8):
+            width, height = height, width
+        return {
+            "path": str(path),
+            "format": image.format,
+            "mode": image.mode,
+            "width": width,
+            "height": height,
+            "orientation": orientation,
+        }

@@ -1,0 +1,555 @@
+"""A synthetic, Flickr8k-shaped dataset of coloured shapes with ground-truth scenes.
+
+Every image shows one to three coloured shapes (a circle, square or triangle in red, green,
+blue or yellow, small or large) on a gently shaded background. Five captions per image are
+written like five annotators would: paraphrases, a spatial relation stated either way round,
+more or less detail. The language is deliberately small and regular, so a small LSTM can learn
+it in minutes on a CPU, and every caption is true of its scene: ``scenes.json`` holds the
+ground truth that ``course_lib.evaluation.scene_accuracy`` checks generated captions against.
+
+The files use Flickr8k's own layout and names, so the rest of the course never branches on
+the dataset::
+
+    <root>/Flicker8k_Dataset/syn_00000.jpg ...
+    <root>/Flickr8k.token.txt            "<image id>#<k>\\t<caption>", k = 0..4
+    <root>/Flickr_8k.trainImages.txt     75 % of the ids
+    <root>/Flickr_8k.devImages.txt       12.5 %
+    <root>/Flickr_8k.testImages.txt      12.5 %
+    <root>/scenes.json                   {image id: scene}
+    <root>/synthetic.json                manifest, written last
+
+The same seed gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from course_lib.io import atomic_write_bytes, atomic_write_json, file_lock, read_json, sha256_file
+
+__all__ = [
+    "BACKGROUNDS",
+    "COLOURS",
+    "GENERATOR_VERSION",
+    "IMAGE_DIR",
+    "INVERSE_RELATION",
+    "MANIFEST",
+    "RELATIONS",
+    "RELATION_PHRASES",
+    "SCENES_FILE",
+    "SHAPES",
+    "SIZES",
+    "SIZE_WORDS",
+    "SPLIT_FILES",
+    "TOKEN_FILE",
+    "caption_mentions",
+    "caption_relations",
+    "describe_object",
+    "generate_synthetic",
+    "make_captions",
+    "make_scene",
+    "render_scene",
+]
+
+# --- The vocabulary shared with course_lib.evaluation (do not change lightly) -------------------
+SHAPES = ("circle", "square", "triangle")
+COLOURS = {
+    "red": (220, 40, 40),
+    "green": (40, 170, 60),
+    "blue": (40, 80, 220),
+    "yellow": (235, 210, 40),
+}
+SIZES = ("small", "large")
+SIZE_WORDS = {"small": ("small", "little"), "large": ("large", "big")}  # words a caption may use
+RELATIONS = ("left of", "right of", "above", "below")
+RELATION_PHRASES = {  # token sequences a caption may use for each relation (after cleaning)
+    "left of": (("to", "the", "left", "of"), ("left", "of")),
+    "right of": (("to", "the", "right", "of"), ("right", "of")),
+    "above": (("above",), ("over",)),
+    "below": (("below",), ("under",), ("beneath",)),
+}
+INVERSE_RELATION = {
+    "left of": "right of",
+    "right of": "left of",
+    "above": "below",
+    "below": "above",
+}
+
+#: Background colours, named with words that are not in COLOURS so they never look like objects.
+BACKGROUNDS = {
+    "white": (240, 240, 236),
+    "beige": (226, 212, 182),
+    "grey": (140, 140, 142),
+    "brown": (112, 82, 58),
+    "black": (28, 28, 32),
+}
+
+# --- Layout --------------------------------------------------------------------------------------
+IMAGE_DIR = "Flicker8k_Dataset"
+TOKEN_FILE = "Flickr8k.token.txt"
+SPLIT_FILES = {
+    "train": "Flickr_8k.trainImages.txt",
+    "dev": "Flickr_8k.devImages.txt",
+    "test": "Flickr_8k.testImages.txt",
+}
+SCENES_FILE = "scenes.json"
+MANIFEST = "synthetic.json"
+
+#: Bump when scenes, captions or rendering change, so old folders are regenerated.
+GENERATOR_VERSION = 1
+
+CAPTIONS_PER_IMAGE = 5
+_N_OBJECTS_P = (0.3, 0.4, 0.3)  # probability of 1, 2, 3 objects
+_SMALL_R = (0.075, 0.10)  # radius as a fraction of the image side
+_LARGE_R = (0.15, 0.185)
+_PAD = 0.04  # distance from the border, fraction of the side
+_GAP = 0.06  # gap between the two related objects along the relation's axis
+_CANONICAL_PHRASE = {
+    "left of": "to the left of",
+    "right of": "to the right of",
+    "above": "above",
+    "below": "below",
+}
+_ALT_PHRASES = {
+    "left of": ("left of",),
+    "right of": ("right of",),
+    "above": ("over",),
+    "below": ("under", "beneath"),
+}
+_ARTICLES = ("a", "an", "the")
+
+
+# --- Scenes --------------------------------------------------------------------------------------
+def _relation_between(a: Mapping, b: Mapping, side: int, dominance: float = 0.5) -> str | None:
+    """The clear spatial relation of object ``a`` to object ``b``, or None when unclear.
+
+    Clear means: the two bounding boxes are separated by at least ``_GAP * side`` along one
+    axis, and the centres' offset along the other axis is at most ``dominance`` times their
+    offset along that axis. Image ``y`` grows downwards, so smaller ``y`` is "above".
+    """
+    dx, dy = b["x"] - a["x"], b["y"] - a["y"]
+    reach = a["r"] + b["r"]
+    gap = _GAP * side
+    if abs(dx) - reach >= gap and abs(dy) <= dominance * abs(dx):
+        return "left of" if dx > 0 else "right of"
+    if abs(dy) - reach >= gap and abs(dx) <= dominance * abs(dy):
+        return "above" if dy > 0 else "below"
+    return None
+
+
+def _overlaps(a: Mapping, b: Mapping, side: int) -> bool:
+    """Whether the bounding boxes of two objects come closer than 3 % of the side."""
+    margin = 0.03 * side
+    reach = a["r"] + b["r"] + margin
+    return abs(a["x"] - b["x"]) < reach and abs(a["y"] - b["y"]) < reach
+
+
+def _place_related(
+    rng: np.random.Generator, a: Mapping, b: Mapping, relation: str, lo: int, hi: int, side: int
+) -> tuple[int, int] | None:
+    """A centre for ``b`` such that ``a`` is clearly ``relation`` ``b``, or None if none fits.
+
+    Along the relation's axis the boxes are at least ``_GAP * side`` apart; across it the
+    centres are within 0.35 times the distance along it.
+    """
+    along, across = ("x", "y") if relation in ("left of", "right of") else ("y", "x")
+    sign = 1 if relation in ("left of", "above") else -1  # b has the larger coordinate
+    reach = math.ceil(a["r"] + b["r"] + _GAP * side)
+    if sign > 0:
+        first, last = a[along] + reach, hi
+    else:
+        first, last = lo, a[along] - reach
+    if first > last:
+        return None
+    position = int(rng.integers(first, last + 1))
+    spread = math.floor(0.35 * abs(position - a[along]))
+    cross_first, cross_last = max(lo, a[across] - spread), min(hi, a[across] + spread)
+    if cross_first > cross_last:
+        return None
+    cross = int(rng.integers(cross_first, cross_last + 1))
+    return (position, cross) if along == "x" else (cross, position)
+
+
+def make_scene(rng: np.random.Generator, side: int) -> dict:
+    """Draw one random scene on a ``side`` x ``side`` canvas.
+
+    Returns the scene dict of the contract: ``width``, ``height``, ``background``, ``objects``
+    (shape, colour, size, centre ``x``/``y`` and half-extent ``r`` in pixels) and ``relations``
+    (``{"subject": i, "relation": r, "object": j}`` for every pair ``i < j`` whose relation is
+    clear). For two or more objects the relation between objects 0 and 1 is chosen first and
+    made unambiguous; it is always the first entry of ``relations``.
+    """
+    n_objects = int(rng.choice(3, p=_N_OBJECTS_P)) + 1
+    pairs = [(shape, colour) for shape in SHAPES for colour in COLOURS]
+    chosen = rng.choice(len(pairs), size=n_objects, replace=False)
+    relation01 = str(RELATIONS[rng.integers(len(RELATIONS))]) if n_objects >= 2 else None
+    background = str(list(BACKGROUNDS)[rng.integers(len(BACKGROUNDS))])
+    pad = _PAD * side
+    for _attempt in range(1000):  # rejection sampling: a few tries at most, deterministic
+        objects: list[dict] = []
+        for index in chosen:
+            shape, colour = pairs[int(index)]
+            size = str(SIZES[rng.integers(2)])
+            low, high = _SMALL_R if size == "small" else _LARGE_R
+            r = round(side * rng.uniform(low, high))
+            lo, hi = math.ceil(r + pad), math.floor(side - r - pad)
+            obj = {"shape": shape, "colour": colour, "size": size, "x": 0, "y": 0, "r": int(r)}
+            placed = False
+            for _ in range(1 if len(objects) == 1 else 100):
+                if len(objects) == 1:  # object 1: placed so that relation01 holds clearly
+                    xy = _place_related(rng, objects[0], obj, relation01, lo, hi, side)
+                    if xy is None:
+                        break
+                else:
+                    xy = (int(rng.integers(lo, hi + 1)), int(rng.integers(lo, hi + 1)))
+                obj["x"], obj["y"] = xy
+                if not any(_overlaps(obj, other, side) for other in objects):
+                    placed = True
+                    break
+            if not placed:
+                break
+            objects.append(obj)
+        if len(objects) == n_objects:
+            break
+    else:  # pragma: no cover - only for absurd image sizes
+        raise RuntimeError(f"cannot place {n_objects} objects on a {side}px canvas")
+    relations = []
+    for i in range(n_objects):
+        for j in range(i + 1, n_objects):
+            relation = _relation_between(objects[i], objects[j], side)
+            if relation is not None:
+                relations.append({"subject": i, "relation": relation, "object": j})
+    return {
+        "width": side,
+        "height": side,
+        "background": background,
+        "objects": objects,
+        "relations": relations,
+    }
+
+
+# --- Captions ------------------------------------------------------------------------------------
+def describe_object(obj: Mapping, *, size: bool | str = True, article: str = "a") -> str:
+    """Name one object: ``"a large red circle"``.
+
+    ``size=True`` uses the canonical size word ("small"/"large"), ``size=False`` leaves it out,
+    and a string uses that word (it must be one of ``SIZE_WORDS[obj["size"]]``).
+    """
+    words = [article] if article else []
+    if size is True:
+        words.append(SIZE_WORDS[obj["size"]][0])
+    elif size:
+        if size not in SIZE_WORDS[obj["size"]]:
+            raise ValueError(f"{size!r} does not describe a {obj['size']} object")
+        words.append(str(size))
+    words += [obj["colour"], obj["shape"]]
+    return " ".join(words)
+
+
+def make_captions(scene: Mapping, rng: np.random.Generator) -> list[str]:
+    """Five distinct captions of ``scene``, as five annotators might write them.
+
+    One is always the canonical, detailed caption (canonical size words, the relation of
+    object 0 to object 1 with its canonical phrase); the other four are drawn from a few
+    paraphrases: size synonyms, the relation stated the other way round, no size words, the
+    background added, or only the objects named. Order is shuffled.
+    """
+    objects = scene["objects"]
+    background = f"on a {scene['background']} background"
+
+    def syn(obj: Mapping) -> str:
+        return describe_object(obj, size=SIZE_WORDS[obj["size"]][1])
+
+    def plain(obj: Mapping) -> str:
+        return describe_object(obj, size=False)
+
+    if len(objects) == 1:
+        (a,) = objects
+        canonical = describe_object(a)
+        others = [
+            syn(a),
+            plain(a),
+            f"{canonical} {background}",
+            f"{plain(a)} {background}",
+            f"{syn(a)} {background}",
+        ]
+    else:
+        a, b = objects[0], objects[1]
+        relation = scene["relations"][0]
+        assert relation["subject"] == 0 and relation["object"] == 1
+        rel = relation["relation"]
+        inv = INVERSE_RELATION[rel]
+        phrase, inv_phrase = _CANONICAL_PHRASE[rel], _CANONICAL_PHRASE[inv]
+        alt = str(rng.choice(_ALT_PHRASES[rel]))
+        alt_inv = str(rng.choice(_ALT_PHRASES[inv]))
+        if len(objects) == 2:
+            tail = tail_plain = tail_syn = ""
+        else:
+            c = objects[2]
+            tail, tail_plain, tail_syn = (
+                f" and {describe_object(c)}",
+                f" and {plain(c)}",
+                f" and {syn(c)}",
+            )
+        canonical = f"{describe_object(a)} {phrase} {describe_object(b)}{tail}"
+        others = [
+            f"{syn(a)} {alt} {syn(b)}{tail_syn}",
+            f"{describe_object(b)} {inv_phrase} {describe_object(a)}{tail}",
+            f"{plain(a)} {phrase} {plain(b)}{tail_plain}",
+            f"{canonical} {background}",
+            f"{plain(b)} {alt_inv} {plain(a)}{tail_plain}",
+        ]
+        if len(objects) == 2:
+            others.append(f"{plain(a)} and {plain(b)}")
+        else:
+            others.append(f"{plain(a)} and {plain(b)} and {plain(objects[2])}")
+            others.append(f"{plain(objects[2])} and {plain(a)} {phrase} {plain(b)}")
+    picked = rng.choice(len(others), size=CAPTIONS_PER_IMAGE - 1, replace=False)
+    captions = [canonical] + [others[int(i)] for i in picked]
+    order = rng.permutation(CAPTIONS_PER_IMAGE)
+    return [captions[int(i)] for i in order]
+
+
+def _match_object(tokens: Sequence[str], start: int) -> dict | None:
+    """Parse ``[article] [size word] colour shape`` at ``tokens[start]``, or None."""
+    i = start
+    if i < len(tokens) and tokens[i] in _ARTICLES:
+        i += 1
+    size = None
+    if i < len(tokens):
+        for name, words in SIZE_WORDS.items():
+            if tokens[i] in words:
+                size = name
+                i += 1
+                break
+    if i + 1 < len(tokens) and tokens[i] in COLOURS and tokens[i + 1] in SHAPES:
+        return {
+            "start": start,
+            "end": i + 2,
+            "colour": tokens[i],
+            "shape": tokens[i + 1],
+            "size": size,
+        }
+    return None
+
+
+def caption_mentions(tokens: Sequence[str]) -> list[dict]:
+    """Object mentions in a tokenised caption, left to right.
+
+    Each mention is ``{"start", "end", "colour", "shape", "size"}`` (token span ``start:end``;
+    ``size`` is "small", "large" or None). The article is optional, so captions cleaned of
+    one-letter words still parse.
+    """
+    mentions: list[dict] = []
+    i = 0
+    while i < len(tokens):
+        mention = _match_object(tokens, i)
+        if mention is None:
+            i += 1
+        else:
+            mentions.append(mention)
+            i = mention["end"]
+    return mentions
+
+
+def caption_relations(tokens: Sequence[str]) -> list[tuple[int, str, int]]:
+    """Relations stated in a caption as ``(mention i, relation, mention j)`` triples.
+
+    A relation is stated when the tokens between two consecutive mentions are exactly one of
+    ``RELATION_PHRASES``; ``i`` and ``j`` index :func:`caption_mentions`.
+    """
+    mentions = caption_mentions(tokens)
+    found = []
+    for k in range(len(mentions) - 1):
+        between = tuple(tokens[mentions[k]["end"] : mentions[k + 1]["start"]])
+        for relation, phrases in RELATION_PHRASES.items():
+            if between in phrases:
+                found.append((k, relation, k + 1))
+    return found
+
+
+# --- Rendering -----------------------------------------------------------------------------------
+_SUPERSAMPLE = 4
+
+
+def _shape_mask(obj: Mapping, side: int) -> np.ndarray:
+    """Anti-aliased coverage (side, side) float32 in [0, 1] of one object."""
+    s = _SUPERSAMPLE
+    mask = Image.new("L", (side * s, side * s), 0)
+    draw = ImageDraw.Draw(mask)
+    x, y, r = obj["x"] * s, obj["y"] * s, obj["r"] * s
+    if obj["shape"] == "circle":
+        draw.ellipse([x - r, y - r, x + r, y + r], fill=255)
+    elif obj["shape"] == "square":
+        h = 0.9 * r
+        draw.rectangle([x - h, y - h, x + h, y + h], fill=255)
+    else:  # triangle pointing up
+        draw.polygon([(x, y - r), (x - r, y + r), (x + r, y + r)], fill=255)
+    small = mask.reduce(s)
+    return np.asarray(small, dtype=np.float32) / 255.0
+
+
+def render_scene(scene: Mapping, rng: np.random.Generator) -> np.ndarray:
+    """Draw a scene as a (height, width, 3) uint8 RGB array.
+
+    The background is a gentle linear brightness gradient; each object's colour is jittered a
+    little; mild Gaussian noise is added on top.
+    """
+    side = int(scene["width"])
+    base = np.asarray(BACKGROUNDS[scene["background"]], dtype=np.float32)
+    angle = rng.uniform(0.0, 2.0 * math.pi)
+    strength = rng.uniform(-22.0, 22.0)
+    coords = (np.arange(side, dtype=np.float32) + 0.5) / side - 0.5
+    ramp = np.cos(angle) * coords[None, :] + np.sin(angle) * coords[:, None]
+    image = base[None, None, :] + (2.0 * strength * ramp)[:, :, None]
+    for obj in scene["objects"]:
+        colour = np.asarray(COLOURS[obj["colour"]], dtype=np.float32)
+        colour = colour + rng.uniform(-12.0, 12.0, size=3).astype(np.float32)
+        alpha = _shape_mask(obj, side)[:, :, None]
+        image = image * (1.0 - alpha) + colour[None, None, :] * alpha
+    image = image + rng.normal(0.0, 3.0, size=image.shape).astype(np.float32)
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def _jpeg_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array, "RGB").save(buffer, format="JPEG", quality=95, subsampling=0)
+    return buffer.getvalue()
+
+
+# --- The dataset ---------------------------------------------------------------------------------
+def _normalise_size(image_size: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(image_size, (int, np.integer)):
+        low = high = int(image_size)
+    else:
+        low, high = (int(v) for v in image_size)
+    if not 16 <= low <= high:
+        raise ValueError(f"image_size must be a side >= 16 or a (min, max) range, got {image_size}")
+    return low, high
+
+
+def _split_sizes(n_images: int) -> dict[str, int]:
+    """75 / 12.5 / 12.5 split: 2000 -> 1500 / 250 / 250."""
+    n_held = n_images // 8
+    return {"train": n_images - 2 * n_held, "dev": n_held, "test": n_held}
+
+
+def _parameters(n_images: int, seed: int, image_size: tuple[int, int]) -> dict:
+    return {
+        "generator": "course_lib.data.synthetic",
+        "generator_version": GENERATOR_VERSION,
+        "n_images": n_images,
+        "seed": seed,
+        "image_size": list(image_size),
+    }
+
+
+def _is_complete(root: Path, parameters: dict, image_ids: list[str]) -> bool:
+    """Whether ``root`` already holds a finished dataset made with ``parameters``."""
+    manifest_path = root / MANIFEST
+    if not manifest_path.is_file():
+        return False
+    try:
+        manifest = read_json(manifest_path)
+    except (ValueError, OSError):
+        return False
+    if not isinstance(manifest, dict):
+        return False
+    if any(manifest.get(key) != value for key, value in parameters.items()):
+        return False
+    files = [root / TOKEN_FILE, root / SCENES_FILE, *(root / f for f in SPLIT_FILES.values())]
+    if not all(path.is_file() for path in files):
+        return False
+    if sha256_file(root / TOKEN_FILE) != manifest.get("token_sha256"):
+        return False
+    image_dir = root / IMAGE_DIR
+    return all((image_dir / image_id).is_file() for image_id in image_ids)
+
+
+def generate_synthetic(
+    root: str | Path,
+    *,
+    n_images: int = 2000,
+    seed: int = 0,
+    image_size: int | tuple[int, int] = (64, 96),
+    progress: bool = True,
+) -> Path:
+    """Write the synthetic shapes dataset into ``root`` in Flickr8k's layout; return ``root``.
+
+    ``n_images`` (at least 8) square JPEG images whose side is drawn from the inclusive range
+    ``image_size`` (or equals it when it is an int), five captions each, a 75/12.5/12.5
+    train/dev/test split and ``scenes.json``. Idempotent: when ``synthetic.json`` records the
+    same parameters and the files are there, nothing is rewritten. Every file is written
+    atomically and the manifest last, under a lock, so an interrupted run is simply redone.
+    """
+    root = Path(root)
+    if int(n_images) != n_images or n_images < 8:
+        raise ValueError(
+            f"n_images must be an integer >= 8 (one per dev/test split), got {n_images}"
+        )
+    n_images = int(n_images)
+    seed = int(seed)
+    sides = _normalise_size(image_size)
+    parameters = _parameters(n_images, seed, sides)
+    width = max(5, len(str(n_images - 1)))
+    image_ids = [f"syn_{i:0{width}d}.jpg" for i in range(n_images)]
+    if _is_complete(root, parameters, image_ids):
+        return root
+    root.mkdir(parents=True, exist_ok=True)
+    with file_lock(root / "generate"):
+        if _is_complete(root, parameters, image_ids):  # another process finished meanwhile
+            return root
+        (root / MANIFEST).unlink(missing_ok=True)
+        image_dir = root / IMAGE_DIR
+        image_dir.mkdir(parents=True, exist_ok=True)
+        wanted = set(image_ids)
+        for stale in image_dir.glob("syn_*.jpg"):  # left over from other parameters
+            if stale.name not in wanted:
+                stale.unlink()
+
+        scenes: dict[str, dict] = {}
+        token_lines: list[str] = []
+        iterator = range(n_images)
+        if progress:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(iterator, desc="synthetic images", unit="img")
+        for i in iterator:
+            rng = np.random.default_rng([seed, i])  # image i does not depend on n_images
+            side = int(rng.integers(sides[0], sides[1] + 1))
+            scene = make_scene(rng, side)
+            captions = make_captions(scene, rng)
+            image = render_scene(scene, rng)
+            image_id = image_ids[i]
+            atomic_write_bytes(image_dir / image_id, _jpeg_bytes(image))
+            scenes[image_id] = scene
+            token_lines += [f"{image_id}#{k}\t{caption}\n" for k, caption in enumerate(captions)]
+
+        split_rng = np.random.default_rng([seed, n_images, 8])
+        order = split_rng.permutation(n_images)
+        sizes = _split_sizes(n_images)
+        start = 0
+        for split, filename in SPLIT_FILES.items():
+            ids = sorted(image_ids[int(i)] for i in order[start : start + sizes[split]])
+            start += sizes[split]
+            atomic_write_bytes(root / filename, "".join(f"{x}\n" for x in ids).encode("utf-8"))
+        scenes_text = json.dumps(scenes, sort_keys=True, separators=(",", ":")) + "\n"
+        atomic_write_bytes(root / SCENES_FILE, scenes_text.encode("utf-8"))
+        atomic_write_bytes(root / TOKEN_FILE, "".join(token_lines).encode("utf-8"))
+        manifest = dict(parameters)
+        manifest.update(
+            {
+                "splits": sizes,
+                "token_sha256": sha256_file(root / TOKEN_FILE),
+                "scenes_sha256": sha256_file(root / SCENES_FILE),
+            }
+        )
+        atomic_write_json(root / MANIFEST, manifest)
+    return root
