@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from course_lib import config
 from course_lib.data.flickr8k import (
+    TOKEN_FILE,
     CaptionDataset,
     SkippedEntry,
     load_dataset,
@@ -44,5 +46,10 @@ def prepare_dataset(
 
 
 def load_named_dataset(name: str, data_dir: str | os.PathLike | None = None) -> CaptionDataset:
-    """Load ``<data_dir>/<name>`` as it is on disk, without downloading or generating."""
+    """Load ``<data_dir>/<name>`` as it is on disk, without downloading or generating.
+
+    ``data_dir`` may also be the dataset folder itself (one that holds the token file).
+    """
+    if data_dir is not None and (Path(data_dir) / TOKEN_FILE).is_file():
+        return load_dataset(Path(data_dir), name=name)
     return load_dataset(config.dataset_dir(name, data_dir), name=name)
