@@ -1,0 +1,265 @@
+"""Caption models: the seed article's *merge* model, the *inject* model, and a step model.
+
+Both models read ``{"image": (B, D) float32, "caption": (B, T) int32}`` and return next-word
+probabilities ``(B, T, V)``: position ``t`` predicts word ``t + 1`` of the caption (teacher
+forcing, one pass per caption). Padding id 0 is masked (``Embedding(mask_zero=True)``).
+
+* **merge** (Tanti et al. 2017; the widely copied tutorial): the LSTM reads only words; the image
+  vector is *added* to every LSTM output just before the word classifier.
+* **inject**: the image vector becomes the LSTM's initial state (``h`` and ``c``).
+
+:func:`build_step_model` wraps the *same layer objects* (same weights) to decode one word at a
+time while carrying the LSTM state, so decoding costs one cheap step per word instead of a
+pass over the whole prefix.
+
+Everything is written with keras layers and ``keras.ops`` so it runs on any Keras backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+__all__ = [
+    "DropMask",
+    "StepModel",
+    "build_inject_model",
+    "build_merge_model",
+    "build_step_model",
+    "compile_captioner",
+    "masked_accuracy",
+    "masked_loss",
+    "masked_sparse_categorical_crossentropy",
+]
+
+#: Layer names shared by every caption model (the step model and the book look them up).
+LAYER_NAMES = (
+    "image_dropout",
+    "image_dense",
+    "embedding",
+    "caption_dropout",
+    "lstm",
+    "add",
+    "decoder_dense",
+    "output",
+)
+
+
+# ----------------------------------------------------------------------------- loss and metric
+@keras.saving.register_keras_serializable(package="course_lib")
+def masked_sparse_categorical_crossentropy(y_true, y_pred):
+    """Mean cross-entropy over the real target words of a batch (targets equal to 0 are padding).
+
+    ``y_true``: (B, T) int ids; ``y_pred``: (B, T, V) probabilities. Returns a scalar:
+    ``sum(-log p(target) * [target != 0]) / number of real targets``.
+    """
+    y_true = ops.cast(y_true, "int32")
+    per_token = keras.losses.sparse_categorical_crossentropy(y_true, y_pred)  # (B, T)
+    real = ops.cast(ops.not_equal(y_true, 0), per_token.dtype)
+    return ops.divide_no_nan(ops.sum(per_token * real), ops.sum(real))
+
+
+@keras.saving.register_keras_serializable(package="course_lib")
+def masked_accuracy(y_true, y_pred):
+    """Share of real target words (not padding) whose most probable prediction is right."""
+    y_true = ops.cast(y_true, "int32")
+    predicted = ops.cast(ops.argmax(y_pred, axis=-1), "int32")
+    real = ops.not_equal(y_true, 0)
+    hits = ops.cast(ops.logical_and(ops.equal(predicted, y_true), real), "float32")
+    return ops.divide_no_nan(ops.sum(hits), ops.sum(ops.cast(real, "float32")))
+
+
+#: Short alias used in the design notes.
+masked_loss = masked_sparse_categorical_crossentropy
+
+
+def compile_captioner(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
+    """Compile a caption model with Adam, the masked loss and masked accuracy; returns it."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=masked_sparse_categorical_crossentropy,
+        metrics=[masked_accuracy],
+    )
+    return model
+
+
+# ----------------------------------------------------------------------------- models
+@keras.saving.register_keras_serializable(package="course_lib")
+class DropMask(layers.Layer):
+    """Identity layer that removes the Keras padding mask from its output.
+
+    The loss and metric find padding themselves (targets equal to 0); a mask left on the
+    model's output would make Keras reweight them with the *input* mask, which differs by one
+    position per caption (the input ``<end>`` whose target is padding).
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return ops.copy(inputs)  # a new tensor: the input's mask stays behind
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
+def _inputs(feature_dim: int) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    image = keras.Input(shape=(feature_dim,), dtype="float32", name="image")
+    caption = keras.Input(shape=(None,), dtype="int32", name="caption")
+    return image, caption
+
+
+def _check_sizes(vocab_size: int, feature_dim: int) -> None:
+    if vocab_size < 5:
+        raise ValueError(
+            f"vocab_size must count the 4 reserved tokens and a word, got {vocab_size}"
+        )
+    if feature_dim < 1:
+        raise ValueError(f"feature_dim must be positive, got {feature_dim}")
+
+
+def build_merge_model(
+    vocab_size: int,
+    feature_dim: int,
+    *,
+    embed_dim: int = 256,
+    units: int = 256,
+    dropout: float = 0.5,
+    name: str = "merge",
+) -> keras.Model:
+    """The seed article's merge model: ``{"image": (B, D), "caption": (B, T)}`` → (B, T, V).
+
+    image → Dropout → Dense(units, relu) ─────────────────────────┐ (broadcast over time)
+    caption → Embedding(V, embed_dim, mask_zero) → Dropout → LSTM ─┴ add → Dense(relu) → softmax
+    """
+    _check_sizes(vocab_size, feature_dim)
+    image, caption = _inputs(feature_dim)
+    x = layers.Dropout(dropout, name="image_dropout")(image)
+    image_vector = layers.Dense(units, activation="relu", name="image_dense")(x)
+    image_vector = layers.Reshape((1, units), name="image_time_axis")(image_vector)  # (B, 1, U)
+
+    w = layers.Embedding(vocab_size, embed_dim, mask_zero=True, name="embedding")(caption)
+    w = layers.Dropout(dropout, name="caption_dropout")(w)
+    w = layers.LSTM(units, return_sequences=True, name="lstm")(w)  # (B, T, U)
+
+    h = layers.Add(name="add")([image_vector, w])  # broadcasts the image over time
+    h = layers.Dense(units, activation="relu", name="decoder_dense")(h)
+    probs = layers.Dense(vocab_size, activation="softmax", name="output")(h)
+    return keras.Model({"image": image, "caption": caption}, probs, name=name)
+
+
+def build_inject_model(
+    vocab_size: int,
+    feature_dim: int,
+    *,
+    embed_dim: int = 256,
+    units: int = 256,
+    dropout: float = 0.5,
+    name: str = "inject",
+) -> keras.Model:
+    """The inject model: the image vector is the LSTM's initial state; (B, T, V) probabilities.
+
+    image → Dropout → Dense(units, tanh) = h0 = c0
+    caption → Embedding(mask_zero) → Dropout → LSTM(initial_state) → Dense(relu) → softmax
+    """
+    _check_sizes(vocab_size, feature_dim)
+    image, caption = _inputs(feature_dim)
+    x = layers.Dropout(dropout, name="image_dropout")(image)
+    state = layers.Dense(units, activation="tanh", name="image_dense")(x)
+
+    w = layers.Embedding(vocab_size, embed_dim, mask_zero=True, name="embedding")(caption)
+    w = layers.Dropout(dropout, name="caption_dropout")(w)
+    w = layers.LSTM(units, return_sequences=True, name="lstm")(w, initial_state=[state, state])
+    w = DropMask(name="drop_mask")(w)
+
+    h = layers.Dense(units, activation="relu", name="decoder_dense")(w)
+    probs = layers.Dense(vocab_size, activation="softmax", name="output")(h)
+    return keras.Model({"image": image, "caption": caption}, probs, name=name)
+
+
+def model_kind(model: keras.Model) -> str:
+    """``"merge"`` or ``"inject"``: whether the image is added to the LSTM output or not."""
+    names = {layer.name for layer in model.layers}
+    missing = {"image_dense", "embedding", "lstm", "decoder_dense", "output"} - names
+    if missing:
+        raise ValueError(
+            f"model {model.name!r} is not a course_lib caption model (no layers {sorted(missing)})"
+        )
+    return "merge" if "add" in names else "inject"
+
+
+# ----------------------------------------------------------------------------- step model
+@dataclass
+class StepModel:
+    """Decode one word at a time with the trained layers, carrying the LSTM state.
+
+    The layers are the model's own objects (same weights), called directly on concrete arrays,
+    so building a step model adds nothing to the model's graph or summary. ``state`` is a dict of
+    NumPy arrays ``{"h": (B, U), "c": (B, U)}`` plus ``"image": (B, U)`` (the image vector) for
+    the merge model; :meth:`select` picks or repeats its rows (beam search reorders them).
+    """
+
+    kind: str
+    image_dense: layers.Layer
+    embedding: layers.Embedding
+    cell: layers.Layer
+    decoder_dense: layers.Dense
+    output: layers.Dense
+    vocab_size: int
+    units: int
+
+    def init(self, features: np.ndarray) -> dict[str, np.ndarray]:
+        """The state before the first word, for image features (B, D)."""
+        features = np.asarray(features, dtype="float32")
+        if features.ndim != 2:
+            raise ValueError(f"features must have shape (B, D), got {features.shape}")
+        vector = ops.convert_to_numpy(self.image_dense(features)).astype("float32")
+        if self.kind == "merge":
+            zeros = np.zeros((len(features), self.units), dtype="float32")
+            return {"h": zeros, "c": zeros.copy(), "image": vector}
+        return {"h": vector, "c": vector.copy()}
+
+    def step(
+        self, word_ids: np.ndarray, state: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Feed words (B,) → next-word probabilities (B, V) and the new state."""
+        words = ops.convert_to_tensor(np.asarray(word_ids, dtype="int32").reshape(-1))
+        x = ops.take(self.embedding.embeddings, words, axis=0)  # (B, E), what Embedding does
+        y, (h, c) = self.cell(x, [state["h"], state["c"]], training=False)
+        if self.kind == "merge":
+            y = y + state["image"]
+        probs = self.output(self.decoder_dense(y))
+        new_state = {"h": ops.convert_to_numpy(h), "c": ops.convert_to_numpy(c)}
+        if self.kind == "merge":
+            new_state["image"] = state["image"]
+        return ops.convert_to_numpy(probs).astype("float32", copy=False), new_state
+
+    @staticmethod
+    def select(state: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
+        """The state of rows ``rows`` (int array, repeats allowed)."""
+        return {key: value[rows] for key, value in state.items()}
+
+
+def build_step_model(model: keras.Model) -> StepModel:
+    """A :class:`StepModel` sharing ``model``'s layers (and so its weights, even as they train).
+
+    The LSTM is stepped through its own cell (``model.get_layer("lstm").cell``), which is the
+    exact computation the LSTM layer repeats at every time step; dropout is inactive.
+    """
+    kind = model_kind(model)
+    lstm = model.get_layer("lstm")
+    output = model.get_layer("output")
+    return StepModel(
+        kind=kind,
+        image_dense=model.get_layer("image_dense"),
+        embedding=model.get_layer("embedding"),
+        cell=lstm.cell,
+        decoder_dense=model.get_layer("decoder_dense"),
+        output=output,
+        vocab_size=int(output.units),
+        units=int(lstm.units),
+    )

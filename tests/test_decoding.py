@@ -1,0 +1,215 @@
+"""Greedy, beam and sampled decoding, checked on tiny random models and scripted Markov chains."""
+
+from __future__ import annotations
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+
+from course_lib.decoding import (
+    beam_search_decode,
+    greedy_decode,
+    naive_greedy_decode,
+    sample_decode,
+    sequence_log_probs,
+)
+from course_lib.models import build_inject_model, build_merge_model, build_step_model
+from course_lib.text import Vocabulary
+
+WORDS = ["a", "red", "blue", "circle", "square", "left", "of", "the"]
+VOCAB = Vocabulary(WORDS)
+D = 5
+
+
+def tiny_model(kind: str = "merge", seed: int = 0) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    build = build_merge_model if kind == "merge" else build_inject_model
+    model = build(len(VOCAB), D, embed_dim=6, units=8, dropout=0.5)
+    # Sharper, more varied distributions than the near-uniform initial ones.
+    out = model.get_layer("output")
+    kernel, bias = out.get_weights()
+    bias[VOCAB.end_id] += 2.0  # end some captions before max_length
+    out.set_weights([kernel * 8.0, bias])
+    return model
+
+
+def features(n: int = 7, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, D)).astype(np.float32)
+
+
+class MarkovStep:
+    """A scripted step model: the next-word distribution depends only on the last word."""
+
+    def __init__(self, table: np.ndarray):
+        self.table = table  # (V, V) rows sum to 1
+
+    def init(self, feats):
+        return {"row": np.zeros((len(feats), 1), np.float32)}
+
+    def step(self, words, state):
+        return self.table[np.asarray(words)], state
+
+    @staticmethod
+    def select(state, rows):
+        return {k: v[rows] for k, v in state.items()}
+
+
+def markov_table(seed: int, v: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    table = rng.dirichlet(np.full(v, 0.5), size=v)
+    table[:, VOCAB.pad_id] = 0.0  # the model never predicts padding
+    table[:, VOCAB.start_id] = 0.0
+    return table / table.sum(axis=1, keepdims=True)
+
+
+def brute_force_best(table: np.ndarray, vocab: Vocabulary, max_length: int, alpha: float = 0.0):
+    """Best caption of a Markov chain over every sequence that ends or reaches max_length."""
+    v = len(table)
+    best, best_score = None, -np.inf
+    for length in range(1, max_length + 1):
+        for seq in itertools.product(range(v), repeat=length):
+            if VOCAB.end_id in seq[:-1]:
+                continue
+            if length < max_length and seq[-1] != VOCAB.end_id:
+                continue
+            prev, lp = VOCAB.start_id, 0.0
+            for w in seq:
+                lp += np.log(max(table[prev, w], 1e-12))
+                prev = w
+            score = lp / length**alpha
+            if score > best_score:
+                best, best_score = seq, score
+    return vocab.decode(best), best_score
+
+
+@pytest.mark.parametrize("kind", ["merge", "inject"])
+def test_fast_greedy_gives_the_same_captions_as_the_seed_tutorials_loop(kind):
+    model = tiny_model(kind)
+    feats = features(4)
+    assert greedy_decode(model, feats, VOCAB, max_length=6) == naive_greedy_decode(
+        model, feats, VOCAB, max_length=6
+    )
+
+
+def test_greedy_batches_do_not_change_the_captions():
+    model = tiny_model()
+    feats = features(9)
+    assert greedy_decode(model, feats, VOCAB, 7, batch_size=2) == greedy_decode(
+        model, feats, VOCAB, 7, batch_size=256
+    )
+
+
+@pytest.mark.parametrize("kind", ["merge", "inject"])
+def test_beam_search_of_width_one_is_greedy(kind):
+    model = tiny_model(kind)
+    feats = features(8)
+    step = build_step_model(model)
+    assert beam_search_decode(step, feats, VOCAB, 7, beam_width=1, batch_size=3) == greedy_decode(
+        step, feats, VOCAB, 7
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_best_beam_is_at_least_as_probable_as_the_greedy_caption(seed):
+    model = tiny_model("merge", seed)
+    step = build_step_model(model)
+    feats = features(10, seed)
+    greedy, greedy_lp = beam_search_decode(step, feats, VOCAB, 8, beam_width=1, return_scores=True)
+    _, beam_lp = beam_search_decode(step, feats, VOCAB, 8, beam_width=4, return_scores=True)
+    assert np.all(np.array(beam_lp) >= np.array(greedy_lp) - 1e-6)
+    # The scores are the full model's log-probabilities of the captions (for finished ones).
+    ended = [i for i, c in enumerate(greedy) if len(c) < 8]
+    assert ended or seed == 2  # (seed 2's greedy captions all run to max_length)
+    full = sequence_log_probs(model, feats[ended], VOCAB, [greedy[i] for i in ended])
+    np.testing.assert_allclose(full, np.array(greedy_lp)[ended], atol=1e-4)
+
+
+def test_beam_search_finds_the_caption_that_greedy_misses():
+    v = len(VOCAB)
+    a, b, end = VOCAB.token_to_id["a"], VOCAB.token_to_id["red"], VOCAB.end_id
+    table = np.full((v, v), 1e-9)
+    table[VOCAB.start_id, [a, b]] = [0.6, 0.4]
+    table[a, :] = 1.0  # after "a": spread over everything
+    table[b, end] = 0.9
+    table[b, a] = 0.1
+    table[:, [VOCAB.pad_id, VOCAB.start_id]] = 0.0
+    table[end, end] = 1.0
+    table /= table.sum(axis=1, keepdims=True)
+    step = MarkovStep(table)
+    feats = np.zeros((2, D), np.float32)
+    assert greedy_decode(step, feats, VOCAB, 4)[0][:1] == ["a"]
+    assert beam_search_decode(step, feats, VOCAB, 4, beam_width=2) == [["red"], ["red"]]
+
+
+@pytest.mark.parametrize(("seed", "alpha"), [(0, 0.0), (1, 0.0), (2, 0.7), (3, 1.0)])
+def test_exhaustive_beam_search_finds_the_best_caption(seed, alpha):
+    small = Vocabulary(["x", "y"])  # ids 0..5
+    table = markov_table(seed, len(small))
+    max_length = 4
+    expected, expected_score = brute_force_best(table, small, max_length, alpha)
+    width = len(small) ** max_length  # wide enough to keep every prefix
+    step = MarkovStep(table)
+    (caption,), (log_prob,) = beam_search_decode(
+        step,
+        np.zeros((1, D), np.float32),
+        small,
+        max_length,
+        beam_width=width,
+        length_normalisation=alpha,
+        return_scores=True,
+    )
+    length = min(len(caption) + 1, max_length)
+    assert log_prob / length**alpha == pytest.approx(expected_score, abs=1e-9)
+    assert caption == expected
+
+
+def test_decoding_stops_at_the_end_token_and_drops_it():
+    v = len(VOCAB)
+    red, circle = VOCAB.token_to_id["red"], VOCAB.token_to_id["circle"]
+    table = np.full((v, v), 1e-6)
+    table[VOCAB.start_id, red] = 1.0
+    table[red, circle] = 1.0
+    table[circle, VOCAB.end_id] = 1.0
+    table[VOCAB.end_id, red] = 1.0  # would go on if decoding did not stop
+    table[:, VOCAB.pad_id] = 0.0
+    table /= table.sum(axis=1, keepdims=True)
+    step = MarkovStep(table)
+    feats = np.zeros((3, D), np.float32)
+    expected = [["red", "circle"]] * 3
+    assert greedy_decode(step, feats, VOCAB, 10) == expected
+    assert beam_search_decode(step, feats, VOCAB, 10, beam_width=3) == expected
+    assert sample_decode(step, feats, VOCAB, 10, temperature=1.0) == expected
+
+
+def test_max_length_caps_the_number_of_predicted_tokens():
+    table = np.zeros((len(VOCAB), len(VOCAB)))
+    table[:, VOCAB.token_to_id["a"]] = 1.0  # never ends
+    step = MarkovStep(table)
+    feats = np.zeros((2, D), np.float32)
+    assert greedy_decode(step, feats, VOCAB, 5) == [["a"] * 5] * 2
+    assert beam_search_decode(step, feats, VOCAB, 5, beam_width=2) == [["a"] * 5] * 2
+
+
+def test_sampling_near_zero_temperature_is_greedy():
+    model = tiny_model()
+    step = build_step_model(model)
+    feats = features(6)
+    greedy = greedy_decode(step, feats, VOCAB, 7)
+    assert sample_decode(step, feats, VOCAB, 7, temperature=1e-4, seed=3) == greedy
+    assert sample_decode(step, feats, VOCAB, 7, temperature=0.0) == greedy
+
+
+def test_sampling_is_reproducible_for_a_seed_and_varies_across_seeds():
+    step = build_step_model(tiny_model())
+    feats = features(20)
+    first = sample_decode(step, feats, VOCAB, 7, temperature=1.5, seed=11)
+    assert first == sample_decode(step, feats, VOCAB, 7, temperature=1.5, seed=11)
+    assert first != sample_decode(step, feats, VOCAB, 7, temperature=1.5, seed=12)
+
+
+def test_decoders_reject_features_of_the_wrong_shape():
+    step = build_step_model(tiny_model())
+    with pytest.raises(ValueError, match=r"shape \(N, D\)"):
+        greedy_decode(step, np.zeros(D, np.float32), VOCAB, 3)

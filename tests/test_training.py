@@ -1,0 +1,239 @@
+"""Token ids, the teacher-forcing pipeline, the per-prefix samples and resumable training."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from course_lib.models import build_merge_model, masked_sparse_categorical_crossentropy
+from course_lib.text import Vocabulary, clean_caption
+from course_lib.training import (
+    build_per_prefix_model,
+    copy_weights_by_name,
+    encode_captions,
+    load_captioner,
+    make_tf_dataset,
+    per_prefix_arrays,
+    per_prefix_samples,
+    read_history,
+    train,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+D = 4
+CAPTIONS = {
+    "img_a": ["A red circle.", "The red circle is big"],
+    "img_b": ["a blue square", "Blue square left of a red circle!"],
+    "img_c": ["a square"],
+}
+VOCAB = Vocabulary.build([clean_caption(c) for caps in CAPTIONS.values() for c in caps])
+FEATURES = {k: np.full(D, i + 1, np.float32) for i, k in enumerate(CAPTIONS)}
+
+
+def test_encode_captions_gives_one_right_padded_row_per_caption():
+    image_ids, ids = encode_captions(CAPTIONS, VOCAB)
+    assert image_ids == ["img_a", "img_a", "img_b", "img_b", "img_c"]
+    assert ids.dtype == np.int32 and ids.shape == (5, 9)  # <start> + 7 words + <end>
+    assert (ids[:, 0] == VOCAB.start_id).all()
+    assert VOCAB.decode(ids[3]) == ["blue", "square", "left", "of", "a", "red", "circle"]
+    assert list(ids[4]) == [2, *VOCAB.encode(["a", "square"])[1:], 0, 0, 0, 0, 0]
+
+
+def test_encode_captions_truncates_words_but_keeps_the_end_token():
+    _, ids = encode_captions(CAPTIONS, VOCAB, max_length=4)
+    assert ids.shape == (5, 4)
+    assert (ids[:, -1] == VOCAB.end_id).all() or (ids[4, -1] == VOCAB.end_id)
+    assert ids[3, -1] == VOCAB.end_id and VOCAB.decode(ids[3]) == ["blue", "square"]
+
+
+def batches(ds):
+    return [(x["image"].numpy(), x["caption"].numpy(), y.numpy()) for x, y in ds]
+
+
+def test_tf_dataset_shifts_captions_for_teacher_forcing_and_trims_each_batch():
+    image_ids, ids = encode_captions(CAPTIONS, VOCAB)
+    ds = make_tf_dataset(FEATURES, image_ids, ids, batch_size=2, shuffle=False)
+    got = batches(ds)
+    assert [len(b[1]) for b in got] == [2, 2, 1]
+    image, caption, target = got[0]
+    np.testing.assert_array_equal(image, np.stack([FEATURES["img_a"]] * 2))
+    assert caption.dtype == np.int32 and target.dtype == np.int32
+    # Batch 0 holds captions of 3 and 5 words → 7 ids → 6 positions, not the padded 8.
+    assert caption.shape == (2, 6) and target.shape == (2, 6)
+    np.testing.assert_array_equal(caption, ids[:2, :6])
+    np.testing.assert_array_equal(target, ids[:2, 1:7])
+    assert got[2][1].shape == (1, 3)  # "a square": <start> a square | a square <end>
+
+
+def test_tf_dataset_shuffles_reproducibly_and_differently_each_epoch():
+    image_ids = [f"img_{i}" for i in range(40)]
+    feats = {k: np.full(D, i, np.float32) for i, k in enumerate(image_ids)}
+    ids = np.tile(np.array([[2, 5, 3]], np.int32), (40, 1))
+
+    def orders(seed):
+        ds = make_tf_dataset(feats, image_ids, ids, batch_size=8, shuffle=True, seed=seed)
+        return [np.concatenate([b[0][:, 0] for b in batches(ds)]) for _ in range(2)]
+
+    first, second = orders(7)
+    again = orders(7)
+    assert sorted(first) == list(range(40))
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(first, again[0])
+    np.testing.assert_array_equal(second, again[1])
+
+
+def test_tf_dataset_reads_features_from_a_feature_store_like_object():
+    class Store:
+        def matrix(self, ids):
+            return np.stack([FEATURES[i] for i in ids])
+
+    image_ids, ids = encode_captions(CAPTIONS, VOCAB)
+    a = batches(make_tf_dataset(Store(), image_ids, ids, batch_size=5, shuffle=False))
+    b = batches(make_tf_dataset(FEATURES, image_ids, ids, batch_size=5, shuffle=False))
+    np.testing.assert_array_equal(a[0][0], b[0][0])
+
+
+def test_per_prefix_samples_follow_the_seed_tutorial():
+    image_ids, ids = encode_captions({"img_c": ["a square"]}, VOCAB)
+    samples = list(per_prefix_samples(image_ids, ids, FEATURES, len(VOCAB), max_length=4))
+    a, square = VOCAB.token_to_id["a"], VOCAB.token_to_id["square"]
+    assert [list(s[1]) for s in samples] == [[0, 0, 0, 2], [0, 0, 2, a], [0, 2, a, square]]
+    assert [int(s[2].argmax()) for s in samples] == [a, square, VOCAB.end_id]
+    post = list(per_prefix_samples(image_ids, ids, FEATURES, len(VOCAB), 4, padding="post"))
+    assert list(post[1][1]) == [2, a, 0, 0]
+
+
+@pytest.mark.parametrize("padding", ["pre", "post"])
+def test_teacher_forcing_loss_equals_the_per_prefix_loss_with_the_same_weights(padding):
+    keras.utils.set_random_seed(3)
+    image_ids, ids = encode_captions(CAPTIONS, VOCAB)
+    rng = np.random.default_rng(0)
+    feats = {k: rng.normal(size=D).astype(np.float32) for k in CAPTIONS}
+    merge = build_merge_model(len(VOCAB), D, embed_dim=6, units=5)
+    per_prefix = build_per_prefix_model(len(VOCAB), D, ids.shape[1] - 1, embed_dim=6, units=5)
+    copied = copy_weights_by_name(merge, per_prefix)
+    assert set(copied) == {"image_dense", "embedding", "lstm", "decoder_dense", "output"}
+
+    ((x, y),) = [
+        (x, y) for x, y in make_tf_dataset(feats, image_ids, ids, batch_size=99, shuffle=False)
+    ]
+    teacher = float(masked_sparse_categorical_crossentropy(y, merge(x, training=False)))
+
+    px, py = per_prefix_arrays(image_ids, ids, feats, len(VOCAB), padding=padding)
+    assert len(py) == int((ids[:, 1:] != 0).sum())  # one sample per real target word
+    probs = per_prefix.predict_on_batch(px)
+    per_sample = -np.log(probs[py.astype(bool)])
+    assert teacher == pytest.approx(float(per_sample.mean()), rel=1e-5)
+    keras_loss = per_prefix.evaluate(px, py, batch_size=len(py), verbose=0)
+    assert keras_loss == pytest.approx(teacher, rel=1e-5)
+
+
+def tiny_data(n_images=12, seed=0):
+    rng = np.random.default_rng(seed)
+    image_ids = [f"img_{i // 2}" for i in range(2 * n_images)]
+    feats = {f"img_{i}": rng.normal(size=D).astype(np.float32) for i in range(n_images)}
+    ids = np.zeros((len(image_ids), 7), np.int32)
+    for n in range(len(ids)):
+        length = rng.integers(1, 5)
+        ids[n, : length + 2] = [2, *rng.integers(4, len(VOCAB), size=length), 3]
+    return feats, image_ids, ids
+
+
+def test_train_writes_checkpoint_history_and_returns_finished_runs(tmp_path, capsys):
+    feats, image_ids, ids = tiny_data()
+    ds = make_tf_dataset(feats, image_ids, ids, batch_size=8, shuffle=True, seed=1)
+    val = make_tf_dataset(feats, image_ids, ids, batch_size=8, shuffle=False)
+    keras.utils.set_random_seed(0)
+    model = build_merge_model(len(VOCAB), D, embed_dim=4, units=4)
+    history = train(model, ds, val, epochs=3, run_dir=tmp_path / "run", learning_rate=1e-2)
+    out = capsys.readouterr().out
+    assert out.count("epoch ") == 3 and "val_loss" in out
+    assert history["epoch"] == [0, 1, 2] and len(history["val_loss"]) == 3
+    assert (tmp_path / "run" / "best.keras").exists()
+    assert not (tmp_path / "run" / "backup").exists()
+    best = load_captioner(tmp_path / "run" / "best.keras")
+    x, _ = next(iter(val))
+    np.testing.assert_allclose(best.predict_on_batch(x), model.predict_on_batch(x), atol=1e-6)
+    assert min(history["val_loss"]) == pytest.approx(
+        best.evaluate(val, verbose=0, return_dict=True)["loss"], rel=1e-4
+    )
+    # Again with the same run_dir: nothing retrained, same history, best weights loaded.
+    fresh = build_merge_model(len(VOCAB), D, embed_dim=4, units=4)
+    assert train(fresh, ds, val, epochs=3, run_dir=tmp_path / "run", verbose=0) == history
+    np.testing.assert_allclose(fresh.predict_on_batch(x), model.predict_on_batch(x), atol=1e-6)
+
+
+def test_load_captioner_names_a_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nope\.keras"):
+        load_captioner(tmp_path / "nope.keras")
+
+
+TRAIN_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    import keras, numpy as np
+    sys.path.insert(0, {tests!r})
+    from test_training import tiny_data, VOCAB, D
+    from course_lib.models import build_merge_model
+    from course_lib.training import make_tf_dataset, train
+
+    class Slow(keras.callbacks.Callback):  # gives the test time to kill after epoch 1
+        def on_epoch_end(self, epoch, logs=None):
+            time.sleep(float(sys.argv[2]))
+
+    feats, image_ids, ids = tiny_data(n_images=16)
+    ds = make_tf_dataset(feats, image_ids, ids, batch_size=8, shuffle=False)
+    keras.utils.set_random_seed(0)
+    model = build_merge_model(len(VOCAB), D, embed_dim=8, units=8, dropout=0.0)
+    train(model, ds, ds, epochs=6, run_dir=sys.argv[1], patience=10, learning_rate=1e-2,
+          seed=0, verbose=0, callbacks=[Slow()])
+    """
+)
+
+
+@pytest.mark.slow
+def test_training_killed_after_an_epoch_resumes_to_the_same_result(tmp_path):
+    script = tmp_path / "train_tiny.py"
+    script.write_text(TRAIN_SCRIPT.format(tests=str(REPO_ROOT / "tests")))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO_ROOT)}
+
+    def run(run_dir, pause):
+        cmd = [sys.executable, str(script), str(run_dir), str(pause)]
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    reference = run(tmp_path / "uninterrupted", 0)
+    victim = run(tmp_path / "killed", 2.0)
+    metadata = tmp_path / "killed" / "backup" / "training_metadata.json"
+    deadline = time.monotonic() + 300  # generous: shared CI machines can be slow
+    while not metadata.exists():
+        assert victim.poll() is None, victim.stdout.read().decode()
+        assert time.monotonic() < deadline, "no backup written"
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert not (tmp_path / "killed" / "train_state.json").exists()
+    killed_epochs = read_history(tmp_path / "killed" / "history.csv").get("epoch", [])
+    assert 1 <= len(killed_epochs) < 6
+
+    resumed = run(tmp_path / "killed", 0)
+    for proc in (reference, resumed):
+        out, _ = proc.communicate(timeout=600)
+        assert proc.returncode == 0, out.decode()[-3000:]
+
+    with (tmp_path / "killed" / "history.csv").open() as f:
+        epochs = [int(row["epoch"]) for row in csv.DictReader(f)]
+    assert epochs == [0, 1, 2, 3, 4, 5]
+    done = read_history(tmp_path / "uninterrupted" / "history.csv")
+    again = read_history(tmp_path / "killed" / "history.csv")
+    np.testing.assert_allclose(again["val_loss"], done["val_loss"], rtol=1e-4)
+    np.testing.assert_allclose(again["loss"], done["loss"], rtol=1e-4)
