@@ -1,0 +1,56 @@
+"""Exercises with instant feedback for chapters 1–7: ``from course_lib.exercises import ch1``.
+
+Each chapter module ``chN`` has exercises ``ex1``, ``ex2``, … with ``check(answer)``,
+``hint(n=1)`` and ``solution()`` (see :mod:`course_lib.exercises.core`). The student edition of
+the book is written by ``python -m course_lib.exercises.student SRC_DIR OUT_DIR``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from course_lib.exercises.core import (
+    Case,
+    CheckResult,
+    Exercise,
+    FunctionExercise,
+    Mistake,
+    ThoughtExercise,
+    ValueExercise,
+)
+
+__all__ = [
+    "CHAPTERS",
+    "Case",
+    "CheckResult",
+    "Exercise",
+    "FunctionExercise",
+    "Mistake",
+    "ThoughtExercise",
+    "ValueExercise",
+    "all_exercises",
+    "table",
+]
+
+#: The chapters that have exercises.
+CHAPTERS = (1, 2, 3, 4, 5, 6, 7)
+
+
+def all_exercises() -> dict[int, list[Exercise]]:
+    """Chapter number -> its exercises, in order."""
+    return {n: importlib.import_module(f"course_lib.exercises.ch{n}").EXERCISES for n in CHAPTERS}
+
+
+def table() -> str:
+    """A Markdown table of every exercise: name, kind, title and what the student writes."""
+    rows = ["| exercise | kind | title | the student writes |", "|---|---|---|---|"]
+    for exercises in all_exercises().values():
+        for ex in exercises:
+            if isinstance(ex, FunctionExercise):
+                writes = f"`{ex.func_name}(...)`, then `{ex.name}.check({ex.func_name})`"
+            elif isinstance(ex, ValueExercise):
+                writes = f"`{ex.answer_name} = ...`, then `{ex.name}.check({ex.answer_name})`"
+            else:
+                writes = f"an answer in words; `{ex.name}.solution()` shows a model answer"
+            rows.append(f"| `{ex.name}` | {ex.kind} | {ex.title} | {writes} |")
+    return "\n".join(rows)

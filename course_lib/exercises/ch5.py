@@ -1,0 +1,154 @@
+"""Chapter 5 exercises: the language model's data (cleaning, vocabulary, training samples)."""
+
+from __future__ import annotations
+
+import string
+
+from course_lib.exercises.core import (
+    Case,
+    FunctionExercise,
+    Mistake,
+    ThoughtExercise,
+    ValueExercise,
+    collect,
+)
+
+# -- reference solutions ----------------------------------------------------------------------
+
+
+def clean_caption(text):
+    text = text.lower()
+    text = text.translate(str.maketrans("", "", string.punctuation))
+    return [word for word in text.split() if word.isalpha()]
+
+
+def per_prefix_samples(ids):
+    return [(list(ids[:i]), ids[i]) for i in range(1, len(ids))]
+
+
+ex1 = FunctionExercise(
+    5,
+    1,
+    "Cleaning a caption",
+    reference=clean_caption,
+    prompt="""
+        Write `clean_caption(text)` returning a list of tokens: lower-case the text, **delete**
+        punctuation (`string.punctuation`; "man's" becomes "mans"), split on whitespace and drop
+        the words that are not purely alphabetic (like "2" or "b2"). Keep one-letter words such
+        as "a". Check it with `ch5.ex1.check(clean_caption)`.
+    """,
+    cases=[
+        Case(("A dog runs on the grass .",)),
+        Case(("Two dogs, a ball; and a man's hat!",), "punctuation is deleted"),
+        Case(("A girl in a pink dress is climbing 3 stairs",), "a digit is dropped"),
+        Case(("",), "empty caption"),
+        Case(("  A   B2 c  ",), "extra spaces, a mixed word, one-letter words"),
+        Case(("The T-shirt's COLOUR",), "hyphen and upper case"),
+    ],
+    hints=[
+        "`text.translate(str.maketrans('', '', string.punctuation))` deletes punctuation.",
+        "`str.split()` without an argument splits on any run of whitespace; `word.isalpha()`"
+        " tells whether a word has letters only. Do not drop one-letter words.",
+    ],
+    diagnose=lambda args, expected, got: (
+        "Keep one-letter words like 'a' (the seed tutorial drops them, which we undo)."
+        if isinstance(got, list) and "a" in expected and "a" not in got
+        else None
+    ),
+)
+
+ex2 = FunctionExercise(
+    5,
+    2,
+    "The seed tutorial's training samples",
+    reference=per_prefix_samples,
+    prompt="""
+        The seed tutorial turns each caption of `n` token ids into `n - 1` samples: every prefix
+        with the word that follows it. Write `per_prefix_samples(ids)` returning a list of
+        `(prefix, next_id)` pairs, the prefix as a list, e.g. `[2, 7, 3]` gives
+        `[([2], 7), ([2, 7], 3)]`. Check it with `ch5.ex2.check(per_prefix_samples)`.
+    """,
+    cases=[
+        Case(([2, 7, 3],)),
+        Case(([2, 10, 11, 12, 3],)),
+        Case(([2, 3],), "an empty caption: <start> <end>"),
+        Case(([2],), "one id: no samples"),
+        Case(([],), "no ids"),
+        Case(([2, 5, 5, 5, 3],), "repeated words"),
+    ],
+    hints=[
+        "For i = 1 … n − 1 the prefix is `ids[:i]` and the next word `ids[i]`.",
+        "`range(1, len(ids))` is empty when there are fewer than two ids.",
+    ],
+)
+
+ex3 = ValueExercise(
+    5,
+    3,
+    "Memory of one-hot targets",
+    expected=8.65,
+    rtol=0.01,
+    prompt="""
+        The seed tutorial's training set has 306,404 samples and a vocabulary of 7,579 words.
+        If the targets are stored one-hot as float32, how many GiB (2**30 bytes) do they take?
+        Two decimals, then `ch5.ex3.check(answer)`.
+    """,
+    why="306,404 × 7,579 × 4 bytes = 9,288,943,664 bytes ≈ 8.65 GiB, for targets that hold"
+    " 306,404 integers of information; that is why the tutorial needs a generator, and why we"
+    " keep integer targets with a sparse cross-entropy.",
+    hints=["Samples × classes × 4 bytes, divided by 2**30."],
+    mistakes=[
+        Mistake(9.29, "that is GB (10**9 bytes); a GiB is 2**30 = 1,073,741,824 bytes."),
+        Mistake(2.16, "each float32 takes 4 bytes."),
+        Mistake(17.3, "float32 is 4 bytes, not 8."),
+    ],
+)
+
+ex4 = ValueExercise(
+    5,
+    4,
+    "Predict the vocabulary size",
+    expected=10,
+    prompt="""
+        We build a vocabulary (with `min_count=1`) from three cleaned captions:
+        "A dog runs.", "a DOG sleeps!" and "The cat runs". How many entries does it have,
+        counting the four reserved tokens `<pad>`, `<unk>`, `<start>` and `<end>`?
+        Then `ch5.ex4.check(answer)`.
+    """,
+    why="After cleaning the words are a, dog, runs, sleeps, the, cat (upper case and"
+    " punctuation are gone): 6 words + 4 reserved tokens = 10.",
+    hints=[
+        "Clean first: lower-case and delete punctuation, so 'A' and 'a' are one word.",
+        "Then add the 4 reserved tokens.",
+    ],
+    mistakes=[
+        Mistake(6, "add the 4 reserved tokens."),
+        Mistake(12, "cleaning lower-cases: 'A'/'a' and 'dog'/'DOG' are the same word."),
+        Mistake(8, "cleaning lower-cases, then add the 4 reserved tokens."),
+    ],
+)
+
+ex5 = ThoughtExercise(
+    5,
+    5,
+    "Per-prefix samples or teacher forcing?",
+    prompt="""
+        The seed tutorial trains on one sample per prefix; we feed whole captions with teacher
+        forcing (inputs `ids[:-1]`, targets `ids[1:]`, one prediction per position). Do both
+        give the model the same training signal? What does each cost?
+    """,
+    model_answer="""
+        The training signal is the same: with teacher forcing the LSTM reads the true prefix and
+        predicts the next word at every position, which is exactly the set of per-prefix
+        samples of the caption (the LSTM is causal, so position t only sees words ≤ t). The cost
+        is very different: per-prefix samples repeat each caption n − 1 times (the prefixes are
+        padded to the maximum length), so an epoch runs the LSTM over about n/2 times more
+        tokens, and with one-hot targets needs gigabytes of memory. Teacher forcing processes
+        each caption once and needs only integer targets plus a mask for the padding.
+        Both train on true prefixes, so both suffer exposure bias at decoding time, when the
+        model must continue its own (possibly wrong) words.
+    """,
+    hints=["With teacher forcing, what does the LSTM see when it predicts the word at position t?"],
+)
+
+EXERCISES = collect(globals())

@@ -1,0 +1,579 @@
+"""Exercise checkers with instant, specific feedback, in the spirit of Kaggle's learntools.
+
+Every exercise is an object with ``check(answer)``, ``hint(n=1)`` and ``solution()``:
+
+* :class:`FunctionExercise` runs the student's function on test cases (edge cases included) and
+  compares with the reference function;
+* :class:`ValueExercise` compares a predicted value (a shape, a count, a size) with the answer;
+* :class:`ThoughtExercise` is a question with a model answer and no automatic check.
+
+``check()`` never raises: an exception in the student's code is reported with the input that
+caused it, and an answer not yet given (``...``, ``None`` or ``raise NotImplementedError()``)
+reports "not answered yet". It prints a line starting with ✓, ✗ or • and returns a
+:class:`CheckResult`. With ``COURSE_EXERCISES_STRICT=1`` in the environment a wrong answer
+raises :class:`AssertionError` (used by the book build to catch broken reference solutions).
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+import os
+import signal
+import textwrap
+import threading
+import warnings
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: Seconds a student's function may run on one test case before the check gives up.
+TIME_LIMIT_S = 10
+STRICT_ENV = "COURSE_EXERCISES_STRICT"
+
+_SYMBOL = {True: "✓", False: "✗", None: "•"}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of ``check()``: ``ok`` is True, False, or None (not answered / not checkable)."""
+
+    ok: bool | None
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.ok is True
+
+    def _ipython_display_(self) -> None:
+        """Show nothing: ``check()`` has already printed the message."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One test case: positional arguments for the function, and an optional note."""
+
+    args: tuple
+    note: str = ""
+
+
+class _TimeLimit(Exception):
+    pass
+
+
+@contextmanager
+def _time_limit(seconds: int):
+    """Raise :class:`_TimeLimit` in the main thread after ``seconds`` (no-op elsewhere)."""
+    usable = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def _handler(signum, frame):
+        raise _TimeLimit
+
+    previous = signal.signal(signal.SIGALRM, _handler)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def _show_markdown(text: str) -> None:
+    """Display ``text`` as Markdown in a notebook, else print it."""
+    if _in_notebook():
+        from IPython.display import Markdown, display
+
+        display(Markdown(text))
+    else:
+        print(text)
+
+
+def not_answered(value: Any) -> bool:
+    """True for the placeholders a student has not replaced yet: ``...`` and ``None``."""
+    return value is Ellipsis or value is None
+
+
+def format_value(value: Any, max_items: int = 12) -> str:
+    """A short, readable repr for messages: small arrays in full, big ones by shape and dtype."""
+    if isinstance(value, np.ndarray):
+        if value.size <= max_items:
+            body = np.array2string(value, separator=", ", precision=4, suppress_small=True)
+            body = " ".join(body.split())
+            return f"np.array({body}, dtype={value.dtype})"
+        return f"<array shape={value.shape} dtype={value.dtype}>"
+    if isinstance(value, np.generic):
+        return format_value(value.item())
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, tuple)):
+        if len(value) > max_items:
+            return f"<{type(value).__name__} of {len(value)} items>"
+        inner = ", ".join(format_value(v) for v in value)
+        if isinstance(value, tuple):
+            return f"({inner},)" if len(value) == 1 else f"({inner})"
+        return f"[{inner}]"
+    if isinstance(value, dict):
+        if len(value) > max_items:
+            return f"<dict of {len(value)} items>"
+        return "{" + ", ".join(f"{k!r}: {format_value(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+
+
+def compare(
+    expected: Any,
+    got: Any,
+    *,
+    rtol: float = 1e-5,
+    atol: float = 1e-8,
+    check_dtype: bool = False,
+    path: str = "",
+) -> str | None:
+    """None when ``got`` matches ``expected``, else a short reason.
+
+    Integers, strings and booleans must be equal; floats and float arrays are compared with
+    ``np.allclose(rtol, atol)``; lists and tuples element by element (a list equals a tuple);
+    arrays must have the expected shape (and, with ``check_dtype``, the same dtype kind).
+    """
+    where = f" at {path}" if path else ""
+    if isinstance(expected, np.ndarray):
+        try:
+            arr = np.asarray(got)
+        except Exception:
+            return f"expected an array{where}, got {type(got).__name__}"
+        if arr.dtype == object:
+            return f"expected a numeric array{where}, got {type(got).__name__}"
+        if arr.shape != expected.shape:
+            return f"expected shape {expected.shape}{where}, got shape {arr.shape}"
+        if check_dtype and arr.dtype != expected.dtype:
+            return f"expected dtype {expected.dtype}{where}, got dtype {arr.dtype}"
+        if expected.dtype.kind in "fc" or arr.dtype.kind in "fc":
+            close = np.isclose(arr, expected, rtol=rtol, atol=atol, equal_nan=True)
+            if not np.all(close):
+                index = tuple(int(i) for i in np.argwhere(~close)[0])
+                return (
+                    f"values differ{where}, first at index {index}"
+                    f" (expected {format_value(expected[index])}, got {format_value(arr[index])})"
+                )
+        elif not np.array_equal(arr, expected):
+            return f"values differ{where}"
+        return None
+    if _is_number(expected):
+        if not _is_number(got):
+            if isinstance(got, np.ndarray) and got.size == 1:
+                got = got.item()
+            else:
+                return f"expected a number{where}, got {type(got).__name__}"
+        if isinstance(expected, (float, np.floating)) or isinstance(got, (float, np.floating)):
+            if not math.isclose(float(got), float(expected), rel_tol=rtol, abs_tol=atol):
+                return f"expected {format_value(expected)}{where}, got {format_value(got)}"
+            return None
+        if int(got) != int(expected) or float(got) != int(got):
+            return f"expected {format_value(expected)}{where}, got {format_value(got)}"
+        return None
+    if isinstance(expected, (list, tuple)):
+        if isinstance(got, np.ndarray):
+            got = got.tolist()
+        if not isinstance(got, (list, tuple)):
+            return f"expected a {type(expected).__name__}{where}, got {type(got).__name__}"
+        if len(got) != len(expected):
+            return f"expected {len(expected)} items{where}, got {len(got)}"
+        for i, (e, g) in enumerate(zip(expected, got, strict=True)):
+            reason = compare(
+                e, g, rtol=rtol, atol=atol, check_dtype=check_dtype, path=f"{path}[{i}]"
+            )
+            if reason:
+                return reason
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(got, dict):
+            return f"expected a dict{where}, got {type(got).__name__}"
+        if set(got) != set(expected):
+            return f"expected keys {sorted(expected)}{where}, got {sorted(got)}"
+        for k in expected:
+            reason = compare(expected[k], got[k], rtol=rtol, atol=atol, path=f"{path}[{k!r}]")
+            if reason:
+                return reason
+        return None
+    if got != expected:
+        return f"expected {format_value(expected)}{where}, got {format_value(got)}"
+    return None
+
+
+class Exercise:
+    """Base class: a numbered exercise with a title, a prompt, hints and a solution."""
+
+    kind = "exercise"
+
+    def __init__(
+        self,
+        chapter: int,
+        number: int,
+        title: str,
+        *,
+        prompt: str,
+        hints: Sequence[str] = (),
+        solution_text: str = "",
+        explanation: str = "",
+    ) -> None:
+        self.chapter = chapter
+        self.number = number
+        self.title = title
+        self.prompt = textwrap.dedent(prompt).strip()
+        self.hints = [textwrap.dedent(h).strip() for h in hints]
+        self._solution_text = textwrap.dedent(solution_text).strip()
+        self.explanation = textwrap.dedent(explanation).strip()
+
+    # -- names -------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """How the notebook refers to it, e.g. ``"ch1.ex1"``."""
+        return f"ch{self.chapter}.ex{self.number}"
+
+    @property
+    def label(self) -> str:
+        """The sphinx-exercise label, e.g. ``"ch1-ex1"``."""
+        return f"ch{self.chapter}-ex{self.number}"
+
+    def __repr__(self) -> str:
+        return f"<{self.name} ({self.kind}): {self.title}>"
+
+    # -- feedback ----------------------------------------------------------------------------
+    def _report(self, ok: bool | None, message: str) -> CheckResult:
+        text = f"{_SYMBOL[ok]} {self.name} ({self.title}): {message}"
+        print(text)
+        result = CheckResult(ok, text)
+        if ok is False and os.environ.get(STRICT_ENV, "") not in ("", "0"):
+            raise AssertionError(text)
+        return result
+
+    def _not_answered(self, what: str = "") -> CheckResult:
+        extra = f" {what}" if what else ""
+        return self._report(
+            None,
+            f"not answered yet.{extra} Replace the placeholder with your answer and run the cell"
+            f" again; {self.name}.hint() gives a hint.",
+        )
+
+    def check(self, answer: Any = None) -> CheckResult:  # pragma: no cover - overridden
+        """Check ``answer`` and print ✓ / ✗ / • with a specific message."""
+        raise NotImplementedError
+
+    def hint(self, n: int = 1) -> None:
+        """Print hint number ``n`` (1-based); says so when there are no more."""
+        if not self.hints:
+            print(f"{self.name}: there are no hints for this exercise; try {self.name}.solution().")
+            return
+        if n < 1 or n > len(self.hints):
+            print(
+                f"{self.name}: there is no hint {n}; this exercise has {len(self.hints)}"
+                f" hint(s) ({self.name}.hint(1) … {self.name}.hint({len(self.hints)})),"
+                f" and {self.name}.solution() shows the answer."
+            )
+            return
+        more = (
+            f" (more: {self.name}.hint({n + 1}))"
+            if n < len(self.hints)
+            else f" (no more hints; {self.name}.solution() shows the answer)"
+        )
+        print(f"Hint {n}/{len(self.hints)} for {self.name}: {self.hints[n - 1]}{more}")
+
+    def solution_markdown(self) -> str:
+        """The reference solution (and why) as Markdown."""
+        parts = [self._solution_text] if self._solution_text else []
+        if self.explanation:
+            parts.append(self.explanation)
+        return "\n\n".join(parts)
+
+    def solution(self) -> None:
+        """Show the reference solution: Markdown in a notebook, plain text elsewhere."""
+        _show_markdown(f"**Solution to {self.name}: {self.title}**\n\n{self.solution_markdown()}")
+
+    # -- cells for chapter authors -----------------------------------------------------------
+    def exercise_cell(self) -> str:
+        """The markdown cell with the sphinx-exercise ``{exercise}`` block."""
+        return f"```{{exercise}} {self.title}\n:label: {self.label}\n\n{self.prompt}\n```"
+
+    def code_cell(self) -> str:
+        """The code cell with solution markers (empty for thought exercises)."""
+        return ""
+
+    def solution_cell(self) -> str:
+        """The markdown cell with the collapsed ``{solution}`` block."""
+        return (
+            f"````{{solution}} {self.label}\n:class: dropdown\n\n{self.solution_markdown()}\n````"
+        )
+
+
+#: Imports a reference solution's source needs, found by a name it uses.
+_IMPORTS = (
+    ("math.", "import math"),
+    ("string.", "import string"),
+    ("Counter(", "from collections import Counter"),
+    ("np.", "import numpy as np"),
+)
+
+
+class FunctionExercise(Exercise):
+    """The student implements a function; it is run on test cases and compared with a reference."""
+
+    kind = "function"
+
+    def __init__(
+        self,
+        chapter: int,
+        number: int,
+        title: str,
+        *,
+        reference: Callable,
+        cases: Sequence[Case | tuple],
+        prompt: str,
+        hints: Sequence[str] = (),
+        explanation: str = "",
+        rtol: float = 1e-5,
+        atol: float = 1e-8,
+        check_dtype: bool = False,
+        diagnose: Callable[[tuple, Any, Any], str | None] | None = None,
+    ) -> None:
+        source = textwrap.dedent(inspect.getsource(reference)).strip()
+        self.imports = [line for needle, line in _IMPORTS if needle in source]
+        shown = "\n".join([*self.imports, "", "", source]) if self.imports else source
+        super().__init__(
+            chapter,
+            number,
+            title,
+            prompt=prompt,
+            hints=hints,
+            solution_text=f"```python\n{shown}\n```",
+            explanation=explanation,
+        )
+        self.reference = reference
+        self.source = source
+        self.func_name = reference.__name__
+        self.cases = [c if isinstance(c, Case) else Case(tuple(c)) for c in cases]
+        self.rtol, self.atol, self.check_dtype = rtol, atol, check_dtype
+        self.diagnose = diagnose
+        self._params = list(inspect.signature(reference).parameters)
+
+    def call_repr(self, args: tuple) -> str:
+        """``name(p1=v1, p2=v2)`` with the reference's parameter names."""
+        names = self._params + [f"arg{i}" for i in range(len(self._params), len(args))]
+        inner = ", ".join(f"{n}={format_value(a)}" for n, a in zip(names, args, strict=False))
+        return f"{self.func_name}({inner})"
+
+    def code_cell(self) -> str:
+        """The def line, the reference body between markers, and the check call."""
+        lines = self.source.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.rstrip().endswith(":"))
+        body = lines[start + 1 :]
+        # drop the docstring so the student edition stub is clean
+        if body and body[0].strip().startswith(('"""', "'''")):
+            quote = body[0].strip()[:3]
+            end = 0 if body[0].strip().count(quote) >= 2 else None
+            if end is None:
+                end = next(i for i, line in enumerate(body[1:], 1) if quote in line)
+            docstring, body = body[: end + 1], body[end + 1 :]
+        else:
+            docstring = []
+        header = lines[: start + 1] + docstring
+        imports = [*self.imports, "", ""] if self.imports else []
+        return "\n".join(
+            [
+                *imports,
+                *header,
+                "    ### BEGIN SOLUTION",
+                *body,
+                "    ### END SOLUTION",
+                "",
+                "",
+                f"ch{self.chapter}.ex{self.number}.check({self.func_name})",
+            ]
+        )
+
+    def check(self, answer: Any = None) -> CheckResult:
+        """Run ``answer`` (the student's function) on every test case."""
+        if not_answered(answer):
+            return self._not_answered()
+        if not callable(answer):
+            return self._report(
+                False,
+                f"expected a function, got {format_value(answer)} ({type(answer).__name__});"
+                f" pass the function itself: {self.name}.check({self.func_name}).",
+            )
+        for case in self.cases:
+            expected = self.reference(*copy.deepcopy(case.args))
+            call = self.call_repr(case.args)
+            note = f" [{case.note}]" if case.note else ""
+            try:
+                with (
+                    _time_limit(TIME_LIMIT_S),
+                    warnings.catch_warnings(),
+                    np.errstate(all="ignore"),
+                ):
+                    warnings.simplefilter("ignore")
+                    got = answer(*copy.deepcopy(case.args))
+            except NotImplementedError:
+                return self._not_answered()
+            except _TimeLimit:
+                return self._report(
+                    False, f"{call}{note} took longer than {TIME_LIMIT_S} s (an endless loop?)"
+                )
+            except Exception as err:  # the student's bug, reported, never raised
+                return self._report(
+                    False, f"{call}{note} raised {type(err).__name__}: {err}".rstrip(": ")
+                )
+            if got is Ellipsis:
+                return self._not_answered()
+            if got is None and expected is not None:
+                return self._report(
+                    False,
+                    f"{call}{note}: expected {format_value(expected)}, got None"
+                    " (did you forget `return`?)",
+                )
+            try:
+                reason = compare(
+                    expected, got, rtol=self.rtol, atol=self.atol, check_dtype=self.check_dtype
+                )
+            except Exception as err:  # an odd return value must not crash the check
+                reason = f"could not compare the result ({type(err).__name__}: {err})"
+            if reason is not None:
+                message = f"{call}{note}: {reason}"
+                shown = format_value(expected)
+                if shown not in reason and not shown.startswith("<"):
+                    message += f"; expected {format_value(expected)}, got {format_value(got)}"
+                extra = self.diagnose(case.args, expected, got) if self.diagnose else None
+                if extra:
+                    message += f". {extra}"
+                return self._report(False, message)
+        return self._report(True, f"correct on all {len(self.cases)} test cases.")
+
+
+@dataclass
+class Mistake:
+    """A typical wrong answer and what it reveals."""
+
+    value: Any
+    message: str
+
+
+class ValueExercise(Exercise):
+    """The student predicts a value (a shape, a count, a size) before running anything."""
+
+    kind = "value"
+
+    def __init__(
+        self,
+        chapter: int,
+        number: int,
+        title: str,
+        *,
+        expected: Any,
+        prompt: str,
+        why: str,
+        hints: Sequence[str] = (),
+        mistakes: Sequence[Mistake] = (),
+        rtol: float = 1e-9,
+        atol: float = 0.0,
+        answer_name: str = "answer",
+    ) -> None:
+        super().__init__(
+            chapter,
+            number,
+            title,
+            prompt=prompt,
+            hints=hints,
+            solution_text=f"```python\n{answer_name} = {format_value(expected)}\n```",
+            explanation=why,
+        )
+        self.expected = expected
+        self.why = textwrap.dedent(why).strip()
+        self.mistakes = list(mistakes)
+        self.rtol, self.atol = rtol, atol
+        self.answer_name = answer_name
+
+    def code_cell(self) -> str:
+        return (
+            f"### BEGIN SOLUTION\n{self.answer_name} = {format_value(self.expected)}\n"
+            f"### END SOLUTION\nch{self.chapter}.ex{self.number}.check({self.answer_name})"
+        )
+
+    def check(self, answer: Any = None) -> CheckResult:
+        """Compare the predicted value with the answer; explain why when it is wrong."""
+        if not_answered(answer):
+            return self._not_answered()
+        try:
+            reason = compare(self.expected, answer, rtol=self.rtol, atol=self.atol)
+        except Exception as err:
+            reason = f"could not compare it ({type(err).__name__}: {err})"
+        if reason is None:
+            return self._report(True, f"{format_value(answer)} is right. {self.why}")
+        for mistake in self.mistakes:
+            try:
+                matches = compare(mistake.value, answer, rtol=1e-3, atol=0.0) is None
+            except Exception:
+                matches = False
+            if matches:
+                return self._report(
+                    False, f"you answered {format_value(answer)}: {mistake.message}"
+                )
+        structural = reason.startswith("expected a ") or " items" in reason or "shape" in reason
+        detail = f" ({reason})" if structural else ""
+        hint = f" Hint: {self.hints[0]}" if self.hints else ""
+        return self._report(
+            False,
+            f"you answered {format_value(answer)}, which is not right{detail}.{hint}"
+            f" ({self.name}.solution() shows the answer and why.)",
+        )
+
+
+class ThoughtExercise(Exercise):
+    """A question to think about, with a model answer and no automatic check."""
+
+    kind = "thought"
+
+    def __init__(
+        self,
+        chapter: int,
+        number: int,
+        title: str,
+        *,
+        prompt: str,
+        model_answer: str,
+        hints: Sequence[str] = (),
+    ) -> None:
+        super().__init__(
+            chapter, number, title, prompt=prompt, hints=hints, solution_text=model_answer
+        )
+        self.model_answer = textwrap.dedent(model_answer).strip()
+
+    def check(self, answer: Any = None) -> CheckResult:
+        """Thought exercises have no automatic check: say how to see the model answer."""
+        return self._report(
+            None,
+            "this is a question to think about, with no automatic check. Write your answer down,"
+            f" then compare it with the model answer: {self.name}.solution()",
+        )
+
+
+def collect(module_globals: dict) -> list[Exercise]:
+    """The ``exK`` objects of a chapter module, in number order."""
+    found = [v for k, v in module_globals.items() if k.startswith("ex") and isinstance(v, Exercise)]
+    return sorted(found, key=lambda e: e.number)
