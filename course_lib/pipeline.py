@@ -1,0 +1,382 @@
+"""The whole pipeline in a few calls, shared by the command line and the book's chapters.
+
+dataset → features → vocabulary → training → decoding → scores. Each costly stage is cached
+in the data folder, so a chapter can ask for what it needs (``get_captioner(profile)``)
+without depending on an earlier chapter having run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from course_lib import config
+from course_lib.data import CaptionDataset, load_named_dataset, prepare_dataset
+from course_lib.io import atomic_write_json, file_lock, read_json
+from course_lib.text import Vocabulary, caption_length_stats, clean_caption, tokenize_captions
+
+PathLike = str | os.PathLike
+
+
+def dataset_info(name: str, data_dir: PathLike | None = None) -> dict:
+    """Summary of a dataset on disk: sizes, splits, training vocabulary, longest caption and
+    skipped entries. Works on a Flickr8k folder that holds the text files but no images."""
+    dataset = load_named_dataset(name, data_dir)
+    info = dataset.summary()
+    train_tokens = [t for caps in _train_tokens(dataset).values() for t in caps]
+    vocab = Vocabulary.build(train_tokens)
+    info.update(
+        vocab_size=len(vocab),
+        vocab_words=len(vocab.words),
+        max_length=caption_length_stats(train_tokens)["max"],
+        cleaning=vocab.cleaning,
+        image_dir=str(dataset.image_dir),
+    )
+    return info
+
+
+def _train_tokens(dataset: CaptionDataset) -> dict[str, list[list[str]]]:
+    return tokenize_captions(dataset.split_captions("train"))
+
+
+def load_dataset_for(
+    profile: config.Profile, data_dir: PathLike | None = None, dataset_name: str | None = None
+) -> CaptionDataset:
+    """The profile's dataset (or ``dataset_name``), prepared on first use."""
+    return prepare_dataset(dataset_name or profile.dataset, data_dir, progress=True)
+
+
+def prepare_features(
+    profile: config.Profile,
+    data_dir: PathLike | None = None,
+    *,
+    dataset_name: str | None = None,
+    dataset: CaptionDataset | None = None,
+    progress: bool = True,
+):
+    """Backbone features of every image of the dataset (cached): a ``FeatureStore``."""
+    from course_lib.features import extract_features
+
+    dataset = dataset or load_dataset_for(profile, data_dir, dataset_name)
+    return extract_features(
+        dataset,
+        profile.backbone,
+        weights=profile.weights,
+        image_size=profile.image_size,
+        data_dir=data_dir,
+        progress=progress,
+    )
+
+
+def run_dir_for(
+    profile: config.Profile,
+    data_dir: PathLike | None = None,
+    *,
+    dataset_name: str | None = None,
+    model: str = "merge",
+) -> Path:
+    """The folder of one training run: checkpoints, backups, history and vocabulary."""
+    name = (
+        f"{dataset_name or profile.dataset}-{profile.backbone}-{profile.weights}-{model}"
+        f"-e{profile.embed_dim}-u{profile.units}-seed{profile.seed}"
+    )
+    return config.runs_dir(data_dir) / name
+
+
+@dataclass
+class Captioner:
+    """A trained captioning model with what decoding it needs."""
+
+    model: object  # keras.Model
+    vocab: Vocabulary
+    max_length: int
+    run_dir: Path
+    history: dict[str, list[float]]
+    profile: config.Profile
+
+
+def build_vocabulary(dataset: CaptionDataset, profile: config.Profile) -> tuple[Vocabulary, int]:
+    """The training split's vocabulary and its longest encoded caption (with start/end)."""
+    tokens = [t for caps in _train_tokens(dataset).values() for t in caps]
+    vocab = Vocabulary.build(tokens, min_count=profile.min_word_count)
+    return vocab, caption_length_stats(tokens)["max"]
+
+
+def train_captioner(
+    profile: config.Profile,
+    data_dir: PathLike | None = None,
+    *,
+    dataset_name: str | None = None,
+    model: str = "merge",
+    verbose: int = 2,
+    retrain: bool = False,
+) -> Captioner:
+    """Train (or resume, or reuse a finished run of) the captioning model of ``profile``.
+
+    A run killed part way resumes from its last completed epoch; a finished run is loaded
+    instead of trained again unless ``retrain``.
+    """
+    from course_lib.models import build_inject_model, build_merge_model, compile_captioner
+    from course_lib.training import encode_captions, load_captioner, make_tf_dataset, train
+
+    run_dir = run_dir_for(profile, data_dir, dataset_name=dataset_name, model=model)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with file_lock(run_dir / "train"):
+        done = run_dir / "run.json"
+        if done.exists() and (run_dir / "best.keras").exists() and not retrain:
+            return load_trained(profile, data_dir, dataset_name=dataset_name, model=model)
+        dataset = load_dataset_for(profile, data_dir, dataset_name)
+        features = prepare_features(profile, data_dir, dataset=dataset)
+        vocab, max_length = build_vocabulary(dataset, profile)
+        vocab.save(run_dir / "vocab.json")
+
+        config.set_seed(profile.seed)
+        splits = {}
+        for split in ("train", "dev"):
+            captions = {i: c for i, c in dataset.split_captions(split).items() if i in features}
+            splits[split] = encode_captions(captions, vocab, max_length)
+        train_ds = make_tf_dataset(
+            features,
+            *splits["train"],
+            batch_size=profile.batch_size,
+            shuffle=True,
+            seed=profile.seed,
+        )
+        val_ds = make_tf_dataset(
+            features,
+            *splits["dev"],
+            batch_size=profile.batch_size,
+            shuffle=False,
+            seed=profile.seed,
+        )
+        builder = build_merge_model if model == "merge" else build_inject_model
+        net = builder(
+            len(vocab),
+            features.dim,
+            embed_dim=profile.embed_dim,
+            units=profile.units,
+            dropout=profile.dropout,
+        )
+        compile_captioner(net, profile.learning_rate)
+        history = train(
+            net,
+            train_ds,
+            val_ds,
+            epochs=profile.epochs,
+            run_dir=run_dir,
+            patience=profile.patience,
+            learning_rate=profile.learning_rate,
+            seed=profile.seed,
+            verbose=verbose,
+        )
+        atomic_write_json(
+            done,
+            {
+                "profile": profile.to_dict(),
+                "model": model,
+                "dataset": dataset.name,
+                "max_length": max_length,
+                "vocab_size": len(vocab),
+                "feature_dim": features.dim,
+                "epochs_run": len(history.get("loss", [])),
+            },
+        )
+        return Captioner(
+            load_captioner(run_dir / "best.keras"), vocab, max_length, run_dir, history, profile
+        )
+
+
+def load_trained(
+    profile: config.Profile,
+    data_dir: PathLike | None = None,
+    *,
+    dataset_name: str | None = None,
+    model: str = "merge",
+) -> Captioner:
+    """Load a finished training run; a clear error says how to train it when it is missing."""
+    from course_lib.training import load_captioner, read_history
+
+    run_dir = run_dir_for(profile, data_dir, dataset_name=dataset_name, model=model)
+    done = run_dir / "run.json"
+    if not done.exists():
+        raise FileNotFoundError(
+            f"{run_dir}: no finished training run; run `python -m course_lib train "
+            f"--profile {profile.name}` or call course_lib.pipeline.train_captioner()"
+        )
+    meta = read_json(done)
+    return Captioner(
+        load_captioner(run_dir / "best.keras"),
+        Vocabulary.load(run_dir / "vocab.json"),
+        int(meta["max_length"]),
+        run_dir,
+        read_history(run_dir / "history.csv"),
+        profile,
+    )
+
+
+def get_captioner(
+    profile: config.Profile,
+    data_dir: PathLike | None = None,
+    *,
+    dataset_name: str | None = None,
+    model: str = "merge",
+    verbose: int = 2,
+) -> Captioner:
+    """The trained model of ``profile``: loaded when a finished run exists, else trained."""
+    return train_captioner(
+        profile, data_dir, dataset_name=dataset_name, model=model, verbose=verbose
+    )
+
+
+def decode_captions(
+    captioner: Captioner, features: np.ndarray, *, decoder: str = "beam", beam_width: int = 3
+) -> list[list[str]]:
+    """Captions (token lists without start/end) for image features of shape (N, D)."""
+    from course_lib.decoding import beam_search_decode, greedy_decode
+
+    if decoder == "greedy":
+        return greedy_decode(captioner.model, features, captioner.vocab, captioner.max_length)
+    if decoder == "beam":
+        return beam_search_decode(
+            captioner.model,
+            features,
+            captioner.vocab,
+            captioner.max_length,
+            beam_width=beam_width,
+        )
+    raise ValueError(f"unknown decoder {decoder!r}; choose 'greedy' or 'beam'")
+
+
+def references_for(dataset: CaptionDataset, image_ids: list[str]) -> dict[str, list[list[str]]]:
+    """Cleaned reference captions of ``image_ids`` (the same cleaning as the hypotheses)."""
+    return {i: [clean_caption(c) for c in dataset.captions[i]] for i in image_ids}
+
+
+def evaluate_captioner(
+    profile: config.Profile,
+    data_dir: PathLike | None = None,
+    *,
+    dataset_name: str | None = None,
+    model: str = "merge",
+    decoder: str = "beam",
+    beam_width: int | None = None,
+    split: str = "test",
+    captioner: Captioner | None = None,
+) -> dict:
+    """BLEU-1..4, CIDEr-D (and scene accuracy on the synthetic set) of the trained model on
+    ``split``, with the decoder settings that produced them."""
+    from course_lib.evaluation import evaluate_captions
+
+    dataset = load_dataset_for(profile, data_dir, dataset_name)
+    features = prepare_features(profile, data_dir, dataset=dataset, progress=False)
+    captioner = captioner or get_captioner(
+        profile, data_dir, dataset_name=dataset_name, model=model
+    )
+    beam_width = beam_width or profile.beam_width
+    ids = [i for i in dataset.splits[split] if i in features]
+    hyps = decode_captions(captioner, features.matrix(ids), decoder=decoder, beam_width=beam_width)
+    return evaluate_captions(
+        references_for(dataset, ids),
+        dict(zip(ids, hyps, strict=True)),
+        decoder=decoder,
+        beam_width=beam_width if decoder == "beam" else None,
+        scenes=dataset.scenes,
+    )
+
+
+def caption_images(
+    profile: config.Profile,
+    paths: list[PathLike],
+    data_dir: PathLike | None = None,
+    *,
+    dataset_name: str | None = None,
+    model: str = "merge",
+    decoder: str = "beam",
+    beam_width: int | None = None,
+) -> list[tuple[Path, str]]:
+    """Caption image files with the profile's trained model: ``[(path, caption), …]``.
+
+    Images that cannot be read are reported by name with the reason instead of a caption.
+    """
+    from course_lib.data.images import ImageError, load_image
+    from course_lib.features import build_backbone
+
+    captioner = load_trained(profile, data_dir, dataset_name=dataset_name, model=model)
+    backbone = build_backbone(
+        profile.backbone,
+        weights=profile.weights,
+        image_size=profile.image_size,
+        data_dir=data_dir,
+        dataset=load_dataset_for(profile, data_dir, dataset_name)
+        if profile.backbone == "smallcnn"
+        else None,
+    )
+    results: list[tuple[Path, str]] = []
+    good: list[tuple[Path, np.ndarray]] = []
+    for path in map(Path, paths):
+        try:
+            good.append((path, load_image(path, profile.image_size)))
+        except ImageError as err:
+            results.append((path, f"[skipped: {err}]"))
+    if good:
+        images = np.stack([img for _, img in good]).astype("float32")
+        features = np.asarray(backbone.predict(images, verbose=0))
+        captions = decode_captions(
+            captioner, features, decoder=decoder, beam_width=beam_width or profile.beam_width
+        )
+        results += [(p, " ".join(c)) for (p, _), c in zip(good, captions, strict=True)]
+    order = {Path(p): k for k, p in enumerate(paths)}
+    return sorted(results, key=lambda r: order[r[0]])
+
+
+def run_all(
+    profile: config.Profile, data_dir: PathLike | None = None, *, beam_width: int | None = None
+) -> dict:
+    """Every stage from an empty data folder: data, features, training, evaluation.
+
+    Returns BLEU-1..4, CIDEr-D, scene accuracy, the decoder settings and each stage's time.
+    """
+    timings: dict[str, float] = {}
+
+    def timed(stage: str, func, *args, **kwargs):
+        start = time.perf_counter()
+        out = func(*args, **kwargs)
+        timings[stage] = round(time.perf_counter() - start, 2)
+        return out
+
+    dataset = timed("data", load_dataset_for, profile, data_dir)
+    timed("features", prepare_features, profile, data_dir, dataset=dataset)
+    captioner = timed("train", get_captioner, profile, data_dir)
+    scores = timed(
+        "evaluate",
+        evaluate_captioner,
+        profile,
+        data_dir,
+        captioner=captioner,
+        decoder="beam",
+        beam_width=beam_width or profile.beam_width,
+    )
+    greedy = timed(
+        "evaluate_greedy",
+        evaluate_captioner,
+        profile,
+        data_dir,
+        captioner=captioner,
+        decoder="greedy",
+    )
+    result = {
+        "profile": profile.name,
+        "dataset": profile.dataset,
+        "backbone": profile.backbone,
+        **{k: v for k, v in scores.items() if not isinstance(v, dict | list)},
+        "greedy": {k: v for k, v in greedy.items() if k.startswith(("bleu", "cider"))},
+        "epochs": len(captioner.history.get("loss", [])),
+        "timings_s": timings,
+    }
+    atomic_write_json(captioner.run_dir / "scores.json", result)
+    return json.loads(json.dumps(result))
