@@ -49,6 +49,7 @@ class Profile:
     min_word_count: int = 1
     beam_width: int = 3
     seed: int = DEFAULT_SEED
+    synthetic_images: int = 2000  # size of the synthetic dataset (mini profile)
 
     def to_dict(self) -> dict:
         """The profile as a plain JSON-serialisable dict."""

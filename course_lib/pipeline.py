@@ -45,10 +45,21 @@ def _train_tokens(dataset: CaptionDataset) -> dict[str, list[list[str]]]:
 
 
 def load_dataset_for(
-    profile: config.Profile, data_dir: PathLike | None = None, dataset_name: str | None = None
+    profile: config.Profile,
+    data_dir: PathLike | None = None,
+    dataset_name: str | None = None,
+    *,
+    dataset: CaptionDataset | None = None,
 ) -> CaptionDataset:
-    """The profile's dataset (or ``dataset_name``), prepared on first use."""
-    return prepare_dataset(dataset_name or profile.dataset, data_dir, progress=True)
+    """The profile's dataset (or ``dataset_name``), prepared on first use.
+
+    A ``dataset`` already loaded (e.g. a test fixture) is returned as it is.
+    """
+    if dataset is not None:
+        return dataset
+    name = dataset_name or profile.dataset
+    kwargs = {"n_images": profile.synthetic_images} if name == "synthetic" else {}
+    return prepare_dataset(name, data_dir, progress=True, **kwargs)
 
 
 def prepare_features(
@@ -115,6 +126,7 @@ def train_captioner(
     model: str = "merge",
     verbose: int = 2,
     retrain: bool = False,
+    dataset: CaptionDataset | None = None,
 ) -> Captioner:
     """Train (or resume, or reuse a finished run of) the captioning model of ``profile``.
 
@@ -130,7 +142,7 @@ def train_captioner(
         done = run_dir / "run.json"
         if done.exists() and (run_dir / "best.keras").exists() and not retrain:
             return load_trained(profile, data_dir, dataset_name=dataset_name, model=model)
-        dataset = load_dataset_for(profile, data_dir, dataset_name)
+        dataset = load_dataset_for(profile, data_dir, dataset_name, dataset=dataset)
         features = prepare_features(profile, data_dir, dataset=dataset)
         vocab, max_length = build_vocabulary(dataset, profile)
         vocab.save(run_dir / "vocab.json")
@@ -226,10 +238,16 @@ def get_captioner(
     dataset_name: str | None = None,
     model: str = "merge",
     verbose: int = 2,
+    dataset: CaptionDataset | None = None,
 ) -> Captioner:
     """The trained model of ``profile``: loaded when a finished run exists, else trained."""
     return train_captioner(
-        profile, data_dir, dataset_name=dataset_name, model=model, verbose=verbose
+        profile,
+        data_dir,
+        dataset_name=dataset_name,
+        model=model,
+        verbose=verbose,
+        dataset=dataset,
     )
 
 
@@ -267,15 +285,16 @@ def evaluate_captioner(
     beam_width: int | None = None,
     split: str = "test",
     captioner: Captioner | None = None,
+    dataset: CaptionDataset | None = None,
 ) -> dict:
     """BLEU-1..4, CIDEr-D (and scene accuracy on the synthetic set) of the trained model on
     ``split``, with the decoder settings that produced them."""
     from course_lib.evaluation import evaluate_captions
 
-    dataset = load_dataset_for(profile, data_dir, dataset_name)
+    dataset = load_dataset_for(profile, data_dir, dataset_name, dataset=dataset)
     features = prepare_features(profile, data_dir, dataset=dataset, progress=False)
     captioner = captioner or get_captioner(
-        profile, data_dir, dataset_name=dataset_name, model=model
+        profile, data_dir, dataset_name=dataset_name, model=model, dataset=dataset
     )
     beam_width = beam_width or profile.beam_width
     ids = [i for i in dataset.splits[split] if i in features]
@@ -298,40 +317,42 @@ def caption_images(
     model: str = "merge",
     decoder: str = "beam",
     beam_width: int | None = None,
+    dataset: CaptionDataset | None = None,
 ) -> list[tuple[Path, str]]:
     """Caption image files with the profile's trained model: ``[(path, caption), …]``.
 
-    Images that cannot be read are reported by name with the reason instead of a caption.
+    Images are decoded and resized exactly as for feature extraction. Images that cannot be
+    read are reported by name with the reason instead of a caption.
     """
     from course_lib.data.images import ImageError, load_image
-    from course_lib.features import build_backbone
+    from course_lib.features import build_backbone, read_images
 
     captioner = load_trained(profile, data_dir, dataset_name=dataset_name, model=model)
+    if profile.backbone == "smallcnn":
+        dataset = load_dataset_for(profile, data_dir, dataset_name, dataset=dataset)
     backbone = build_backbone(
         profile.backbone,
         weights=profile.weights,
         image_size=profile.image_size,
         data_dir=data_dir,
-        dataset=load_dataset_for(profile, data_dir, dataset_name)
-        if profile.backbone == "smallcnn"
-        else None,
+        dataset=dataset,
     )
-    results: list[tuple[Path, str]] = []
-    good: list[tuple[Path, np.ndarray]] = []
+    captions: dict[Path, str] = {}
+    readable: list[Path] = []
     for path in map(Path, paths):
         try:
-            good.append((path, load_image(path, profile.image_size)))
+            load_image(path)
+            readable.append(path)
         except ImageError as err:
-            results.append((path, f"[skipped: {err}]"))
-    if good:
-        images = np.stack([img for _, img in good]).astype("float32")
+            captions[path] = f"[skipped: {err}]"
+    if readable:
+        images = read_images(readable, profile.image_size)
         features = np.asarray(backbone.predict(images, verbose=0))
-        captions = decode_captions(
+        decoded = decode_captions(
             captioner, features, decoder=decoder, beam_width=beam_width or profile.beam_width
         )
-        results += [(p, " ".join(c)) for (p, _), c in zip(good, captions, strict=True)]
-    order = {Path(p): k for k, p in enumerate(paths)}
-    return sorted(results, key=lambda r: order[r[0]])
+        captions.update((p, " ".join(c)) for p, c in zip(readable, decoded, strict=True))
+    return [(Path(p), captions[Path(p)]) for p in paths]
 
 
 def run_all(
