@@ -1,0 +1,181 @@
+"""Every chapter opens with the Colab setup cell, and that cell works in a simulated Colab.
+
+The setup cell (``scripts/setup_cell.py``) installs ``course_lib`` in Colab only, keeps the data
+on Google Drive and warns when no GPU is attached. The slow test runs it in a fresh virtual
+environment with a fake ``google.colab`` and ``course_lib`` built from this checkout (offline).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO_ROOT
+
+BOOK = REPO_ROOT / "book"
+NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
+
+
+def _load_setup_cell_module():
+    spec = importlib.util.spec_from_file_location("setup_cell", REPO_ROOT / "scripts/setup_cell.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+setup_cell = _load_setup_cell_module()
+
+
+def _config() -> dict:
+    return yaml.safe_load((REPO_ROOT / "_config.yml").read_text(encoding="utf-8"))
+
+
+def _first_code_cell(path: Path) -> dict:
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    cell = next((c for c in notebook["cells"] if c["cell_type"] == "code"), None)
+    assert cell is not None, f"{path.name} has no code cell"
+    return cell
+
+
+def test_the_book_has_chapter_notebooks():
+    assert NOTEBOOKS, f"no notebooks in {BOOK}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_first_code_cell_is_the_hidden_setup_cell(path):
+    cell = _first_code_cell(path)
+    assert "".join(cell["source"]) == setup_cell.setup_cell_source(), (
+        f"{path.name}: the first code cell is not the current setup cell; "
+        "run `python scripts/setup_cell.py`"
+    )
+    assert "remove-cell" in cell.get("metadata", {}).get("tags", []), (
+        f"{path.name}: the setup cell must be tagged remove-cell (hidden in the book)"
+    )
+
+
+def test_setup_cell_installs_from_the_repository_and_branch_of_config():
+    repo = _config()["repository"]
+    source = setup_cell.setup_cell_source()
+    url, branch = repo["url"].rstrip("/"), repo.get("branch", "main")
+    assert f'REPO_URL = "{url}"' in source
+    assert f'BRANCH = "{branch}"' in source
+    assert "git+{REPO_URL}@{BRANCH}" in source
+    assert 'if "google.colab" in sys.modules:' in source
+
+
+def test_launch_buttons_open_colab_from_the_configured_repository():
+    cfg = _config()
+    assert cfg["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    assert cfg["repository"]["url"].startswith("https://github.com/")
+    assert cfg["repository"].get("branch")
+
+
+def test_setup_cell_does_nothing_outside_colab():
+    env = {k: v for k, v in os.environ.items() if k != "COURSE_DATA_DIR"}
+    code = setup_cell.setup_cell_source() + "\nprint(os.environ.get('COURSE_DATA_DIR'))\n"
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "None"
+
+
+FAKE_COLAB = {
+    "google/__init__.py": "",
+    "google/colab/__init__.py": '"""A stand-in for Colab\'s module (tests only)."""\n',
+    "google/colab/drive.py": (
+        "import os\n\n\n"
+        "def mount(mountpoint, force_remount=False):\n"
+        "    with open(os.environ['FAKE_DRIVE_LOG'], 'a') as log:\n"
+        "        log.write(mountpoint + '\\n')\n"
+    ),
+}
+
+SHOW_INSTALLED = "import course_lib; print(course_lib.__version__, course_lib.__file__)"
+PRELUDE = "import google.colab  # Colab has it imported before any cell runs\n"
+EPILOGUE = "\nprint('COURSE_DATA_DIR=' + os.environ['COURSE_DATA_DIR'])\n"
+
+
+def _build_wheel(tmp_path: Path) -> Path:
+    """A wheel of course_lib built from a copy of this checkout (offline, no build isolation)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO_ROOT / name, src / name)
+    shutil.copytree(
+        REPO_ROOT / "course_lib",
+        src / "course_lib",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "--quiet", "-w", str(dist), str(src)],
+        check=True, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    wheels = list(dist.glob("course_lib-*.whl"))
+    assert len(wheels) == 1, wheels
+    return wheels[0]
+
+
+@pytest.mark.slow
+def test_setup_cell_in_a_simulated_colab_installs_course_lib_and_uses_drive(tmp_path):
+    wheel = _build_wheel(tmp_path)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+
+    fake = tmp_path / "fake_colab"
+    for rel, text in FAKE_COLAB.items():
+        (fake / rel).parent.mkdir(parents=True, exist_ok=True)
+        (fake / rel).write_text(text, encoding="utf-8")
+    drive_log = tmp_path / "drive.log"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("COURSE_DATA_DIR", "PYTHONPATH", "VIRTUAL_ENV") and not k.startswith("PIP_")
+    }
+    env.update(
+        PYTHONPATH=str(fake),
+        FAKE_DRIVE_LOG=str(drive_log),
+        COURSE_LIB_SPEC=str(wheel),
+        PIP_NO_DEPS="1",
+        PIP_NO_INDEX="1",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+    )
+    script = tmp_path / "cell.py"
+    script.write_text(PRELUDE + setup_cell.setup_cell_source() + EPILOGUE, encoding="utf-8")
+    result = subprocess.run(
+        [str(python), str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    installed = subprocess.run(
+        [str(python), "-c", SHOW_INSTALLED],
+        cwd=tmp_path, env={"PATH": os.environ.get("PATH", "")}, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    version, location = installed.stdout.split()
+    assert version == _load_version()
+    assert str(venv) in location  # installed into the venv, not imported from the checkout
+
+    assert drive_log.read_text().splitlines() == ["/content/drive"]
+    data_line = [line for line in result.stdout.splitlines() if line.startswith("COURSE_DATA_DIR=")]
+    assert data_line == ["COURSE_DATA_DIR=/content/drive/MyDrive/captioning-course/data"]
+    if shutil.which("nvidia-smi") is None:
+        assert "WARNING: no GPU is attached" in result.stdout
+
+
+def _load_version() -> str:
+    namespace: dict = {}
+    exec((REPO_ROOT / "course_lib" / "__init__.py").read_text(encoding="utf-8"), namespace)
+    return namespace["__version__"]

@@ -1,0 +1,139 @@
+"""Smoke tests of the book's figures and tables (Agg backend): real properties, not pixels."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from PIL import Image
+
+from course_lib import viz
+
+
+def _images(n: int, size: int = 16) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 256, (size, size, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def test_figures_are_closed_so_notebooks_show_them_once():
+    before = plt.get_fignums()
+    viz.show_captioned_images(_images(2), ["a red circle", "a blue square"])
+    viz.draw_pipeline()
+    assert plt.get_fignums() == before
+
+
+def test_captioned_images_one_axis_per_image_with_caption_in_title():
+    captions = ["a red circle above a blue square", ["a", "green", "triangle"], "a yellow circle"]
+    fig = viz.show_captioned_images(
+        _images(3), captions, titles=["img 0", "img 1", "img 2"], ncols=2
+    )
+    assert len(fig.axes) == 3  # the empty fourth grid cell is removed
+    titles = [ax.get_title().replace("\n", " ") for ax in fig.axes]
+    assert "a red circle above a blue square" in titles[0]
+    assert titles[1].startswith("img 1") and "a green triangle" in titles[1]
+
+
+def test_captioned_images_references_and_paths(tmp_path):
+    path = tmp_path / "x.png"
+    Image.fromarray(_images(1)[0]).save(path)
+    fig = viz.show_captioned_images(
+        [path, _images(1)[0] / 255.0], ["hyp one", "hyp two"], references=["ref one", "ref two"]
+    )
+    assert [ax.get_xlabel() for ax in fig.axes] == ["ref: ref one", "ref: ref two"]
+    assert fig.axes[0].images[0].get_array().shape == (16, 16, 3)
+
+
+def test_captioned_images_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="2 images but 1 captions"):
+        viz.show_captioned_images(_images(2), ["only one"])
+
+
+def test_plot_history_one_panel_per_metric_with_train_and_validation():
+    history = {
+        "loss": [3.0, 2.0, 1.5],
+        "val_loss": [3.1, 2.5, 2.7],
+        "accuracy": [0.1, 0.3, 0.4],
+        "val_accuracy": [0.1, 0.2, 0.25],
+    }
+    fig = viz.plot_history(history)
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "accuracy"]
+    assert len(fig.axes[0].get_lines()) == 3  # train, validation, best-epoch marker
+    assert any("best: epoch 2" in t.get_text() for t in fig.axes[0].texts)
+
+
+def test_plot_history_accepts_a_keras_history_like_object():
+    class History:
+        def __init__(self):
+            self.history = {"loss": [1.0, 0.5]}
+
+    assert len(viz.plot_history(History()).axes) == 1
+
+
+def test_plot_arrays_writes_every_number():
+    fig = viz.plot_arrays([np.arange(6).reshape(2, 3), np.eye(2)], ["x", "k"])
+    assert [ax.get_title() for ax in fig.axes] == ["x", "k"]
+    assert [t.get_text() for t in fig.axes[0].texts] == ["0", "1", "2", "3", "4", "5"]
+
+
+def test_plot_filters_rgb_and_single_channel():
+    kernel = np.random.default_rng(0).normal(size=(3, 3, 3, 10))
+    fig = viz.plot_filters(kernel, ncols=4)
+    assert len(fig.axes) == 10 and fig.axes[9].get_title() == "f9"
+    assert fig.axes[0].images[0].get_array().shape == (3, 3, 3)
+    fig = viz.plot_filters(np.ones((5, 5, 8, 4)), n=2)
+    assert len(fig.axes) == 2 and fig.axes[0].images[0].get_array().shape == (5, 5)
+    with pytest.raises(ValueError, match="kh, kw, in, filters"):
+        viz.plot_filters(np.ones((3, 3, 4)))
+
+
+def test_plot_feature_maps_with_input_image():
+    maps = np.random.default_rng(0).random((1, 8, 8, 32))
+    fig = viz.plot_feature_maps(maps, image=_images(1)[0], n=7, title="conv0")
+    assert len(fig.axes) == 8
+    assert fig.axes[0].get_title() == "input" and fig.axes[7].get_title() == "ch 6"
+    assert fig._suptitle.get_text() == "conv0"
+
+
+def test_draw_pipeline_has_every_stage_and_highlights():
+    fig = viz.draw_pipeline(highlight="cnn")
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    for word in ("CNN backbone", "merge model", "BLEU", "token ids", "decoder"):
+        assert word in texts
+    colours = {matplotlib.colors.to_hex(p.get_facecolor()) for p in fig.axes[0].patches}
+    assert viz.BOX_COLOURS["highlight"] in colours
+    with pytest.raises(ValueError, match="unknown stages"):
+        viz.draw_pipeline(highlight="nope")
+
+
+def test_draw_merge_diagram_two_panels():
+    fig = viz.draw_merge_diagram()
+    assert [ax.get_label() for ax in fig.axes] == ["inject", "merge"]
+    assert any("LSTM(256)" in t.get_text() for t in fig.axes[1].texts)
+
+
+def test_table_markdown_rows_and_escaping():
+    t = viz.table(
+        [["greedy", 0.51234, ["a", "red", "circle"]], ["beam|3", 0.6, "x"]],
+        ["decoder", "BLEU-1", "caption"],
+    )
+    lines = t.data.splitlines()
+    assert lines[0] == "| decoder | BLEU-1 | caption |"
+    assert lines[1] == "|---|---|---|"
+    assert lines[2] == "| greedy | 0.512 | a red circle |"
+    assert lines[3] == "| beam\\|3 | 0.600 | x |"
+    assert t._repr_markdown_() == t.data
+    assert t._repr_html_().count("<tr>") == 3
+
+
+def test_table_from_dicts_and_bad_rows():
+    from IPython.display import Markdown
+
+    t = viz.table([{"a": 1, "b": 2}, {"a": 3, "b": 4}])
+    assert isinstance(t, Markdown)
+    assert t.data.splitlines()[-1] == "| 3 | 4 |"
+    with pytest.raises(ValueError, match="row 0 has 1 values but there are 2 columns"):
+        viz.table([[1]], ["a", "b"])
