@@ -50,6 +50,7 @@ def load_dataset_for(
     dataset_name: str | None = None,
     *,
     dataset: CaptionDataset | None = None,
+    progress: bool = True,
 ) -> CaptionDataset:
     """The profile's dataset (or ``dataset_name``), prepared on first use.
 
@@ -59,7 +60,7 @@ def load_dataset_for(
         return dataset
     name = dataset_name or profile.dataset
     kwargs = {"n_images": profile.synthetic_images} if name == "synthetic" else {}
-    return prepare_dataset(name, data_dir, progress=True, **kwargs)
+    return prepare_dataset(name, data_dir, progress=progress, **kwargs)
 
 
 def prepare_features(
@@ -73,7 +74,7 @@ def prepare_features(
     """Backbone features of every image of the dataset (cached): a ``FeatureStore``."""
     from course_lib.features import extract_features
 
-    dataset = dataset or load_dataset_for(profile, data_dir, dataset_name)
+    dataset = dataset or load_dataset_for(profile, data_dir, dataset_name, progress=progress)
     return extract_features(
         dataset,
         profile.backbone,
@@ -142,8 +143,11 @@ def train_captioner(
         done = run_dir / "run.json"
         if done.exists() and (run_dir / "best.keras").exists() and not retrain:
             return load_trained(profile, data_dir, dataset_name=dataset_name, model=model)
-        dataset = load_dataset_for(profile, data_dir, dataset_name, dataset=dataset)
-        features = prepare_features(profile, data_dir, dataset=dataset)
+        quiet = verbose == 0
+        dataset = load_dataset_for(
+            profile, data_dir, dataset_name, dataset=dataset, progress=not quiet
+        )
+        features = prepare_features(profile, data_dir, dataset=dataset, progress=not quiet)
         vocab, max_length = build_vocabulary(dataset, profile)
         vocab.save(run_dir / "vocab.json")
 
@@ -291,7 +295,7 @@ def evaluate_captioner(
     ``split``, with the decoder settings that produced them."""
     from course_lib.evaluation import evaluate_captions
 
-    dataset = load_dataset_for(profile, data_dir, dataset_name, dataset=dataset)
+    dataset = load_dataset_for(profile, data_dir, dataset_name, dataset=dataset, progress=False)
     features = prepare_features(profile, data_dir, dataset=dataset, progress=False)
     captioner = captioner or get_captioner(
         profile, data_dir, dataset_name=dataset_name, model=model, dataset=dataset

@@ -518,7 +518,7 @@ def generate_synthetic(
         token_lines: list[str] = []
         iterator = range(n_images)
         if progress:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm
 
             iterator = tqdm(iterator, desc="synthetic images", unit="img")
         for i in iterator:
