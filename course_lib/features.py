@@ -20,6 +20,7 @@ set). Extraction is written in chunks, so an interrupted run resumes where it st
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -51,6 +52,11 @@ DEFAULT_CHUNK_SIZE = 1024
 SCENE_CNN_EPOCHS = 15
 SCENE_CNN_LEARNING_RATE = 3e-3
 SCENE_CNN_SEED = 0
+#: Version of the small CNN's architecture, labels and training recipe, stored beside its weights:
+#: a pretrained CNN of another version is retrained (and so its features re-extracted).
+#: 2: coordinate channels and global max pooling instead of flattening; background labels;
+#: horizontally mirrored training scenes (left/right labels swapped).
+SCENE_CNN_VERSION = 2
 #: Seed of the random initialisation of ``build_backbone("smallcnn", weights=None)``.
 SMALLCNN_INIT_SEED = 0
 
@@ -194,6 +200,40 @@ def _build_vgg16(weights: str | None, image_size: int):
     return keras.Model(inputs, outputs, name="vgg16_features")
 
 
+@functools.cache
+def _coordinates_layer():
+    """The (registered) Keras layer class that appends x/y coordinate channels in [-1, 1]."""
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="course_lib")
+    class SpatialCoordinates(keras.layers.Layer):
+        """(B, H, W, C) -> (B, H, W, C + 2): appends each cell's x and y in [-1, 1]
+        ("CoordConv"), so that the next convolution can tell *where* a shape is."""
+
+        def call(self, inputs):
+            shape = ops.shape(inputs)
+            height, width = inputs.shape[1], inputs.shape[2]
+            xs = ops.linspace(-1.0, 1.0, width)
+            ys = ops.linspace(-1.0, 1.0, height)
+            grid = ops.stack(
+                [
+                    ops.broadcast_to(xs[None, :], (height, width)),
+                    ops.broadcast_to(ys[:, None], (height, width)),
+                ],
+                axis=-1,
+            )
+            grid = ops.broadcast_to(
+                ops.cast(grid, inputs.dtype)[None], (shape[0], height, width, 2)
+            )
+            return ops.concatenate([inputs, grid], axis=-1)
+
+        def compute_output_shape(self, input_shape):
+            return (*input_shape[:-1], input_shape[-1] + 2)
+
+    return SpatialCoordinates
+
+
 def build_scene_cnn(
     image_size: int = 64,
     n_outputs: int | None = None,
@@ -201,9 +241,13 @@ def build_scene_cnn(
     seed: int = 0,
     output_bias: np.ndarray | None = None,
 ):
-    """The small CNN: a strided 5×5 stem and 3 conv blocks (BatchNorm, ReLU, max pooling) down
-    to a 4×4 map that is flattened (keeping *where* things are, which the captions talk
-    about) into Dense(256, relu) ``features``.
+    """The small CNN: a strided 5×5 stem and 3 conv blocks (BatchNorm, ReLU) down to an
+    (S/8)×(S/8) map; x/y coordinate channels go into the last block, whose global max pooling
+    says *what* is in the image and *where* (which the captions talk about), into
+    Dense(256, relu) ``features``.
+
+    Pooling over positions makes each detector work anywhere in the image, so the CNN learns
+    from a few thousand scenes (flattening the map made it learn every position separately).
 
     Input: RGB 0–255 images (B, S, S, 3); output: (B, 256) features, or, with ``n_outputs``,
     the classifier used for pretraining with an extra sigmoid layer ``attributes``
@@ -228,9 +272,10 @@ def build_scene_cnn(
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
     x = block(x, 0, 24, size=5, strides=2)  # S/4
     x = block(x, 1, 48)  # S/8
-    x = block(x, 2, 96)  # S/16
+    x = block(x, 2, 96, pool=False)
+    x = _coordinates_layer()(name="coordinates")(x)
     x = block(x, 3, 128, pool=False)
-    x = layers.Flatten(name="flatten")(x)
+    x = layers.GlobalMaxPooling2D(name="global_max")(x)
     features = layers.Dense(
         FEATURE_DIM["smallcnn"], activation="relu", kernel_initializer=init(10), name="features"
     )(x)
@@ -283,7 +328,12 @@ def load_scene_cnn(path: str | os.PathLike, *, image_size: int | None = None):
 
     path = Path(path)
     try:
-        classifier = keras.saving.load_model(path, safe_mode=True, compile=False)
+        classifier = keras.saving.load_model(
+            path,
+            safe_mode=True,
+            compile=False,
+            custom_objects={"SpatialCoordinates": _coordinates_layer()},
+        )
     except Exception as err:
         raise FeatureCacheError(
             f"{path}: cannot load the pretrained small CNN ({err}); delete it to retrain it"
@@ -763,11 +813,14 @@ def scene_attribute_names(scenes: Iterable[dict]) -> list[str]:
 
     ``colour shape`` and ``size colour shape`` present, ``colour shape <relation>`` (the object
     stands in that relation to another one, both directions), ``colour shape at <where>`` (the
-    third of the image its centre lies in: left/centre/right, top/middle/bottom) and
-    ``objects=<n>``.
+    third of the image its centre lies in: left/centre/right, top/middle/bottom),
+    ``objects=<n>`` and ``background=<name>`` (when the scenes name their background).
     """
     colours, shapes, sizes, relations, counts = set(), set(), set(), set(), set()
+    backgrounds = set()
     for scene in scenes:
+        if scene.get("background"):
+            backgrounds.add(scene["background"])
         objects = scene.get("objects", [])
         counts.add(len(objects))
         for obj in objects:
@@ -791,6 +844,7 @@ def scene_attribute_names(scenes: Iterable[dict]) -> list[str]:
         for where in ("left", "centre", "right", "top", "middle", "bottom")
     ]
     names += [f"objects={n}" for n in sorted(counts)]
+    names += [f"background={b}" for b in sorted(backgrounds)]
     return names
 
 
@@ -827,7 +881,26 @@ def scene_attributes(scene: dict, names: Sequence[str]) -> np.ndarray:
         mark(f"{subj['colour']} {subj['shape']} {rel['relation']}")
         mark(f"{other['colour']} {other['shape']} {_inverse_relation(rel['relation'])}")
     mark(f"objects={len(objects)}")
+    if scene.get("background"):
+        mark(f"background={scene['background']}")
     return vec
+
+
+def mirror_scene(scene: dict) -> dict:
+    """The scene seen in a mirror (left and right swapped): what a horizontally flipped image
+    shows. Used to double the small CNN's training scenes."""
+    width = scene.get("width") or 1
+    swap = {"left of": "right of", "right of": "left of"}
+    mirrored = dict(scene)
+    mirrored["objects"] = [
+        {**obj, "x": width - obj["x"]} if "x" in obj else dict(obj)
+        for obj in scene.get("objects", [])
+    ]
+    mirrored["relations"] = [
+        {**rel, "relation": swap.get(rel["relation"], rel["relation"])}
+        for rel in scene.get("relations", [])
+    ]
+    return mirrored
 
 
 def train_scene_cnn(
@@ -856,14 +929,30 @@ def train_scene_cnn(
 def _ensure_scene_cnn(dataset: Any, data_dir: str | os.PathLike | None) -> Path:
     """The pretrained small CNN of ``dataset``, training it on first use (under a lock)."""
     path = scene_cnn_path(dataset, data_dir)
-    if path.is_file():
+    if _is_current_scene_cnn(path):
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(path):
-        if path.is_file():  # another process trained it while we waited
+        if _is_current_scene_cnn(path):  # another process trained it while we waited
             return path
         print(f"Pretraining the small CNN on the synthetic scenes (first use) -> {path}")
         return _train_scene_cnn(dataset, path, 64, SCENE_CNN_EPOCHS, SCENE_CNN_SEED, 32, True)
+
+
+def _is_current_scene_cnn(path: Path) -> bool:
+    """Whether ``path`` holds a pretrained small CNN of this :data:`SCENE_CNN_VERSION`."""
+    if not path.is_file():
+        return False
+    try:
+        version = scene_cnn_metrics(path).get("version")
+    except Exception:  # missing or unreadable sidecar: retrain
+        return False
+    if version != SCENE_CNN_VERSION:
+        logger.warning(
+            "%s: small CNN version %s, expected %s; retraining it", path, version, SCENE_CNN_VERSION
+        )
+        return False
+    return True
 
 
 def _split_arrays(dataset, split: str, names, image_size):
@@ -891,6 +980,12 @@ def _train_scene_cnn(dataset, path, image_size, epochs, seed, batch_size, progre
         raise ValueError(f"dataset {dataset.name!r}: no training images with scenes")
     names = scene_attribute_names(train_scenes)
     train_ids, x_train, y_train = _split_arrays(dataset, "train", names, image_size)
+    # Mirrored copies (left/right labels swapped) double the training scenes.
+    mirrored = np.stack(
+        [scene_attributes(mirror_scene(dataset.scenes[i]), names) for i in train_ids]
+    )
+    x_train = np.concatenate([x_train, x_train[:, :, ::-1]])
+    y_train = np.concatenate([y_train, mirrored])
     dev_ids, x_dev, y_dev = _split_arrays(dataset, "dev", names, image_size)
     load_seconds = time.perf_counter() - start
 
@@ -935,6 +1030,8 @@ def _train_scene_cnn(dataset, path, image_size, epochs, seed, batch_size, progre
         "image_size": image_size,
         "epochs": epochs,
         "seed": seed,
+        "version": SCENE_CNN_VERSION,
+        "mirrored": True,
         "batch_size": batch_size,
         "learning_rate": SCENE_CNN_LEARNING_RATE,
         "n_train": len(train_ids),
