@@ -7,6 +7,7 @@ without depending on an earlier chapter having run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -59,8 +60,23 @@ def load_dataset_for(
     if dataset is not None:
         return dataset
     name = dataset_name or profile.dataset
-    kwargs = {"n_images": profile.synthetic_images} if name == "synthetic" else {}
+    kwargs = _synthetic_parameters(profile, data_dir) if name == "synthetic" else {}
     return prepare_dataset(name, data_dir, progress=progress, **kwargs)
+
+
+def _synthetic_parameters(profile: config.Profile, data_dir: PathLike | None) -> dict:
+    """Generator parameters: those of the synthetic set already on disk (e.g. made with
+    ``python -m course_lib data --n-images N``), else the profile's size."""
+    manifest = config.dataset_dir("synthetic", data_dir) / "synthetic.json"
+    try:
+        made = read_json(manifest)
+        return {
+            "n_images": int(made["n_images"]),
+            "seed": int(made["seed"]),
+            "image_size": tuple(made["image_size"]),
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return {"n_images": profile.synthetic_images}
 
 
 def prepare_features(
@@ -112,6 +128,15 @@ class Captioner:
     profile: config.Profile
 
 
+def features_key(features) -> str:
+    """A digest of what made a ``FeatureStore`` (dataset, backbone, weights, preprocessing…):
+    a trained captioner is reused only with the features it was trained on."""
+    from course_lib.features import KEY_FIELDS
+
+    key = {k: features.metadata.get(k) for k in KEY_FIELDS}
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def build_vocabulary(dataset: CaptionDataset, profile: config.Profile) -> tuple[Vocabulary, int]:
     """The training split's vocabulary and its longest encoded caption (with start/end)."""
     tokens = [t for caps in _train_tokens(dataset).values() for t in caps]
@@ -139,15 +164,20 @@ def train_captioner(
 
     run_dir = run_dir_for(profile, data_dir, dataset_name=dataset_name, model=model)
     run_dir.mkdir(parents=True, exist_ok=True)
+    quiet = verbose == 0
     with file_lock(run_dir / "train"):
-        done = run_dir / "run.json"
-        if done.exists() and (run_dir / "best.keras").exists() and not retrain:
-            return load_trained(profile, data_dir, dataset_name=dataset_name, model=model)
-        quiet = verbose == 0
         dataset = load_dataset_for(
             profile, data_dir, dataset_name, dataset=dataset, progress=not quiet
         )
         features = prepare_features(profile, data_dir, dataset=dataset, progress=not quiet)
+        done = run_dir / "run.json"
+        if not retrain and done.exists() and (run_dir / "best.keras").exists():
+            if read_json(done).get("features_key") == features_key(features):
+                return load_trained(profile, data_dir, dataset_name=dataset_name, model=model)
+            print(f"{run_dir}: trained on other features (the backbone changed); retraining")
+            retrain = True
+        if retrain:
+            _clear_run(run_dir)
         vocab, max_length = build_vocabulary(dataset, profile)
         vocab.save(run_dir / "vocab.json")
 
@@ -199,12 +229,23 @@ def train_captioner(
                 "max_length": max_length,
                 "vocab_size": len(vocab),
                 "feature_dim": features.dim,
+                "features_key": features_key(features),
                 "epochs_run": len(history.get("loss", [])),
             },
         )
         return Captioner(
             load_captioner(run_dir / "best.keras"), vocab, max_length, run_dir, history, profile
         )
+
+
+def _clear_run(run_dir: Path) -> None:
+    """Delete a run's checkpoints, backup and history (not its lock) to train afresh."""
+    import shutil
+
+    for path in run_dir.iterdir():
+        if path.name.startswith("train.lock"):
+            continue
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def load_trained(
@@ -398,7 +439,7 @@ def run_all(
         "profile": profile.name,
         "dataset": profile.dataset,
         "backbone": profile.backbone,
-        **{k: v for k, v in scores.items() if not isinstance(v, dict | list)},
+        **scores,
         "greedy": {k: v for k, v in greedy.items() if k.startswith(("bleu", "cider"))},
         "epochs": len(captioner.history.get("loss", [])),
         "timings_s": timings,

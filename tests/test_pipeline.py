@@ -1,0 +1,72 @@
+"""The mini profile's pipeline and command line end to end, at a tiny size."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from course_lib import config
+from course_lib.__main__ import main
+from course_lib.io import atomic_write_json, read_json
+from course_lib.pipeline import get_captioner, run_all, run_dir_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def tiny_mini():
+    return config.get_profile(
+        "mini", synthetic_images=40, epochs=2, embed_dim=16, units=16, batch_size=16
+    )
+
+
+def test_run_all_reports_bleu_cider_scene_accuracy_decoder_and_timings(tmp_path, tiny_mini):
+    result = run_all(tiny_mini, tmp_path)
+    for key in ("bleu1", "bleu2", "bleu3", "bleu4", "cider_d"):
+        assert 0.0 <= result[key] <= 10.0
+    assert (result["decoder"], result["beam_width"]) == ("beam", tiny_mini.beam_width)
+    assert set(result["greedy"]) >= {"bleu4", "cider_d"}
+    assert 0.0 <= result["scene_accuracy"]["all_correct"] <= 1.0
+    assert set(result["timings_s"]) >= {"data", "features", "train", "evaluate"}
+    saved = read_json(run_dir_for(tiny_mini, tmp_path) / "scores.json")
+    assert saved["bleu4"] == result["bleu4"]
+
+
+def test_a_finished_run_is_reused_and_retrained_when_the_features_change(
+    tmp_path, tiny_mini, capsys
+):
+    first = get_captioner(tiny_mini, tmp_path, verbose=0)
+    run_dir = first.run_dir
+    mtime = (run_dir / "best.keras").stat().st_mtime_ns
+    again = get_captioner(tiny_mini, tmp_path, verbose=0)
+    assert (run_dir / "best.keras").stat().st_mtime_ns == mtime
+    assert again.history["loss"] == first.history["loss"]
+
+    meta = read_json(run_dir / "run.json")
+    atomic_write_json(run_dir / "run.json", {**meta, "features_key": "made by another backbone"})
+    capsys.readouterr()
+    get_captioner(tiny_mini, tmp_path, verbose=0)
+    assert "retraining" in capsys.readouterr().out
+    assert read_json(run_dir / "run.json")["features_key"] == meta["features_key"]
+
+
+def test_cli_train_evaluate_and_caption(tmp_path, capsys):
+    base = ["--profile", "mini", "--data-dir", str(tmp_path)]
+    config_overrides = ["--epochs", "1"]
+    # A small dataset first: the pipeline then uses the set on disk, not the profile's 2,000.
+    assert (
+        main(["data", "--dataset", "synthetic", "--data-dir", str(tmp_path), "--n-images", "40"])
+        == 0
+    )
+    assert main(["train", *base, *config_overrides]) == 0
+    out = capsys.readouterr().out.strip().splitlines()[-1]
+    assert json.loads(out)["epochs"] == 1
+    assert main(["evaluate", *base, *config_overrides, "--decoder", "greedy"]) == 0
+    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert scores["decoder"] == "greedy" and scores["beam_width"] is None
+    image = next((tmp_path / "synthetic" / "Flicker8k_Dataset").glob("*.jpg"))
+    assert main(["caption", *base, str(image), str(tmp_path / "missing.jpg")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()[-2:]
+    assert lines[0].startswith(str(image)) and len(lines[0].split("\t")[1]) > 0
+    assert "missing.jpg" in lines[1] and "[skipped:" in lines[1]
