@@ -296,6 +296,7 @@ def build_backbone(
     image_size: int,
     data_dir: str | os.PathLike | None = None,
     dataset: Any | None = None,
+    progress: bool = True,
 ):
     """A ``keras.Model`` mapping RGB 0–255 images (B, S, S, 3) float32 to features (B, D).
 
@@ -318,7 +319,7 @@ def build_backbone(
         from .data import load_dataset
 
         dataset = load_dataset(config.dataset_dir("synthetic", data_dir), name="synthetic")
-    path = _ensure_scene_cnn(dataset, data_dir)
+    path = _ensure_scene_cnn(dataset, data_dir, progress)
     return load_scene_cnn(path, image_size=image_size)
 
 
@@ -612,6 +613,7 @@ def expected_metadata(
     image_size: int,
     image_ids: Sequence[str],
     data_dir: str | os.PathLike | None = None,
+    progress: bool = True,
 ) -> dict:
     """The metadata fields (:data:`KEY_FIELDS`) a cache must match for this request.
 
@@ -621,7 +623,7 @@ def expected_metadata(
     _check_backbone(backbone)
     weights_sha = None
     if backbone == "smallcnn" and weights == "scenes":
-        weights_sha = sha256_file(_ensure_scene_cnn(dataset, data_dir))
+        weights_sha = sha256_file(_ensure_scene_cnn(dataset, data_dir, progress))
     return {
         "dataset": dataset.name,
         "dataset_fingerprint": dataset_fingerprint(dataset),
@@ -670,6 +672,7 @@ def extract_features(
         image_size=image_size,
         image_ids=ids,
         data_dir=data_dir,
+        progress=progress,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(path):
@@ -926,8 +929,11 @@ def train_scene_cnn(
         return _train_scene_cnn(dataset, path, image_size, epochs, seed, batch_size, progress)
 
 
-def _ensure_scene_cnn(dataset: Any, data_dir: str | os.PathLike | None) -> Path:
-    """The pretrained small CNN of ``dataset``, training it on first use (under a lock)."""
+def _ensure_scene_cnn(
+    dataset: Any, data_dir: str | os.PathLike | None, progress: bool = True
+) -> Path:
+    """The pretrained small CNN of ``dataset``, training it on first use (under a lock);
+    ``progress=False`` trains silently."""
     path = scene_cnn_path(dataset, data_dir)
     if _is_current_scene_cnn(path):
         return path
@@ -935,8 +941,9 @@ def _ensure_scene_cnn(dataset: Any, data_dir: str | os.PathLike | None) -> Path:
     with file_lock(path):
         if _is_current_scene_cnn(path):  # another process trained it while we waited
             return path
-        print(f"Pretraining the small CNN on the synthetic scenes (first use) -> {path}")
-        return _train_scene_cnn(dataset, path, 64, SCENE_CNN_EPOCHS, SCENE_CNN_SEED, 32, True)
+        if progress:
+            print(f"Pretraining the small CNN on the synthetic scenes (first use) -> {path}")
+        return _train_scene_cnn(dataset, path, 64, SCENE_CNN_EPOCHS, SCENE_CNN_SEED, 32, progress)
 
 
 def _is_current_scene_cnn(path: Path) -> bool:
