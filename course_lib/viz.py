@@ -139,10 +139,13 @@ def show_captioned_images(
         if titles is not None and titles[k]:
             lines.append(str(titles[k]))
         lines.append(_wrap(_caption_text(captions[k]), wrap))
-        ax.set_title("\n".join(lines), fontsize=9, loc="center")
+        ax.set_title("\n".join(lines), fontsize=9, loc="center", parse_math=False)
         if references is not None:
             ax.set_xlabel(
-                _wrap("ref: " + _caption_text(references[k]), wrap), fontsize=8, color="0.35"
+                _wrap("ref: " + _caption_text(references[k]), wrap),
+                fontsize=8,
+                color="0.35",
+                parse_math=False,
             )
     fig.tight_layout()
     return _finish(fig)
