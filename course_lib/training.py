@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import shutil
 import time
@@ -23,7 +22,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from course_lib.io import atomic_write_json, atomic_write_text
+from course_lib.io import atomic_path, atomic_write_json, atomic_write_text, read_json
 from course_lib.models import compile_captioner
 
 __all__ = [
@@ -275,6 +274,107 @@ class _ResumableEarlyStopping(keras.callbacks.EarlyStopping):
             self.best, self.wait, self.best_epoch = best, wait, best_epoch
 
 
+class _AtomicBestCheckpoint(keras.callbacks.Callback):
+    """Save the model to ``path`` whenever ``monitor`` improves, atomically (a temporary file
+    renamed into place), so a kill during the save never leaves a truncated ``best.keras``."""
+
+    def __init__(self, path: Path, monitor: str = "val_loss", initial_best: float | None = None):
+        super().__init__()
+        self.path = Path(path)
+        self.monitor = monitor
+        self.best = initial_best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        value = float(value)
+        if self.best is None or value < self.best:
+            self.best = value
+            with atomic_path(self.path) as tmp:
+                self.model.save(tmp)
+
+
+class _AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` whose backup is crash-safe: the weights go to a new
+    ``epoch-<n>.weights.h5`` (renamed into place once complete), then the JSON record naming
+    them is replaced atomically, then older weights are deleted. A kill at any moment leaves a
+    record that names complete weights of the epoch it states."""
+
+    def _save_model(self):
+        backup = Path(self.backup_dir)
+        backup.mkdir(parents=True, exist_ok=True)
+        name = f"epoch-{self._current_epoch:05d}.weights.h5"
+        tmp = backup / f".tmp-{os.getpid()}-{name}"  # Keras wants the .weights.h5 ending
+        try:
+            self.model.save_weights(tmp, overwrite=True)
+            os.replace(tmp, backup / name)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        atomic_write_json(
+            backup / _BACKUP_RECORD,
+            {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": name},
+        )
+        for old in backup.glob("*.weights.h5"):
+            if old.name != name:
+                old.unlink(missing_ok=True)
+
+    def _load_model(self):
+        record = _read_backup(Path(self.backup_dir))
+        if record is None:
+            return
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(Path(self.backup_dir) / record["weights"])
+        self.model._initial_epoch = int(record["epoch"])
+
+
+_BACKUP_RECORD = "training_metadata.json"
+
+
+def _read_backup(backup_dir: Path) -> dict | None:
+    """The backup record ``{"epoch", "weights"}`` when it names a readable weights file, else
+    None (no backup). A broken backup is reported and deleted, so training restarts cleanly."""
+    record_path = backup_dir / _BACKUP_RECORD
+    if not record_path.exists():
+        return None
+    problem = None
+    try:
+        record = read_json(record_path)
+        weights = backup_dir / str(record["weights"])
+        int(record["epoch"])
+    except (ValueError, KeyError, TypeError) as err:
+        problem = f"{record_path} is unreadable ({err})"
+    else:
+        problem = _h5_problem(weights)
+    if problem is None:
+        return record
+    import warnings
+
+    warnings.warn(
+        f"ignoring the training backup in {backup_dir}: {problem}; training starts again "
+        "from epoch 1",
+        stacklevel=3,
+    )
+    shutil.rmtree(backup_dir, ignore_errors=True)
+    return None
+
+
+def _h5_problem(path: Path) -> str | None:
+    """Why the weights file ``path`` cannot be read, or None when it opens as HDF5."""
+    if not path.is_file():
+        return f"{path} is missing"
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as handle:
+            list(handle.keys())
+    except Exception as err:  # truncated or not HDF5 at all
+        return f"{path} is corrupt or truncated ({type(err).__name__}: {err})"
+    return None
+
+
 def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
     """A ``CSVLogger`` file as ``{"epoch": [...], "loss": [...], ...}`` (empty if missing)."""
     path = Path(path)
@@ -348,7 +448,7 @@ def train(
 
     if state_path.exists():
         if best_path.exists():
-            model.load_weights(best_path)
+            _load_weights_checked(model, best_path)
         say(f"{run_dir}: training already finished; loaded the best weights")
         return read_history(history_csv)
 
@@ -357,10 +457,8 @@ def train(
         compile_captioner(model, learning_rate)
 
     # Epochs completed before an interruption (BackupAndRestore's own record).
-    done = 0
-    metadata = backup_dir / "training_metadata.json"
-    if metadata.exists():
-        done = int(json.loads(metadata.read_text(encoding="utf-8")).get("epoch", 0))
+    record = _read_backup(backup_dir)
+    done = int(record["epoch"]) if record else 0
     if done:
         _keep_epochs(history_csv, done)
     else:
@@ -378,9 +476,7 @@ def train(
         done_epochs = done
 
     all_callbacks = [
-        keras.callbacks.ModelCheckpoint(
-            best_path, monitor="val_loss", save_best_only=True, initial_value_threshold=best
-        ),
+        _AtomicBestCheckpoint(best_path, monitor="val_loss", initial_best=best),
         _ResumableEarlyStopping(
             monitor="val_loss",
             patience=patience,
@@ -395,11 +491,19 @@ def train(
     if verbose == 2:
         all_callbacks.append(EpochLogger(epochs))
     # Last, so that the backup is written after the epoch's other files.
-    all_callbacks.append(keras.callbacks.BackupAndRestore(str(backup_dir)))
+    all_callbacks.append(_AtomicBackupAndRestore(str(backup_dir)))
 
+    # One repeated pipeline, its first ``done`` epochs skipped: a shuffled pipeline then gives
+    # each resumed epoch the same order as an uninterrupted run (a fresh iterator would start
+    # the shuffle sequence again from its first epoch).
+    steps = int(train_ds.cardinality()) if hasattr(train_ds, "cardinality") else -1
+    fit_ds, steps_per_epoch = train_ds, None
+    if steps > 0:
+        fit_ds, steps_per_epoch = train_ds.repeat().skip(done_epochs * steps), steps
     if done_epochs < epochs:
         model.fit(
-            train_ds,
+            fit_ds,
+            steps_per_epoch=steps_per_epoch,
             validation_data=val_ds,
             epochs=epochs,
             callbacks=all_callbacks,
@@ -408,7 +512,7 @@ def train(
         )
     shutil.rmtree(backup_dir, ignore_errors=True)
     if best_path.exists():
-        model.load_weights(best_path)
+        _load_weights_checked(model, best_path)
     history = read_history(history_csv)
     atomic_write_json(
         state_path,
@@ -430,4 +534,28 @@ def load_captioner(path: str | os.PathLike, *, compile: bool = True) -> keras.Mo
         raise FileNotFoundError(f"{path}: no saved model here (train one first)")
     import course_lib.models  # noqa: F401  (registers the loss, metric and layers)
 
-    return keras.saving.load_model(path, safe_mode=True, compile=compile)
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=compile)
+    except Exception as err:
+        if "safe_mode" in str(err) or "Lambda" in str(err):
+            raise ValueError(
+                f"{path}: refused: the model contains code (a Lambda layer) that would run when "
+                "it is loaded, and course_lib only loads models in Keras safe mode. Load only "
+                "models you trained yourself with course_lib."
+            ) from err
+        raise ValueError(
+            f"{path}: cannot load the model, the file is corrupt or truncated or not a "
+            f"course_lib model ({type(err).__name__}: {err}). Delete it and train again."
+        ) from err
+
+
+def _load_weights_checked(model: keras.Model, path: Path) -> None:
+    """``model.load_weights(path)`` with an error that names the file and what to do."""
+    try:
+        model.load_weights(path)
+    except Exception as err:
+        raise ValueError(
+            f"{path}: cannot load the saved weights, the file is corrupt or truncated "
+            f"({type(err).__name__}: {err}). Delete {path.parent} (or call train(..., "
+            "overwrite=True)) to train again."
+        ) from err
