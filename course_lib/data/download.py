@@ -26,7 +26,7 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import urlparse
 from urllib.request import Request, urlopen
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from course_lib import __version__
 from course_lib.io import sha256_file
@@ -54,6 +54,9 @@ _OFFLINE_ERRNOS = {
     errno.EHOSTDOWN,
     errno.EADDRNOTAVAIL,
 }
+
+#: errno values of a full disk or quota: retrying cannot help.
+_DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 
 
 class DataError(Exception):
@@ -144,6 +147,13 @@ def download(
                     f"Check the address; nothing was saved to {dest}.{hint}"
                 ) from err
         except (URLError, OSError, http.client.HTTPException, _Truncated) as err:
+            if isinstance(err, OSError) and err.errno in _DISK_FULL_ERRNOS:
+                raise DownloadError(
+                    f"Cannot save {dest.name}: {err.strerror or err} in {dest.parent}. "
+                    f"Free some disk space (or point COURSE_DATA_DIR at a bigger disk) and run "
+                    f"this again; the bytes received so far are kept in {part} and the next "
+                    f"attempt resumes from there."
+                ) from err
             last_error, offline = err, _is_offline(err)
             continue
         if expected is not None:
@@ -171,10 +181,14 @@ def download(
             f"The file on the server is not the expected one (or it is corrupted on the "
             f"way); nothing was kept.{hint}"
         )
+    kept = (
+        f"The bytes received so far are kept in {part} and the next attempt resumes from there."
+        if part.exists()
+        else "Nothing was saved."
+    )
     raise DownloadError(
         f"Download of {url} to {dest} failed after {attempts} attempt(s): "
-        f"{_describe(last_error)}. The bytes received so far are kept in {part} and the "
-        f"next attempt resumes from there.{hint}"
+        f"{_describe(last_error)}. {kept}{hint}"
     ) from last_error
 
 
