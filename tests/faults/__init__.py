@@ -1,0 +1,1 @@
+"""Fault-injection suite: every failure recovers by itself or stops with a clear message."""
