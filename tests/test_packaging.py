@@ -58,3 +58,14 @@ def test_tensorflow_and_keras_have_lower_bounds_only_so_colab_keeps_its_own():
 
 def test_jupyter_book_is_pinned_to_version_1():
     assert _pyproject_requirements()["jupyter-book"] == "jupyter-book>=1.0,<2"
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = readme.split("## Quickstart", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    commands = [line.strip() for line in block.strip().splitlines()]
+    assert len(commands) == 2, "the quickstart has exactly two commands"
+    ci = (REPO_ROOT / ".ci" / "run").read_text()
+    nox_line = commands[1].split("&&")[-1].strip()
+    assert nox_line in ci
+    assert "nox -s book" in commands[0]
