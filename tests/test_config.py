@@ -1,0 +1,65 @@
+"""Profiles and paths are decided in one place, from the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from course_lib import config
+
+
+def test_course_profile_selects_the_profile(monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "full")
+    assert config.get_profile().name == "full"
+    monkeypatch.setenv("COURSE_PROFILE", " MINI ")
+    assert config.get_profile().name == "mini"
+
+
+def test_an_unknown_profile_is_refused_with_the_choices(monkeypatch):
+    monkeypatch.setenv("COURSE_PROFILE", "large")
+    with pytest.raises(ValueError, match=r"COURSE_PROFILE='large'.*full.*mini"):
+        config.get_profile()
+
+
+def test_without_course_profile_the_default_follows_the_gpu(monkeypatch):
+    monkeypatch.delenv("COURSE_PROFILE", raising=False)
+    monkeypatch.setattr(config, "gpu_available", lambda: True)
+    assert config.default_profile_name() == "full"
+    monkeypatch.setattr(config, "gpu_available", lambda: False)
+    assert config.default_profile_name() == "mini"
+
+
+def test_the_two_profiles_differ_as_the_design_says():
+    mini, full = config.PROFILES["mini"], config.PROFILES["full"]
+    assert (mini.dataset, mini.backbone, mini.weights) == ("synthetic", "smallcnn", "scenes")
+    assert (full.dataset, full.backbone, full.weights, full.image_size) == (
+        "flickr8k",
+        "vgg16",
+        "imagenet",
+        224,
+    )
+    for profile in (mini, full):
+        assert (profile.embed_dim, profile.units, profile.dropout) == (256, 256, 0.5)
+
+
+def test_overrides_make_a_new_profile_and_leave_the_table_alone():
+    small = config.get_profile("mini", epochs=1)
+    assert small.epochs == 1 and config.PROFILES["mini"].epochs != 1
+
+
+def test_data_dir_precedence(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "env"))
+    assert config.data_dir() == tmp_path / "env"
+    assert config.data_dir(tmp_path / "arg") == tmp_path / "arg"
+    monkeypatch.delenv("COURSE_DATA_DIR")
+    assert config.data_dir().name == "data"  # <repo>/data in a source checkout
+    assert config.dataset_dir("synthetic", tmp_path) == tmp_path / "synthetic"
+    assert config.features_dir(tmp_path) == tmp_path / "features"
+    assert config.runs_dir(tmp_path) == tmp_path / "runs"
+    with pytest.raises(ValueError, match="unknown dataset"):
+        config.dataset_dir("coco", tmp_path)
+
+
+def test_banner_names_profile_dataset_backbone_and_how_to_switch(tmp_path):
+    text = config.banner(config.get_profile("mini"), tmp_path)
+    for word in ("mini", "synthetic", "smallcnn", "COURSE_PROFILE=full", str(tmp_path)):
+        assert word in text
