@@ -1,0 +1,211 @@
+"""Benchmarks of course_lib against the seed tutorial's way of doing the same thing.
+
+Each benchmark module (``bench_training``, ``bench_extraction``, ``bench_decoding``) has a
+``run(scale, ...) -> dict`` that measures *two ways* in one run, on the same machine and data,
+and returns a result in the schema below; :func:`write_result` saves it as
+``<out>/<name>.json`` and :func:`write_summary` rewrites ``<out>/summary.md`` from every result
+in the folder. ``python -m benchmarks.run`` drives them (see ``benchmarks/README.md``).
+
+Result schema (JSON)::
+
+    {"benchmark": "training", "title": "...", "scale": 0.1, "date": "2025-...",
+     "machine": {...}, "load_average": {"start": [1, 5, 15 min], "end": [...]},
+     "way_a": {"name": "...", ...measurements}, "way_b": {"name": "...", ...},
+     "comparisons": [{"metric": "...", "unit": "...", "a": 1.0, "b": 10.0,
+                      "ratio": 10.0, "target": 8.0, "passed": true}],
+     "notes": ["how each number was obtained, extrapolations"], "wall_seconds": 12.3}
+
+``ratio`` is always "how many times better way A (course_lib) is than way B (the seed)".
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import resource
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DEFAULT_OUT",
+    "RESULT_KEYS",
+    "comparison",
+    "load_average",
+    "machine_info",
+    "peak_rss_mib",
+    "write_result",
+    "write_summary",
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = ROOT / "benchmarks" / "results"
+RESULT_KEYS = (
+    "benchmark",
+    "title",
+    "scale",
+    "date",
+    "machine",
+    "load_average",
+    "way_a",
+    "way_b",
+    "comparisons",
+    "notes",
+    "wall_seconds",
+)
+#: Flickr8k's shape, the size the benchmarks are about at ``scale=1``.
+FLICKR8K = {
+    "train_images": 6000,
+    "test_images": 1000,
+    "captions_per_image": 5,
+    "vocab_size": 7579,
+    "max_length": 34,
+    "feature_dim": 4096,
+}
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages (empty where the OS has none)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far, in MiB (``ru_maxrss``)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return peak / (1024 * 1024) if platform.system() == "Darwin" else peak / 1024
+
+
+def _memory_total_gib() -> float | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU count and model, memory, platform, Python, TensorFlow/Keras/NumPy versions, GPUs."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": usable,
+        "cpu_model": _cpu_model(),
+        "memory_gib": _memory_total_gib(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "keras_backend": keras.backend.backend(),
+        "numpy": np.__version__,
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+    }
+
+
+def comparison(
+    metric: str, unit: str, a: float, b: float, *, target: float, higher_is_better: bool
+) -> dict[str, Any]:
+    """One row: way A's and way B's value, A's advantage ``ratio`` and whether it meets target."""
+    if higher_is_better:
+        ratio = a / b if b else float("inf")
+    else:
+        ratio = b / a if a else float("inf")
+    return {
+        "metric": metric,
+        "unit": unit,
+        "a": round(float(a), 4),
+        "b": round(float(b), 4),
+        "ratio": round(float(ratio), 2),
+        "target": target,
+        "passed": bool(ratio >= target),
+    }
+
+
+def now() -> str:
+    """The local date and time, ISO 8601 to the second."""
+    return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def write_result(out_dir: str | os.PathLike, result: dict[str, Any]) -> Path:
+    """Write ``result`` to ``<out_dir>/<benchmark>.json`` atomically; returns the path."""
+    from course_lib.io import atomic_write_json
+
+    missing = [k for k in RESULT_KEYS if k not in result]
+    if missing:
+        raise ValueError(f"benchmark result lacks {missing}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{result['benchmark']}.json"
+    atomic_write_json(path, result)
+    return path
+
+
+def _fmt(value: float, unit: str) -> str:
+    text = f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{text} {unit}"
+
+
+def write_summary(out_dir: str | os.PathLike) -> Path:
+    """Rewrite ``<out_dir>/summary.md``: one table row per comparison of every result there."""
+    from course_lib.io import atomic_write_text
+
+    out = Path(out_dir)
+    order = {"training": 0, "extraction": 1, "decoding": 2}
+    results = []
+    for path in sorted(out.glob("*.json")):
+        with path.open(encoding="utf-8") as f:
+            result = json.load(f)
+        if isinstance(result, dict) and "comparisons" in result:
+            results.append(result)
+    results.sort(key=lambda r: (order.get(r["benchmark"], 9), r["benchmark"]))
+    lines = [
+        "| benchmark | metric | way A (course_lib) | way B (seed) | ratio | target | pass |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        for c in r["comparisons"]:
+            lines.append(
+                f"| {r['benchmark']} | {c['metric']} | {_fmt(c['a'], c['unit'])} "
+                f"| {_fmt(c['b'], c['unit'])} | {c['ratio']:.1f}× | ≥ {c['target']:g}× "
+                f"| {'pass' if c['passed'] else 'FAIL'} |"
+            )
+    lines.append("")
+    for r in results:
+        m = r["machine"]
+        load = r["load_average"]
+        lines.append(
+            f"- **{r['benchmark']}** (scale {r['scale']:g}, {r['date']}): "
+            f"A = {r['way_a']['name']}; B = {r['way_b']['name']}. "
+            f"{m['cpus_usable']} usable CPUs ({m['cpu_model']}), {m['platform']}, "
+            f"TF {m['tensorflow']}, Keras {m['keras']}; load average "
+            f"{load['start'][:1]} at start, {load['end'][:1]} at end."
+        )
+    text = "\n".join(lines) + "\n"
+    path = out / "summary.md"
+    atomic_write_text(path, text)
+    return path

@@ -1,0 +1,301 @@
+"""Training: teacher forcing (course_lib) vs. the seed's per-prefix samples, at Flickr8k's shape.
+
+Way A (course_lib): ``make_tf_dataset`` batches of whole captions (64 captions, right-padded and
+cut per batch) into ``build_merge_model`` with ``return_sequences=True`` and the masked sparse
+cross-entropy.
+
+Way B (the seed tutorial's ``create_sequences`` + ``model.fit``): every caption of ``k`` ids
+becomes ``k - 1`` samples ``(image vector, prefix pre-padded to max_length=34, one-hot next
+word)``, all materialised in memory as NumPy arrays (``per_prefix_arrays``; float32 one-hot, as
+Keras 2's ``to_categorical`` made; Keras 3's is float64, twice as big), into
+``build_per_prefix_model`` (LSTM returning its last output) with categorical cross-entropy and
+``fit``'s default batch of 32 samples. (The tutorial's "progressive loading" generator variant
+needs less memory but does the same computation, plus Python work per sample.)
+
+Data: ``round(6000 * scale)`` images with random 4,096-d features, 5 captions each, whose word
+counts are drawn to match Flickr8k (mean ≈ 11.8 words, 1–32 words, so at most 34 ids with
+``<start>``/``<end>``), random word ids from a 7,579-id vocabulary.
+
+Each way runs in its own child process (so neither pollutes the other's memory): it imports
+TensorFlow, builds and compiles its model and reads ``ru_maxrss`` (the *baseline*), then makes
+the data, trains ``warmup + steps`` batches and reads ``ru_maxrss`` again; peak memory is the
+difference. Seconds per epoch = mean time of the ``steps`` timed batches (after ``warmup``
+untimed ones) × batches per epoch: an extrapolation from measured steps whenever ``steps`` is
+less than an epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from benchmarks import FLICKR8K, ROOT, comparison, load_average, machine_info, now, peak_rss_mib
+
+NAME = "training"
+TEACHER_BATCH = 64  # the profiles' batch_size
+PER_PREFIX_BATCH = 32  # model.fit's default, which the tutorial uses
+#: Flickr8k's caption lengths in words (cleaned): mean ≈ 11.8, sd ≈ 3.9, 1 to 35 words.
+CAPTION_WORDS_MEAN = 11.8
+CAPTION_WORDS_SD = 3.9
+
+
+def make_data(
+    scale: float,
+    *,
+    vocab_size: int = FLICKR8K["vocab_size"],
+    max_length: int = FLICKR8K["max_length"],
+    feature_dim: int = FLICKR8K["feature_dim"],
+    seed: int = 0,
+) -> tuple[dict[str, np.ndarray], list[str], np.ndarray]:
+    """Random Flickr8k-shaped data: ``(features {image id: (D,)}, image_ids (N,), ids (N, L))``.
+
+    ``round(6000 * scale)`` images (at least 2), 5 captions each; ``ids`` rows are
+    ``<start> words <end>`` right-padded with 0 to ``L = max_length``.
+    """
+    rng = np.random.default_rng(seed)
+    n_images = max(2, round(FLICKR8K["train_images"] * scale))
+    matrix = rng.random((n_images, feature_dim), dtype=np.float32)  # ReLU features are >= 0
+    names = [f"img_{i:05d}" for i in range(n_images)]
+    features = {name: matrix[i] for i, name in enumerate(names)}
+    n_captions = n_images * FLICKR8K["captions_per_image"]
+    words = np.rint(rng.normal(CAPTION_WORDS_MEAN, CAPTION_WORDS_SD, n_captions)).astype(int)
+    words = np.clip(words, 1, max_length - 2)
+    ids = np.zeros((n_captions, max_length), dtype=np.int32)
+    for n, k in enumerate(words):
+        ids[n, 0] = 2  # <start>
+        ids[n, 1 : k + 1] = rng.integers(4, vocab_size, size=k)
+        ids[n, k + 1] = 3  # <end>
+    image_ids = [names[n // FLICKR8K["captions_per_image"]] for n in range(n_captions)]
+    return features, image_ids, ids
+
+
+def per_prefix_bytes(ids: np.ndarray, vocab_size: int, feature_dim: int, max_length: int) -> int:
+    """Bytes of the per-prefix arrays (image rows, prefixes, one-hot targets), all float32/int32."""
+    samples = int(np.count_nonzero(ids)) - len(ids)
+    return samples * 4 * (feature_dim + max_length + vocab_size)
+
+
+def _available_bytes() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+# ----------------------------------------------------------------------------- child process
+def _child(args: argparse.Namespace) -> dict[str, Any]:
+    """Run one way in this process; returns its measurements."""
+    import keras
+
+    from course_lib.models import build_merge_model, compile_captioner
+    from course_lib.training import build_per_prefix_model, make_tf_dataset, per_prefix_arrays
+
+    load_start = load_average()
+    keras.utils.set_random_seed(0)
+    v, d, length = args.vocab_size, args.feature_dim, args.max_length
+    if args.way == "teacher":
+        model = compile_captioner(build_merge_model(v, d))
+    else:
+        model = build_per_prefix_model(v, d, length)
+    baseline = peak_rss_mib()
+
+    start = time.perf_counter()
+    features, image_ids, ids = make_data(args.scale, vocab_size=v, max_length=length, feature_dim=d)
+    n_captions = len(ids)
+    if args.way == "teacher":
+        batch = TEACHER_BATCH
+        data = make_tf_dataset(features, image_ids, ids, batch_size=batch, shuffle=True, seed=0)
+        n_samples = n_captions
+        fit_kwargs: dict[str, Any] = {"x": data.repeat()}
+    else:
+        batch = PER_PREFIX_BATCH
+        x, y = per_prefix_arrays(image_ids, ids, features, v, length, padding="pre")
+        n_samples = len(y)
+        fit_kwargs = {"x": x, "y": y, "batch_size": batch, "shuffle": True}
+    prepare_seconds = time.perf_counter() - start
+    steps_per_epoch = math.ceil(n_samples / batch)
+
+    times: list[float] = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            times.append(time.perf_counter())
+
+    steps, warmup = min(args.steps, steps_per_epoch), args.warmup
+    if "y" in fit_kwargs and warmup + steps > steps_per_epoch:  # arrays: stay in one epoch
+        steps = max(1, steps_per_epoch - warmup)
+        warmup = steps_per_epoch - steps
+    total = warmup + steps
+    fit_start = time.perf_counter()
+    model.fit(**fit_kwargs, epochs=1, steps_per_epoch=total, callbacks=[Clock()], verbose=0)
+    timed = times[-1] - times[warmup - 1] if warmup else times[-1] - fit_start
+    n_timed = len(times) - warmup
+    seconds_per_step = timed / max(n_timed, 1)
+    peak = peak_rss_mib()
+    return {
+        "way": args.way,
+        "batch_size": batch,
+        "samples": n_samples,
+        "captions": n_captions,
+        "steps_per_epoch": steps_per_epoch,
+        "warmup_steps": warmup,
+        "timed_steps": n_timed,
+        "seconds_per_step": seconds_per_step,
+        "seconds_per_epoch": seconds_per_step * steps_per_epoch,
+        "extrapolated": n_timed < steps_per_epoch,
+        "prepare_seconds": round(prepare_seconds, 3),
+        "baseline_rss_mib": round(baseline, 1),
+        "peak_rss_mib": round(peak, 1),
+        "peak_memory_mib": round(peak - baseline, 1),
+        "load_average": {"start": load_start, "end": load_average()},
+    }
+
+
+def _run_child(way: str, scale: float, steps: int, warmup: int, shape: dict[str, int]) -> dict:
+    command = [
+        sys.executable, "-m", "benchmarks.bench_training", "--child", way, "--scale", str(scale),
+        "--steps", str(steps), "--warmup", str(warmup),
+        "--vocab-size", str(shape["vocab_size"]), "--feature-dim", str(shape["feature_dim"]),
+        "--max-length", str(shape["max_length"]),
+    ]  # fmt: skip
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"the {way} training child failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
+        )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(
+    scale: float = 0.1,
+    *,
+    steps_teacher: int = 20,
+    steps_per_prefix: int = 100,
+    warmup: int = 5,
+    repeats: int = 2,
+    vocab_size: int = FLICKR8K["vocab_size"],
+    feature_dim: int = FLICKR8K["feature_dim"],
+    max_length: int = FLICKR8K["max_length"],
+    progress=print,
+) -> dict[str, Any]:
+    """Measure both ways, each in its own child processes (``repeats`` = 2: order A B B A, the
+    faster run of each way kept); returns the result (see ``benchmarks``)."""
+    shape = {"vocab_size": vocab_size, "feature_dim": feature_dim, "max_length": max_length}
+    load_start = load_average()
+    wall = time.perf_counter()
+    _, _, ids = make_data(scale, **shape)
+    need = per_prefix_bytes(ids, vocab_size, feature_dim, max_length)
+    available = _available_bytes()
+    # The per-prefix child holds its sample list and the stacked arrays at once (2×).
+    if available is not None and 2 * need > 0.8 * available:
+        raise MemoryError(
+            f"scale {scale}: the per-prefix arrays need about {2 * need / 2**30:.1f} GiB at peak "
+            f"but only {available / 2**30:.1f} GiB is available; use a smaller --scale"
+        )
+    # Order A B B A, best of two per way: a load that drifts during the run hits both alike.
+    runs: dict[str, list[dict]] = {"teacher": [], "per_prefix": []}
+    order = ["teacher", "per_prefix"] + (["per_prefix", "teacher"] if repeats >= 2 else [])
+    for way in order:
+        steps = steps_teacher if way == "teacher" else steps_per_prefix
+        progress(
+            f"  training: {way} child (scale {scale}, {need / 2**30:.2f} GiB per-prefix arrays) …"
+        )
+        runs[way].append(_run_child(way, scale, steps, warmup, shape))
+    a, b = (min(runs[w], key=lambda r: r["seconds_per_step"]) for w in ("teacher", "per_prefix"))
+    for result, way in ((a, "teacher"), (b, "per_prefix")):
+        result["runs_seconds_per_epoch"] = [round(r["seconds_per_epoch"], 3) for r in runs[way]]
+        result["runs_peak_memory_mib"] = [r["peak_memory_mib"] for r in runs[way]]
+        result["peak_memory_mib"] = max(result["runs_peak_memory_mib"])
+    _, _, full_ids = make_data(1.0, **shape) if scale != 1.0 else (None, None, ids)
+    full_need = per_prefix_bytes(full_ids, vocab_size, feature_dim, max_length)
+    a["name"] = "teacher forcing: make_tf_dataset + build_merge_model, masked loss"
+    b["name"] = "per-prefix: per_prefix_arrays (pre-padded, one-hot) + build_per_prefix_model"
+    notes = [
+        f"{a['captions']} captions of {a['captions'] // 5} images (scale "
+        f"{scale} of Flickr8k's 6,000 training images), random 4,096-d features, random word "
+        f"ids, caption lengths drawn to Flickr8k's mean {CAPTION_WORDS_MEAN} words.",
+        f"teacher forcing: batches of {a['batch_size']} captions; {a['timed_steps']} steps "
+        f"timed after {a['warmup_steps']} warm-up steps, × {a['steps_per_epoch']} steps per "
+        "epoch" + (" (extrapolated)." if a["extrapolated"] else "."),
+        f"per-prefix: {b['samples']} samples materialised in memory (the tutorial's "
+        f"create_sequences), batches of {b['batch_size']}; {b['timed_steps']} steps timed "
+        f"after {b['warmup_steps']} warm-up steps, × {b['steps_per_epoch']} steps per epoch"
+        + (" (extrapolated)." if b["extrapolated"] else "."),
+        f"load average (1 min) during the teacher-forcing child {a['load_average']['start'][:1]}"
+        f"→{a['load_average']['end'][:1]}, during the per-prefix child "
+        f"{b['load_average']['start'][:1]}→{b['load_average']['end'][:1]}: the children run one "
+        "after the other, and an oversubscribed CPU slows teacher forcing's large multithreaded "
+        "matrix products more than per-prefix's small ones, so compare runs at similar load.",
+        f"each way ran {len(runs['teacher'])} times in its own child process (order "
+        f"{', '.join(order)}); the faster run of each way is kept, all runs are in "
+        "runs_seconds_per_epoch; peak memory is the largest of the runs.",
+        "peak memory = ru_maxrss at the end of training minus ru_maxrss after importing "
+        "TensorFlow and building the model, each way in its own child process.",
+        f"at full scale the per-prefix arrays alone would take {full_need / 2**30:.1f} GiB "
+        "(float32 one-hot; Keras 3's to_categorical makes float64, twice that); teacher "
+        "forcing's memory does not grow with the data beyond the token ids and features.",
+    ]
+    return {
+        "benchmark": NAME,
+        "title": "training: seconds per epoch and peak memory",
+        "scale": scale,
+        "date": now(),
+        "machine": machine_info(),
+        "load_average": {"start": load_start, "end": load_average()},
+        "shape": shape,
+        "way_a": a,
+        "way_b": b,
+        "comparisons": [
+            comparison(
+                "seconds per epoch",
+                "s",
+                a["seconds_per_epoch"],
+                b["seconds_per_epoch"],
+                target=8.0,
+                higher_is_better=False,
+            ),
+            comparison(
+                "peak memory",
+                "MiB",
+                a["peak_memory_mib"],
+                b["peak_memory_mib"],
+                target=10.0,
+                higher_is_better=False,
+            ),
+        ],
+        "notes": notes,
+        "wall_seconds": round(time.perf_counter() - wall, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m benchmarks.bench_training --child teacher|per_prefix ...`` (internal)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", dest="way", choices=["teacher", "per_prefix"], required=True)
+    parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--vocab-size", type=int, default=FLICKR8K["vocab_size"])
+    parser.add_argument("--feature-dim", type=int, default=FLICKR8K["feature_dim"])
+    parser.add_argument("--max-length", type=int, default=FLICKR8K["max_length"])
+    args = parser.parse_args(argv)
+    result = _child(args)
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()
