@@ -30,7 +30,6 @@ QUIET_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "2",
     "COURSE_PROFILE": "mini",
     "PYTHONHASHSEED": "0",
-    "MPLBACKEND": "Agg",
 }
 
 
@@ -60,7 +59,10 @@ def _env(**extra: str) -> dict[str, str]:
 def tests(session: nox.Session) -> None:
     """pytest: unit tests, fault injection and the full-profile path on fixtures."""
     python = _course_python(session)
-    session.run(python, "-m", "pytest", "tests", *session.posargs, external=True, env=_env())
+    # Agg only here: notebooks need Jupyter's inline backend to show their figures.
+    session.run(
+        python, "-m", "pytest", "tests", *session.posargs, external=True, env=_env(MPLBACKEND="Agg")
+    )
 
 
 @nox.session(venv_backend="none")
@@ -87,6 +89,7 @@ def book(session: nox.Session) -> None:
     python = _course_python(session)
     jb = str(Path(python).parent / "jupyter-book")
     session.run(jb, "build", ".", "-W", "--keep-going", *session.posargs, external=True, env=_env())
+    session.run(python, str(ROOT / "scripts" / "check_book.py"), external=True)
     session.log(f"open {ROOT / '_build' / 'html' / 'index.html'}")
 
 
