@@ -157,12 +157,17 @@ def runs_dir(root: str | os.PathLike | None = None) -> Path:
 
 
 def set_seed(seed: int = DEFAULT_SEED) -> None:
-    """Seed Python, NumPy and Keras (and through it TensorFlow) for a reproducible run."""
+    """Seed Python, NumPy and Keras for a reproducible run; with the TensorFlow backend also
+    make its ops deterministic (multi-threaded CPU reductions otherwise vary run to run)."""
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 (seeds code that uses the legacy global RNG)
     import keras
 
     keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
 
 
 def banner(profile: Profile, root: str | os.PathLike | None = None) -> str:

@@ -996,7 +996,7 @@ def _train_scene_cnn(dataset, path, image_size, epochs, seed, batch_size, progre
     dev_ids, x_dev, y_dev = _split_arrays(dataset, "dev", names, image_size)
     load_seconds = time.perf_counter() - start
 
-    keras.utils.set_random_seed(seed)
+    config.set_seed(seed)
     rate = np.clip(y_train.mean(axis=0), 1e-3, 1 - 1e-3)
     model = build_scene_cnn(
         image_size, len(names), seed=seed, output_bias=np.log(rate / (1 - rate))

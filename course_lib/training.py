@@ -22,6 +22,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from course_lib import config
 from course_lib.io import atomic_path, atomic_write_json, atomic_write_text, read_json
 from course_lib.models import compile_captioner
 
@@ -452,7 +453,7 @@ def train(
         say(f"{run_dir}: training already finished; loaded the best weights")
         return read_history(history_csv)
 
-    keras.utils.set_random_seed(seed)
+    config.set_seed(seed)
     if not model.compiled:
         compile_captioner(model, learning_rate)
 
