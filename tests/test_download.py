@@ -14,6 +14,7 @@ from http_fixtures import FaultyServer, closed_port_url
 from PIL import Image
 
 from course_lib.data import download as dl
+from course_lib.data.dataset import IMAGE_DIR_NAME, SPLIT_FILES, TOKEN_FILE
 from course_lib.data.download import (
     ArchiveError,
     CorruptArchiveError,
@@ -23,14 +24,7 @@ from course_lib.data.download import (
     download,
     safe_extract_zip,
 )
-from course_lib.data.flickr8k import (
-    ARCHIVE_NAMES,
-    IMAGE_DIR_NAME,
-    SPLIT_FILES,
-    TOKEN_FILE,
-    prepare_flickr8k,
-    verify_text_files,
-)
+from course_lib.data.flickr8k import ARCHIVE_NAMES, prepare_flickr8k, verify_text_files
 
 PAYLOAD = bytes(range(256)) * 400  # 100 KiB, several read chunks
 FAST = {"progress": False, "backoff": 0.0, "timeout": 5}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import random
-from dataclasses import dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -15,7 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from course_lib import backbones as B
 from course_lib import features as F
+from course_lib import scene_cnn as S
+from course_lib.data import load_dataset
+from course_lib.data.images import ImageError, load_image, read_images
 
 COLOURS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220)}
 SHAPES = ("circle", "square")
@@ -24,22 +27,6 @@ SHAPES = ("circle", "square")
 # --------------------------------------------------------------------------------------
 # Fixtures: tiny datasets in Flickr8k's layout
 # --------------------------------------------------------------------------------------
-
-
-@dataclass
-class TinyDataset:
-    """Stand-in for ``course_lib.data.CaptionDataset`` (same attributes used by features)."""
-
-    name: str
-    root: Path
-    image_dir: Path
-    captions: dict[str, list[str]]
-    splits: dict[str, list[str]]
-    skipped: list = field(default_factory=list)
-    scenes: dict[str, dict] | None = None
-
-    def image_path(self, image_id: str) -> Path:
-        return self.image_dir / image_id
 
 
 def _draw_scene(rng: random.Random, width: int = 96, height: int = 64) -> tuple[Image.Image, dict]:
@@ -98,14 +85,6 @@ def make_dataset(root: Path, n_images: int = 12, seed: int = 0, name: str = "syn
     ):
         (root / fname).write_text("".join(f"{i}\n" for i in splits[split]))
     (root / "scenes.json").write_text(json.dumps(scenes))
-    try:  # the real loader once course_lib.data provides it
-        from course_lib.data import load_dataset
-    except ImportError:
-        captions: dict[str, list[str]] = {}
-        for line in lines:
-            key, caption = line.split("\t")
-            captions.setdefault(key.split("#")[0], []).append(caption)
-        return TinyDataset(name, root, image_dir, captions, splits, scenes=scenes)
     return load_dataset(root, name=name)
 
 
@@ -134,21 +113,21 @@ def _extract(dataset, data_dir, **kw):
 
 
 def test_smallcnn_maps_images_to_256_features():
-    model = F.build_backbone("smallcnn", weights=None, image_size=64)
+    model = B.build_backbone("smallcnn", weights=None, image_size=64)
     out = model(np.zeros((2, 64, 64, 3), dtype=np.float32), training=False)
     assert tuple(out.shape) == (2, 256)
 
 
 def test_smallcnn_random_init_is_seeded():
     x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
-    a = F.build_backbone("smallcnn", weights=None, image_size=32).predict_on_batch(x)
-    b = F.build_backbone("smallcnn", weights=None, image_size=32).predict_on_batch(x)
+    a = B.build_backbone("smallcnn", weights=None, image_size=32).predict_on_batch(x)
+    b = B.build_backbone("smallcnn", weights=None, image_size=32).predict_on_batch(x)
     np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.slow
 def test_vgg16_without_weights_gives_4096_fc2_features():
-    model = F.build_backbone("vgg16", weights=None, image_size=224)
+    model = B.build_backbone("vgg16", weights=None, image_size=224)
     out = model.predict_on_batch(np.zeros((1, 224, 224, 3), dtype=np.float32))
     assert out.shape == (1, 4096)
     assert model.layers[-1].get_layer("fc2") is not None
@@ -158,25 +137,25 @@ def test_vgg16_preprocessing_matches_keras_preprocess_input():
     import keras
 
     x = np.random.default_rng(1).uniform(0, 255, (2, 5, 5, 3)).astype("float32")
-    ours = np.asarray(F._vgg16_preprocess_layer()(x))
+    ours = np.asarray(B._vgg16_preprocess_layer()(x))
     theirs = keras.applications.vgg16.preprocess_input(x.copy())
     np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-4)
 
 
 def test_vgg16_refuses_other_image_sizes():
     with pytest.raises(ValueError, match="224"):
-        F.build_backbone("vgg16", weights=None, image_size=128)
+        B.build_backbone("vgg16", weights=None, image_size=128)
 
 
 def test_unknown_backbone_is_refused():
     with pytest.raises(ValueError, match="unknown backbone"):
-        F.build_backbone("resnet", weights=None, image_size=64)
+        B.build_backbone("resnet", weights=None, image_size=64)
 
 
 def test_describe_preprocessing_names_the_steps():
-    assert "preprocess_input" in F.describe_preprocessing("vgg16")
-    assert "224x224" in F.describe_preprocessing("vgg16")
-    assert "[0, 1]" in F.describe_preprocessing("smallcnn", 64)
+    assert "preprocess_input" in B.describe_preprocessing("vgg16")
+    assert "224x224" in B.describe_preprocessing("vgg16")
+    assert "[0, 1]" in B.describe_preprocessing("smallcnn", 64)
 
 
 # --------------------------------------------------------------------------------------
@@ -186,12 +165,12 @@ def test_describe_preprocessing_names_the_steps():
 
 def test_extraction_equals_direct_model_call(tiny, data_dir):
     store = _extract(tiny, data_dir)
-    ids = F.dataset_image_ids(tiny)
+    ids = tiny.image_ids()
     assert store.image_ids == ids
     assert store.features.shape == (len(ids), 256)
     assert store.features.dtype == np.float32
-    model = F.build_backbone("smallcnn", weights=None, image_size=32)
-    images = F.read_images([tiny.image_path(i) for i in ids], 32)
+    model = B.build_backbone("smallcnn", weights=None, image_size=32)
+    images = read_images([tiny.image_path(i) for i in ids], 32)
     direct = np.asarray(model(images, training=False))
     np.testing.assert_allclose(store.features, direct, rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(store.matrix(ids[::-1]), store.features[::-1])
@@ -204,22 +183,24 @@ def test_read_images_matches_pil_decoding_at_native_size(tmp_path):
     pixels = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
     path = tmp_path / "a.png"
     Image.fromarray(pixels).save(path)
-    np.testing.assert_array_equal(F.read_images([path], 16)[0], pixels.astype(np.float32))
+    np.testing.assert_array_equal(read_images([path], 16)[0], pixels.astype(np.float32))
 
 
 def test_metadata_records_settings_and_version(tiny, data_dir):
     store = _extract(tiny, data_dir)
     meta = store.metadata
     assert meta["backbone"] == "smallcnn" and meta["weights"] is None
-    assert meta["image_size"] == 32 and meta["feature_dim"] == 256
-    assert meta["preprocessing"] == F.describe_preprocessing("smallcnn", 32)
+    assert meta["image_size"] == 32 and meta["item_shape"] == [256]
+    assert meta["dtype"] == "float32" and meta["spatial"] is False
+    assert meta["preprocessing"] == B.describe_preprocessing("smallcnn", 32)
     assert meta["dataset"] == tiny.name
-    assert meta["dataset_fingerprint"] == F.dataset_fingerprint(tiny)
+    assert meta["dataset_fingerprint"] == tiny.fingerprint()
     assert meta["n_images"] == len(store)
     assert meta["skipped"] == []
     assert "course_lib_version" in meta
     path = F.feature_cache_path(tiny.name, "smallcnn", None, 32, data_dir)
-    assert path.name == "synthetic-smallcnn-None-32.npz" and path.is_file()
+    assert path.name == "synthetic-smallcnn-None-32" and (path / F.MANIFEST).is_file()
+    assert [s["file"] for s in meta["shards"]] == ["shard-00000.npy"]
 
 
 def test_cache_hit_returns_identical_features_without_running_the_model(
@@ -264,21 +245,24 @@ def test_stale_cache_is_rebuilt_not_used(tiny, data_dir, caplog):
 
 
 def test_corrupt_cache_is_detected_and_rebuilt(tiny, data_dir, caplog):
-    store = _extract(tiny, data_dir)
+    # Copied out of the memory map: truncating a mapped file in place would crash a reader.
+    expected = _extract(tiny, data_dir).features
     path = F.feature_cache_path(tiny.name, "smallcnn", None, 32, data_dir)
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(F.FeatureCacheError, match="corrupt or truncated"):
+    shard = path / "shard-00000.npy"
+    data = shard.read_bytes()
+    shard.write_bytes(data[: len(data) // 2])
+    with pytest.raises(F.FeatureCacheError, match="corrupt or truncated") as info:
         F.load_feature_cache(path)
+    assert str(shard) in str(info.value)
     with caplog.at_level("WARNING", logger="course_lib.features"):
         rebuilt = _extract(tiny, data_dir)
     assert "corrupt" in caplog.text
-    np.testing.assert_allclose(rebuilt.features, store.features, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(rebuilt.features, expected, rtol=1e-6, atol=1e-6)
     F.load_feature_cache(path)
 
 
-def test_interrupted_extraction_resumes_from_completed_chunks(tiny, data_dir, monkeypatch):
-    reference = _extract(tiny, data_dir / "ref", chunk_size=4)
+def test_interrupted_extraction_resumes_at_the_first_missing_shard(tiny, data_dir, monkeypatch):
+    reference = _extract(tiny, data_dir / "ref", shard_size=4)
     real_predict = F._predict
     calls = {"n": 0}
 
@@ -290,21 +274,24 @@ def test_interrupted_extraction_resumes_from_completed_chunks(tiny, data_dir, mo
 
     monkeypatch.setattr(F, "_predict", interrupt_after_two)
     with pytest.raises(KeyboardInterrupt):
-        _extract(tiny, data_dir, chunk_size=4)
+        _extract(tiny, data_dir, shard_size=4)
     path = F.feature_cache_path(tiny.name, "smallcnn", None, 32, data_dir)
-    parts = sorted(p.name for p in (path.parent / (path.name + ".parts")).glob("chunk_*.npz"))
-    assert parts == ["chunk_00000.npz", "chunk_00001.npz"] and not path.exists()
+    shards = sorted(p.name for p in path.glob("shard-*.npy"))
+    assert shards == ["shard-00000.npy", "shard-00001.npy"]
+    assert not (path / F.MANIFEST).exists()
+    with pytest.raises(F.FeatureCacheError, match="no complete feature store"):
+        F.load_feature_cache(path)
 
     monkeypatch.setattr(F, "_predict", real_predict)
-    resumed = _extract(tiny, data_dir, chunk_size=4)
+    resumed = _extract(tiny, data_dir, shard_size=4)
     assert resumed.metadata["images_computed"] == len(resumed) - 8
     assert resumed.image_ids == reference.image_ids
     np.testing.assert_allclose(resumed.features, reference.features, rtol=1e-6, atol=1e-6)
-    assert not (path.parent / (path.name + ".parts")).exists()
+    assert [s["n"] for s in resumed.metadata["shards"]] == [4, 4, 2]
 
 
 def test_bad_images_are_skipped_and_reported_by_name(tiny, data_dir, capsys):
-    ids = F.dataset_image_ids(tiny)
+    ids = tiny.image_ids()
     tiny.image_path(ids[1]).write_bytes(b"this is not a jpeg")
     good = tiny.image_path(ids[4]).read_bytes()
     tiny.image_path(ids[4]).write_bytes(good[: len(good) // 3])  # truncated JPEG
@@ -323,12 +310,47 @@ def test_bad_images_are_skipped_and_reported_by_name(tiny, data_dir, capsys):
 
 
 def test_subset_extraction_uses_its_own_cache(tiny, data_dir):
-    ids = F.dataset_image_ids(tiny)[:3]
+    ids = tiny.image_ids()[:3]
     store = _extract(tiny, data_dir, image_ids=ids)
     assert store.image_ids == ids
     full = _extract(tiny, data_dir)
     np.testing.assert_allclose(full.matrix(ids), store.features, rtol=1e-6, atol=1e-6)
-    assert len(list(Path(data_dir, "features").glob("*.npz"))) == 2
+    assert len(list(Path(data_dir, "features").glob("*/manifest.json"))) == 2
+
+
+def test_grids_are_stored_in_float16_and_memory_mapped(tiny, data_dir):
+    store = _extract(tiny, data_dir, image_size=64, spatial=True)
+    ids = tiny.image_ids()
+    assert store.spatial and store.item_shape == (64, 128) and store.dim == 128
+    assert all(isinstance(s, np.memmap) and s.dtype == np.float16 for s in store.shards)
+    model = B.build_backbone("smallcnn", weights=None, image_size=64, spatial=True)
+    direct = model.predict_on_batch(read_images([tiny.image_path(i) for i in ids[:3]], 64))
+    np.testing.assert_allclose(store.matrix(ids[:3]), direct, rtol=1e-2, atol=1e-2)
+    vectors = _extract(tiny, data_dir, image_size=64)
+    assert not vectors.spatial and vectors.item_shape == (256,)
+    path = F.feature_cache_path(tiny.name, "smallcnn", None, 64, data_dir, spatial=True)
+    assert path.name.endswith("-grid") and store.metadata["dtype"] == "float16"
+
+
+def test_a_grid_store_refuses_a_request_for_vectors(tiny, data_dir):
+    grid = _extract(tiny, data_dir, image_size=64, spatial=True)
+    path = F.feature_cache_path(tiny.name, "smallcnn", None, 64, data_dir, spatial=True)
+    wanted = {k: grid.metadata[k] for k in F.KEY_FIELDS} | {"spatial": False}
+    with pytest.raises(F.FeatureCacheError, match="'spatial'"):
+        F.load_feature_cache(path, wanted)
+
+
+def test_save_and_load_an_in_memory_store_in_several_shards(tmp_path):
+    rng = np.random.default_rng(0)
+    ids = [f"img{k}" for k in range(7)]
+    store = F.FeatureStore(ids, rng.normal(size=(7, 5)).astype(np.float32), {"dataset": "x"})
+    path = F.save_feature_cache(tmp_path / "store", store, shard_size=3)
+    assert sorted(p.name for p in path.glob("shard-*.npy")) == [
+        "shard-00000.npy", "shard-00001.npy", "shard-00002.npy"
+    ]  # fmt: skip
+    loaded = F.load_feature_cache(path, {"dataset": "x"})
+    assert loaded.image_ids == ids
+    np.testing.assert_array_equal(loaded.matrix(ids[::-1]), store.features[::-1])
 
 
 # --------------------------------------------------------------------------------------
@@ -344,8 +366,8 @@ def test_scene_attributes_encode_objects_and_relations():
         ],
         "relations": [{"subject": 0, "relation": "left of", "object": 1}],
     }
-    names = F.scene_attribute_names([scene])
-    on = {n for n, v in zip(names, F.scene_attributes(scene, names), strict=True) if v}
+    names = S.scene_attribute_names([scene])
+    on = {n for n, v in zip(names, S.scene_attributes(scene, names), strict=True) if v}
     assert on == {
         "red circle", "blue square", "small red circle", "large blue square",
         "red circle left of", "blue square right of", "objects=2",
@@ -355,43 +377,119 @@ def test_scene_attributes_encode_objects_and_relations():
 @pytest.mark.slow
 def test_train_scene_cnn_saves_a_loadable_backbone_with_metrics(tmp_path, data_dir):
     dataset = make_dataset(tmp_path / "synthetic", n_images=40)
-    path = F.train_scene_cnn(dataset, epochs=1, seed=0, data_dir=data_dir, progress=False)
-    assert path.name == f"smallcnn-{F.dataset_fingerprint(dataset)[:16]}.keras"
-    metrics = F.scene_cnn_metrics(path)
+    path = S.train_scene_cnn(dataset, epochs=1, seed=0, data_dir=data_dir, progress=False)
+    assert path.name == f"smallcnn-{dataset.fingerprint()[:16]}.keras"
+    metrics = S.scene_cnn_metrics(path)
     assert metrics["n_train"] == 28 and metrics["epochs"] == 1
     assert len(metrics["train_history"]["loss"]) == 1
     assert "dev_label_accuracy" in metrics and "red circle" in metrics["attributes"]
 
-    model = F.build_backbone(
+    model = B.build_backbone(
         "smallcnn", weights="scenes", image_size=64, data_dir=data_dir, dataset=dataset
     )
     out = model.predict_on_batch(np.zeros((2, 64, 64, 3), dtype=np.float32))
     assert out.shape == (2, 256)
     with pytest.raises(ValueError, match="64x64"):
-        F.build_backbone(
+        B.build_backbone(
             "smallcnn", weights="scenes", image_size=32, data_dir=data_dir, dataset=dataset
         )
 
     # Deterministic: retraining with the same seed gives the same features.
     before = np.asarray(out)
-    F.train_scene_cnn(dataset, epochs=1, seed=0, data_dir=data_dir, progress=False)
-    again = F.load_scene_cnn(path).predict_on_batch(np.zeros((2, 64, 64, 3), dtype=np.float32))
+    S.train_scene_cnn(dataset, epochs=1, seed=0, data_dir=data_dir, progress=False)
+    again = S.load_scene_cnn(path).predict_on_batch(np.zeros((2, 64, 64, 3), dtype=np.float32))
     np.testing.assert_allclose(before, again, rtol=1e-5, atol=1e-6)
 
 
 def test_scene_weights_need_a_dataset_with_scenes(tiny, data_dir):
     tiny.scenes = None
     with pytest.raises(ValueError, match=r"scenes\.json"):
-        F.build_backbone(
+        B.build_backbone(
             "smallcnn", weights="scenes", image_size=64, data_dir=data_dir, dataset=tiny
         )
 
 
-def test_images_that_only_tensorflow_fails_to_decode_are_skipped(tiny, data_dir, monkeypatch):
-    ids = F.dataset_image_ids(tiny)
+def test_an_unreadable_image_is_skipped_with_the_reason_load_image_gives(tiny, data_dir):
+    ids = tiny.image_ids()
     tiny.image_path(ids[2]).write_bytes(b"GIF89a not really a gif")
-    monkeypatch.setattr(F, "_check_image_file", lambda path: None)  # let it reach tf.data
+    with pytest.raises(ImageError) as err:
+        load_image(tiny.image_path(ids[2]), 32)
     store = _extract(tiny, data_dir)
     skipped = {s["image_id"]: s["reason"] for s in store.skipped}
-    assert list(skipped) == [ids[2]] and "TensorFlow could not decode" in skipped[ids[2]]
+    assert skipped == {ids[2]: err.value.reason}
     assert len(store) == len(ids) - 1 and ids[2] not in store
+    again = _extract(tiny, data_dir)  # read back from the cache: the reason is kept
+    assert again.skipped == store.skipped
+
+
+# --------------------------------------------------------------------------------------
+# Extraction split into parts (--shard i/n) and joined
+# --------------------------------------------------------------------------------------
+
+
+def _part(dataset, data_dir, part, **kw):
+    kw.setdefault("weights", None)
+    kw.setdefault("image_size", 32)
+    kw.setdefault("batch_size", 4)
+    kw.setdefault("progress", False)
+    return F.extract_feature_part(dataset, "smallcnn", part=part, data_dir=data_dir, **kw)
+
+
+def _join(dataset, data_dir, parts, **kw):
+    kw.setdefault("weights", None)
+    kw.setdefault("image_size", 32)
+    kw.setdefault("progress", False)
+    return F.join_feature_parts(dataset, "smallcnn", parts=parts, data_dir=data_dir, **kw)
+
+
+@pytest.mark.parametrize("spatial", [False, True], ids=["vectors", "grids"])
+def test_parts_joined_equal_one_extraction(tiny, data_dir, spatial):
+    reference = _extract(tiny, data_dir / "ref", shard_size=3, spatial=spatial)
+    folders = [_part(tiny, data_dir, (i, 2), shard_size=3, spatial=spatial) for i in (1, 0)]
+    records = [json.loads((f / F.PART_RECORD).read_text()) for f in folders]
+    assert [r["shards"] for r in records] == [[1, 3], [0, 2]]  # 10 images, shards of 3
+    store = _join(tiny, data_dir, 2, shard_size=3, spatial=spatial)
+    assert store.image_ids == reference.image_ids
+    np.testing.assert_array_equal(store.features, reference.features)
+    assert store.metadata["images_computed"] == 0  # every shard came from a part
+    assert not any(f.exists() for f in folders)
+    again = _extract(tiny, data_dir, shard_size=3, spatial=spatial)  # the store is reused
+    np.testing.assert_array_equal(again.features, reference.features)
+
+
+def test_join_refuses_a_missing_part_naming_the_command(tiny, data_dir):
+    _part(tiny, data_dir, (0, 3), shard_size=3)
+    _part(tiny, data_dir, (2, 3), shard_size=3)
+    with pytest.raises(F.FeatureCacheError, match=r"part 1 of 3 is missing.*--shard 1/3"):
+        _join(tiny, data_dir, 3, shard_size=3)
+    # nothing was moved: the two finished parts are intact
+    path = F.feature_cache_path(tiny.name, "smallcnn", None, 32, data_dir)
+    assert (F.part_path(path, (0, 3)) / F.PART_RECORD).is_file()
+    assert not (path / F.MANIFEST).exists()
+
+
+def test_join_refuses_parts_made_with_other_settings_naming_the_field(tiny, data_dir):
+    _part(tiny, data_dir, (0, 2), shard_size=3)
+    folder = _part(tiny, data_dir, (1, 2), shard_size=3)
+    record = json.loads((folder / F.PART_RECORD).read_text())
+    record["preprocessing"] = "something else"  # as if made by another version of the course
+    (folder / F.PART_RECORD).write_text(json.dumps(record))
+    with pytest.raises(F.FeatureCacheError, match=r"part-1-of-2.*field 'preprocessing'"):
+        _join(tiny, data_dir, 2, shard_size=3)
+    with pytest.raises(F.FeatureCacheError, match=r"field 'shard_size'"):
+        _join(tiny, data_dir, 2, shard_size=4)
+
+
+def test_a_part_records_its_skipped_images_for_the_join(tiny, data_dir):
+    broken = Path(tiny.image_path(tiny.image_ids()[4]))
+    broken.write_bytes(b"<html>not an image</html>")
+    for i in range(2):
+        _part(tiny, data_dir, (i, 2), shard_size=3)
+    store = _join(tiny, data_dir, 2, shard_size=3)
+    assert [s["image_id"] for s in store.skipped] == [tiny.image_ids()[4]]
+    assert len(store) == len(tiny.image_ids()) - 1
+
+
+def test_a_part_is_refused_outside_its_range(tiny, data_dir):
+    with pytest.raises(ValueError, match=r"0\.\.n-1"):
+        _part(tiny, data_dir, (2, 2))

@@ -7,16 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from course_lib.data.flickr8k import (
+from course_lib.data.dataset import (
     IMAGE_DIR_NAME,
     SPLIT_FILES,
-    TEXT_SHA256,
     TOKEN_FILE,
     CaptionDataset,
-    DataError,
     load_dataset,
-    verify_text_files,
 )
+from course_lib.data.download import DataError
+from course_lib.data.flickr8k import TEXT_SHA256, verify_text_files
 
 REAL_TEXT_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "flickr8k_text"
 ODD_NAME = "2258277193_586949ec62.jpg.1"

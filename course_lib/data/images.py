@@ -1,27 +1,47 @@
-"""Robust image loading: any photo on disk becomes an (H, W, 3) uint8 RGB array.
+"""The course's one image path: any photo on disk becomes an (H, W, 3) uint8 RGB array.
 
 Flickr8k is mostly plain RGB JPEGs, but a course that invites students to caption their own
 photos meets everything: phone pictures rotated by an EXIF tag, grayscale scans, CMYK JPEGs,
 PNGs with transparency, palette GIFs, 16-bit TIFFs, half-downloaded files and files that are
 not images at all. :func:`load_image` turns the first kinds into RGB and the last kinds into an
 :class:`ImageError` that names the file and says what is wrong.
+
+Every image the course reads goes through :func:`load_image`: the backbone's pretraining
+(:func:`read_images`), batched feature extraction (:func:`image_batches`, a ``tf.data``
+pipeline that decodes with Pillow in parallel) and captioning a student's own photo. So the
+pixels a model was trained on and the pixels of a photo it captions are decoded, oriented and
+resized the same way (:data:`RESIZE`).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["MAX_PIXELS", "ImageError", "image_info", "load_image"]
+__all__ = [
+    "MAX_PIXELS",
+    "RESIZE",
+    "ImageError",
+    "image_batches",
+    "load_image",
+    "read_images",
+]
 
 #: Largest image (width x height, after JPEG draft downscaling) that is decoded; larger ones are
 #: refused as possible decompression bombs. Pillow's own limit applies on top of this one.
 MAX_PIXELS = 64 * 1024 * 1024
 
 _WHITE = (255, 255, 255)
+
+#: The one resize of the course, as recorded in feature-cache metadata.
+RESIZE = (
+    "Pillow: EXIF orientation applied, converted to RGB (transparency over white), "
+    "bicubic resize (antialiased when shrinking) to {size}x{size}, no crop"
+)
 
 
 class ImageError(ValueError):
@@ -96,10 +116,11 @@ def _to_rgb(image: Image.Image, path: Path) -> Image.Image:
 def load_image(path: str | os.PathLike, size: int | tuple[int, int] | None = None) -> np.ndarray:
     """Load an image file as an RGB array.
 
-    Returns a (H, W, 3) uint8 array: the image as stored (after applying its EXIF orientation)
-    when ``size`` is None, else resized with bicubic interpolation to (size, size), or to
-    (height, width) when ``size`` is a pair. Grayscale, palette, CMYK and 16-bit images are
-    converted to RGB; transparent pixels become white.
+    Returns a (H, W, 3) uint8 array: the image as displayed (its EXIF orientation applied)
+    when ``size`` is None, else resized (:data:`RESIZE`) to (size, size), or to
+    (height, width) when ``size`` is a pair. Animated images give their first frame.
+    Grayscale, palette, CMYK and 16-bit images are converted to RGB; transparent pixels become
+    white.
 
     Raises :class:`ImageError` (a ValueError naming the file) when the file is missing, empty,
     not an image, truncated or corrupt, or larger than :data:`MAX_PIXELS`.
@@ -135,23 +156,50 @@ def load_image(path: str | os.PathLike, size: int | tuple[int, int] | None = Non
     return np.ascontiguousarray(array)
 
 
-def image_info(path: str | os.PathLike) -> dict:
-    """Header facts about an image without decoding its pixels.
+def read_images(paths: Sequence[str | os.PathLike], size: int) -> np.ndarray:
+    """Load and resize several images with :func:`load_image`: (n, size, size, 3) float32 in
+    0–255, the input every backbone takes. Raises :class:`ImageError` naming the first file
+    that cannot be read."""
+    if not paths:
+        return np.zeros((0, size, size, 3), dtype=np.float32)
+    return np.stack([load_image(path, size) for path in paths]).astype(np.float32)
 
-    Returns ``{"path", "format", "mode", "width", "height", "orientation"}``; width and height
-    are as displayed, i.e. swapped when the EXIF orientation rotates by 90 degrees.
+
+def image_batches(
+    paths: Sequence[str | os.PathLike],
+    size: int,
+    batch_size: int,
+    failures: dict[int, str] | None = None,
+):
+    """A ``tf.data`` pipeline of ``(indices (b,) int64, images (b, size, size, 3) float32 0–255)``.
+
+    Images are decoded by :func:`load_image` in parallel (Pillow releases the GIL while it
+    decodes), in the order of ``paths``. An image that cannot be read is left out of its
+    batch; its index maps to the reason in ``failures`` (when a dict is given).
     """
-    path = Path(path)
-    with _open(path) as image:
-        orientation = int(image.getexif().get(0x0112, 1) or 1)
-        width, height = image.size
-        if orientation in (5, 6, 7, 8):
-            width, height = height, width
-        return {
-            "path": str(path),
-            "format": image.format,
-            "mode": image.mode,
-            "width": width,
-            "height": height,
-            "orientation": orientation,
-        }
+    import tensorflow as tf
+
+    names = [str(p) for p in paths]
+
+    def decode(index):
+        try:
+            return load_image(names[int(index)], size).astype(np.float32), True
+        except ImageError as err:
+            if failures is not None:
+                failures[int(index)] = err.reason
+            return np.zeros((size, size, 3), dtype=np.float32), False
+
+    def load(index):
+        image, ok = tf.numpy_function(decode, [index], (tf.float32, tf.bool), stateful=False)
+        return index, tf.ensure_shape(image, (size, size, 3)), ok
+
+    def readable(index, image, ok):
+        return ok
+
+    def drop_flag(index, image, ok):
+        return index, image
+
+    ds = tf.data.Dataset.range(len(names))
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.filter(readable).map(drop_flag)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -26,31 +26,28 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from course_lib.data.dataset import IMAGE_DIR_NAME, SCENES_FILE, SPLIT_FILES, TOKEN_FILE
 from course_lib.io import atomic_write_bytes, atomic_write_json, file_lock, read_json, sha256_file
 
 __all__ = [
     "BACKGROUNDS",
     "COLOURS",
     "GENERATOR_VERSION",
-    "IMAGE_DIR",
     "INVERSE_RELATION",
     "MANIFEST",
     "RELATIONS",
     "RELATION_PHRASES",
-    "SCENES_FILE",
     "SHAPES",
     "SIZES",
     "SIZE_WORDS",
-    "SPLIT_FILES",
-    "TOKEN_FILE",
-    "caption_mentions",
-    "caption_relations",
     "describe_object",
     "generate_synthetic",
     "make_captions",
@@ -91,16 +88,11 @@ BACKGROUNDS = {
     "black": (28, 28, 32),
 }
 
-# --- Layout --------------------------------------------------------------------------------------
-IMAGE_DIR = "Flicker8k_Dataset"
-TOKEN_FILE = "Flickr8k.token.txt"
-SPLIT_FILES = {
-    "train": "Flickr_8k.trainImages.txt",
-    "dev": "Flickr_8k.devImages.txt",
-    "test": "Flickr_8k.testImages.txt",
-}
-SCENES_FILE = "scenes.json"
+# --- Layout: Flickr8k's (course_lib.data.dataset), plus the generator's manifest ------------------
 MANIFEST = "synthetic.json"
+#: Karpathy's split format (layout="karpathy"): the split file and the image folder.
+KARPATHY_FILE = "dataset_synthetic.json"
+KARPATHY_IMAGES = "images"
 
 #: Bump when scenes, captions or rendering change, so old folders are regenerated.
 GENERATOR_VERSION = 1
@@ -123,7 +115,6 @@ _ALT_PHRASES = {
     "above": ("over",),
     "below": ("under", "beneath"),
 }
-_ARTICLES = ("a", "an", "the")
 
 
 # --- Scenes --------------------------------------------------------------------------------------
@@ -317,64 +308,6 @@ def make_captions(scene: Mapping, rng: np.random.Generator) -> list[str]:
     return [captions[int(i)] for i in order]
 
 
-def _match_object(tokens: Sequence[str], start: int) -> dict | None:
-    """Parse ``[article] [size word] colour shape`` at ``tokens[start]``, or None."""
-    i = start
-    if i < len(tokens) and tokens[i] in _ARTICLES:
-        i += 1
-    size = None
-    if i < len(tokens):
-        for name, words in SIZE_WORDS.items():
-            if tokens[i] in words:
-                size = name
-                i += 1
-                break
-    if i + 1 < len(tokens) and tokens[i] in COLOURS and tokens[i + 1] in SHAPES:
-        return {
-            "start": start,
-            "end": i + 2,
-            "colour": tokens[i],
-            "shape": tokens[i + 1],
-            "size": size,
-        }
-    return None
-
-
-def caption_mentions(tokens: Sequence[str]) -> list[dict]:
-    """Object mentions in a tokenised caption, left to right.
-
-    Each mention is ``{"start", "end", "colour", "shape", "size"}`` (token span ``start:end``;
-    ``size`` is "small", "large" or None). The article is optional, so captions cleaned of
-    one-letter words still parse.
-    """
-    mentions: list[dict] = []
-    i = 0
-    while i < len(tokens):
-        mention = _match_object(tokens, i)
-        if mention is None:
-            i += 1
-        else:
-            mentions.append(mention)
-            i = mention["end"]
-    return mentions
-
-
-def caption_relations(tokens: Sequence[str]) -> list[tuple[int, str, int]]:
-    """Relations stated in a caption as ``(mention i, relation, mention j)`` triples.
-
-    A relation is stated when the tokens between two consecutive mentions are exactly one of
-    ``RELATION_PHRASES``; ``i`` and ``j`` index :func:`caption_mentions`.
-    """
-    mentions = caption_mentions(tokens)
-    found = []
-    for k in range(len(mentions) - 1):
-        between = tuple(tokens[mentions[k]["end"] : mentions[k + 1]["start"]])
-        for relation, phrases in RELATION_PHRASES.items():
-            if between in phrases:
-                found.append((k, relation, k + 1))
-    return found
-
-
 # --- Rendering -----------------------------------------------------------------------------------
 _SUPERSAMPLE = 4
 
@@ -441,13 +374,14 @@ def _split_sizes(n_images: int) -> dict[str, int]:
     return {"train": n_images - 2 * n_held, "dev": n_held, "test": n_held}
 
 
-def _parameters(n_images: int, seed: int, image_size: tuple[int, int]) -> dict:
+def _parameters(n_images: int, seed: int, image_size: tuple[int, int], layout: str) -> dict:
     return {
         "generator": "course_lib.data.synthetic",
         "generator_version": GENERATOR_VERSION,
         "n_images": n_images,
         "seed": seed,
         "image_size": list(image_size),
+        "layout": layout,
     }
 
 
@@ -464,13 +398,49 @@ def _is_complete(root: Path, parameters: dict, image_ids: list[str]) -> bool:
         return False
     if any(manifest.get(key) != value for key, value in parameters.items()):
         return False
-    files = [root / TOKEN_FILE, root / SCENES_FILE, *(root / f for f in SPLIT_FILES.values())]
+    captions_file, image_dir = _layout_files(root, parameters["layout"])
+    files = [captions_file, root / SCENES_FILE]
+    if parameters["layout"] == "flickr8k":
+        files += [root / f for f in SPLIT_FILES.values()]
     if not all(path.is_file() for path in files):
         return False
-    if sha256_file(root / TOKEN_FILE) != manifest.get("token_sha256"):
+    if sha256_file(captions_file) != manifest.get("token_sha256"):
         return False
-    image_dir = root / IMAGE_DIR
     return all((image_dir / image_id).is_file() for image_id in image_ids)
+
+
+def _layout_files(root: Path, layout: str) -> tuple[Path, Path]:
+    """The captions file and the image folder of ``layout`` in ``root``."""
+    if layout == "karpathy":
+        return root / KARPATHY_FILE, root / KARPATHY_IMAGES
+    return root / TOKEN_FILE, root / IMAGE_DIR_NAME
+
+
+def _to_karpathy(root: Path, token_lines: list[str], splits: dict) -> None:
+    """Rewrite the set just written in Flickr8k's layout in Karpathy's: a split file
+    ``dataset_synthetic.json`` and the images in ``images/``."""
+    captions: dict[str, list[str]] = {}
+    for line in token_lines:
+        key, caption = line.rstrip("\n").split("\t", 1)
+        captions.setdefault(key.rsplit("#", 1)[0], []).append(caption)
+    split_of = {i: s for s, ids in splits.items() for i in ids}
+    names = {"train": "train", "dev": "val", "test": "test"}
+    images = [
+        {
+            "filename": image_id,
+            "split": names[split_of[image_id]],
+            "sentences": [{"raw": c, "tokens": c.split()} for c in captions[image_id]],
+        }
+        for image_id in sorted(captions)
+    ]
+    (root / KARPATHY_IMAGES).mkdir(exist_ok=True)
+    for image_id in captions:
+        os.replace(root / IMAGE_DIR_NAME / image_id, root / KARPATHY_IMAGES / image_id)
+    shutil.rmtree(root / IMAGE_DIR_NAME)
+    for path in (root / TOKEN_FILE, *(root / f for f in SPLIT_FILES.values())):
+        path.unlink()
+    text = json.dumps({"dataset": "synthetic", "images": images}, sort_keys=True) + "\n"
+    atomic_write_bytes(root / KARPATHY_FILE, text.encode("utf-8"))
 
 
 def generate_synthetic(
@@ -480,8 +450,11 @@ def generate_synthetic(
     seed: int = 0,
     image_size: int | tuple[int, int] = (64, 96),
     progress: bool = True,
+    layout: str = "flickr8k",
 ) -> Path:
-    """Write the synthetic shapes dataset into ``root`` in Flickr8k's layout; return ``root``.
+    """Write the synthetic shapes dataset into ``root`` in Flickr8k's layout (or, with
+    ``layout="karpathy"``, in Karpathy's split format: ``dataset_synthetic.json`` and
+    ``images/``); return ``root``.
 
     ``n_images`` (at least 8) square JPEG images whose side is drawn from the inclusive range
     ``image_size`` (or equals it when it is an int), five captions each, a 75/12.5/12.5
@@ -497,7 +470,9 @@ def generate_synthetic(
     n_images = int(n_images)
     seed = int(seed)
     sides = _normalise_size(image_size)
-    parameters = _parameters(n_images, seed, sides)
+    if layout not in ("flickr8k", "karpathy"):
+        raise ValueError(f"layout must be 'flickr8k' or 'karpathy', not {layout!r}")
+    parameters = _parameters(n_images, seed, sides, layout)
     width = max(5, len(str(n_images - 1)))
     image_ids = [f"syn_{i:0{width}d}.jpg" for i in range(n_images)]
     if _is_complete(root, parameters, image_ids):
@@ -507,7 +482,7 @@ def generate_synthetic(
         if _is_complete(root, parameters, image_ids):  # another process finished meanwhile
             return root
         (root / MANIFEST).unlink(missing_ok=True)
-        image_dir = root / IMAGE_DIR
+        image_dir = root / IMAGE_DIR_NAME
         image_dir.mkdir(parents=True, exist_ok=True)
         wanted = set(image_ids)
         for stale in image_dir.glob("syn_*.jpg"):  # left over from other parameters
@@ -536,18 +511,22 @@ def generate_synthetic(
         order = split_rng.permutation(n_images)
         sizes = _split_sizes(n_images)
         start = 0
+        splits = {}
         for split, filename in SPLIT_FILES.items():
             ids = sorted(image_ids[int(i)] for i in order[start : start + sizes[split]])
             start += sizes[split]
+            splits[split] = ids
             atomic_write_bytes(root / filename, "".join(f"{x}\n" for x in ids).encode("utf-8"))
         scenes_text = json.dumps(scenes, sort_keys=True, separators=(",", ":")) + "\n"
         atomic_write_bytes(root / SCENES_FILE, scenes_text.encode("utf-8"))
         atomic_write_bytes(root / TOKEN_FILE, "".join(token_lines).encode("utf-8"))
+        if layout == "karpathy":
+            _to_karpathy(root, token_lines, splits)
         manifest = dict(parameters)
         manifest.update(
             {
                 "splits": sizes,
-                "token_sha256": sha256_file(root / TOKEN_FILE),
+                "token_sha256": sha256_file(_layout_files(root, layout)[0]),
                 "scenes_sha256": sha256_file(root / SCENES_FILE),
             }
         )
