@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -10,8 +13,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from PIL import Image
+from readability import small_text
 
 from course_lib import viz
+from course_lib.viz.style import BOX_COLOURS, PAGE_WIDTH_IN
 
 
 def _images(n: int, size: int = 16) -> list[np.ndarray]:
@@ -62,7 +67,7 @@ def test_plot_history_one_panel_per_metric_with_train_and_validation():
     fig = viz.plot_history(history)
     assert [ax.get_title() for ax in fig.axes] == ["loss", "accuracy"]
     assert len(fig.axes[0].get_lines()) == 3  # train, validation, best-epoch marker
-    assert any("best: epoch 2" in t.get_text() for t in fig.axes[0].texts)
+    assert fig.axes[0].get_lines()[2].get_xdata()[0] == 2  # the best validation epoch
 
 
 def test_plot_history_accepts_a_keras_history_like_object():
@@ -104,7 +109,7 @@ def test_draw_pipeline_has_every_stage_and_highlights():
     for word in ("CNN backbone", "merge model", "BLEU", "token ids", "decoder"):
         assert word in texts
     colours = {matplotlib.colors.to_hex(p.get_facecolor()) for p in fig.axes[0].patches}
-    assert viz.BOX_COLOURS["highlight"] in colours
+    assert BOX_COLOURS["highlight"] in colours
     with pytest.raises(ValueError, match="unknown stages"):
         viz.draw_pipeline(highlight="nope")
 
@@ -137,3 +142,56 @@ def test_table_from_dicts_and_bad_rows():
     assert t.data.splitlines()[-1] == "| 3 | 4 |"
     with pytest.raises(ValueError, match="row 0 has 1 values but there are 2 columns"):
         viz.table([[1]], ["a", "b"])
+
+
+#: One call of every figure function in ``course_lib.viz``, with typical book arguments.
+FIGURES = {
+    "show_captioned_images": lambda: viz.show_captioned_images(
+        _images(6), ["a large red circle to the left of a small blue square"] * 6,
+        titles=[f"syn_{k:05d}.jpg" for k in range(6)], references=["a red circle"] * 6,
+    ),
+    "plot_history": lambda: viz.plot_history(
+        {"loss": [3.0, 2.0, 1.5], "val_loss": [3.1, 2.5, 2.7],
+         "masked_accuracy": [0.1, 0.3, 0.4], "val_masked_accuracy": [0.1, 0.2, 0.25]}
+    ),
+    "plot_arrays": lambda: viz.plot_arrays(
+        [np.arange(64).reshape(8, 8), np.ones((3, 3)), np.arange(36).reshape(6, 6)],
+        ["input", "kernel", "output"],
+    ),
+    "plot_filters": lambda: viz.plot_filters(np.ones((5, 5, 3, 24)), title="conv0"),
+    "plot_feature_maps": lambda: viz.plot_feature_maps(
+        np.ones((16, 16, 32)), image=_images(1)[0], title="relu1"
+    ),
+    "draw_pipeline": lambda: viz.draw_pipeline(highlight="cnn"),
+    "draw_merge_diagram": lambda: viz.draw_merge_diagram(),
+}  # fmt: skip
+
+
+def all_figure_examples() -> dict:
+    """``FIGURES`` of this module and of every other ``tests/test_viz_*.py`` (one per viz
+    module added for a chapter)."""
+    examples = dict(FIGURES)
+    for path in sorted(Path(__file__).parent.glob("test_viz_*.py")):
+        module = importlib.import_module(path.stem)
+        examples.update(module.FIGURES)
+    return examples
+
+
+def test_every_figure_function_has_a_readability_example():
+    figure_functions = {name for name in viz.__all__ if name not in ("table", "MarkdownTable")}
+    assert figure_functions == set(all_figure_examples())
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_figures_fit_the_page_with_text_of_at_least_9_pt(name):
+    fig = FIGURES[name]()
+    assert fig.get_figwidth() <= PAGE_WIDTH_IN + 1e-9
+    assert small_text(fig) == []
+
+
+def test_the_readability_check_can_fail():
+    fig = viz.show_captioned_images(_images(2), ["a red circle", "a blue square"])
+    fig.axes[0].set_title("tiny", fontsize=6)
+    assert small_text(fig) == [("tiny", 8.3)]
+    fig.set_figwidth(14)  # wider than the page: everything shrinks
+    assert "a blue square" in dict(small_text(fig))

@@ -1,0 +1,375 @@
+"""Evaluation (chapter 7): BLEU's n-gram matches, a beam search step by step, scores per image
+and sentence BLEU against scene correctness.
+
+Meaning is never carried by colour alone: matched n-grams are marked ✓, unmatched ones ✗ with
+the reason written out, kept beam candidates ✓ with a solid border, dropped ones ✗ with a dashed
+border, correct captions are dots and wrong ones crosses.
+
+:func:`beam_trace` records every candidate that beam search scores for one image, with the rule
+of :func:`course_lib.decoding.beam_search_decode` (the tests check that both pick the same
+caption); :func:`draw_beam_search` draws such a trace.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from course_lib.viz.style import PAGE_WIDTH_IN, SMALL, figure, finish
+
+_MATCHED = "#b6d7a8"  # green: the n-gram counts
+_CLIPPED = "#f9cb9c"  # orange: in a reference, but used up
+_ABSENT = "#f4cccc"  # red: in no reference
+_KEPT = "#d9ead3"
+
+
+def _ngram_status(
+    hypothesis: Sequence[str], references: Sequence[Sequence[str]], n: int
+) -> list[str]:
+    """Per n-gram of the hypothesis, left to right: "matched", "clipped" or "absent".
+
+    An n-gram is matched while it has budget left: the most times it occurs in any single
+    reference (BLEU's clipping); the occurrences after that are "clipped"."""
+    budget: Counter = Counter()
+    for ref in references:
+        counts = Counter(tuple(ref[i : i + n]) for i in range(len(ref) - n + 1))
+        for gram, count in counts.items():
+            budget[gram] = max(budget[gram], count)
+    used: Counter = Counter()
+    status = []
+    for i in range(len(hypothesis) - n + 1):
+        gram = tuple(hypothesis[i : i + n])
+        if budget[gram] == 0:
+            status.append("absent")
+        elif used[gram] < budget[gram]:
+            used[gram] += 1
+            status.append("matched")
+        else:
+            status.append("clipped")
+    return status
+
+
+def draw_ngram_matches(
+    hypothesis: Sequence[str] | str,
+    references: Sequence[Sequence[str] | str],
+    max_n: int = 4,
+):
+    """Every 1- to ``max_n``-gram of ``hypothesis``, each in its own bar under the words it
+    covers (bars that would overlap go on separate lanes), marked ✓ matched, ✂ clipped (in a
+    reference, but more often than in any single one) or ✗ in no reference, each also with its
+    own border style and hatching, and the clipped matches of each order on the left. The
+    references are listed on top.
+
+    ``hypothesis`` and each reference: a token list or a string (split on spaces).
+    Returns the ``Figure`` (one axis).
+    """
+    hyp = hypothesis.split() if isinstance(hypothesis, str) else list(hypothesis)
+    refs = [r.split() if isinstance(r, str) else list(r) for r in references]
+    if not hyp or not refs:
+        raise ValueError("draw_ngram_matches: needs a hypothesis and at least one reference")
+    orders = [n for n in range(1, max_n + 1) if n <= len(hyp)]
+    lanes = sum(orders)
+    label_w, lane_h, gap = 1.25, 0.27, 0.16  # inches
+    head = 0.3 * (len(refs) + 1) + 0.45  # reference lines, then the hypothesis's words
+    height = head + lanes * lane_h + gap * len(orders) + 0.5
+    fig, axes = figure(height=height, width=PAGE_WIDTH_IN)
+    ax = axes[0, 0]
+    width = fig.get_figwidth()
+    col = (width - label_w - 0.1) / len(hyp)
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    ax.invert_yaxis()
+    ax.axis("off")
+    ax.set_position((0, 0, 1, 1))
+
+    def x_of(i: float) -> float:
+        return label_w + i * col
+
+    y = 0.2
+    for k, ref in enumerate(refs, start=1):
+        ax.text(0.05, y, f"reference {k}:  " + " ".join(ref), fontsize=SMALL, va="center",
+                color="0.25")  # fmt: skip
+        y += 0.3
+    y += 0.05
+    ax.text(0.05, y + 0.15, "hypothesis:", fontsize=SMALL, va="center", weight="bold")
+    for i, word in enumerate(hyp):
+        ax.text(x_of(i + 0.5), y + 0.15, word, fontsize=SMALL + 1, ha="center", va="center",
+                weight="bold")  # fmt: skip
+    y += 0.4
+    marks = {"matched": ("✓ ", _MATCHED, "-", None),
+             "clipped": ("✂ ", _CLIPPED, "--", "//"),
+             "absent": ("✗ ", _ABSENT, ":", "xx")}  # fmt: skip
+    for n in orders:
+        status = _ngram_status(hyp, refs, n)
+        matched = status.count("matched")
+        top = y
+        ax.text(0.05, top + n * lane_h / 2, f"{n}-grams\n{matched} of {len(status)} match",
+                fontsize=SMALL, va="center")  # fmt: skip
+        for i, state in enumerate(status):
+            lane_y = top + (i % n) * lane_h
+            prefix, colour, style, hatch = marks[state]
+            xy, w, h = (x_of(i) + 0.03, lane_y + 0.025), n * col - 0.06, lane_h - 0.05
+            # the fill (hatched in a light grey), then the border (its line style by status)
+            ax.add_patch(_rectangle(xy, w, h, fc=colour, ec="0.72", hatch=hatch, lw=0))
+            ax.add_patch(_rectangle(xy, w, h, fc="none", ec="0.25", ls=style, lw=1.0))
+            ax.text(x_of(i + n / 2), lane_y + lane_h / 2, prefix + " ".join(hyp[i : i + n]),
+                    ha="center", va="center", fontsize=SMALL,
+                    bbox={"fc": "white", "ec": "none", "pad": 0.8, "alpha": 0.9})  # fmt: skip
+        y = top + n * lane_h + gap
+        ax.plot([0.05, width - 0.05], [y - gap / 2] * 2, color="0.8", lw=0.6)
+    ax.text(0.05, y + 0.2,
+            "✓ matched (solid)    ✂ clipped: in a reference, but used up (dashed, //)    "
+            "✗ in no reference (dotted, xx)", fontsize=SMALL, va="center")  # fmt: skip
+    fig.set_layout_engine("none")
+    return _close(fig)
+
+
+def _rectangle(xy, w, h, **kw):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle(xy, w, h, **kw)
+
+
+def _close(fig):
+    from course_lib.viz.style import plt
+
+    plt().close(fig)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Beam search, step by step
+# --------------------------------------------------------------------------------------------
+
+
+def beam_trace(
+    model: Any,
+    features: np.ndarray,
+    vocab: Any,
+    max_tokens: int,
+    beam_width: int = 3,
+    length_normalisation: float = 0.0,
+) -> dict[str, Any]:
+    """Every candidate that beam search scores for **one** image, step by step.
+
+    The rule is :func:`course_lib.decoding.beam_search_decode`'s: at each step every beam is
+    extended by every word, a candidate's score is its log-probability divided by
+    ``length ** length_normalisation``, the ``beam_width`` best are kept (ties: earlier beam,
+    then lower word id), and a beam that has produced ``<end>`` is carried on unchanged.
+    ``model``: a caption model or anything with ``init``/``step``/``select``; ``features``:
+    one image's feature vector (D,) (or a batch of one).
+
+    Returns ``{"steps", "caption", "log_prob", "score", "chosen", "beam_width",
+    "length_normalisation"}`` (``chosen``: the answer's place in the last step's beam):
+    ``steps[t]`` is a list of candidates, dicts with ``tokens`` (the caption so far, ``<end>``
+    included once it has ended), ``word`` (the word added; ``None`` for a carried ended
+    beam), ``log_prob``, ``score``, ``parent`` (the beam it extends: an index into the
+    previous step's ``kept`` list), ``ended`` and ``kept`` (its place in the beam or ``None``);
+    ``caption`` is the chosen caption (words, without ``<end>``).
+    """
+    from course_lib.decoding import _TINY, _never, _step_model
+
+    if beam_width < 1:
+        raise ValueError(f"beam_width must be >= 1, got {beam_width}")
+    step_model = _step_model(model)
+    feats = np.asarray(features, dtype=np.float32)
+    feats = feats[None] if feats.ndim == 1 else feats
+    if len(feats) != 1:
+        raise ValueError(f"beam_trace follows one image; got {len(feats)} feature vectors")
+    k, norm = beam_width, float(length_normalisation)
+    state = step_model.select(step_model.init(feats), np.zeros(k, dtype=np.int64))
+    words = np.full(k, vocab.start_id, dtype=np.int32)
+    log_prob = np.full(k, -np.inf)
+    log_prob[0] = 0.0
+    lengths = np.zeros(k, dtype=np.int64)
+    finished = np.zeros(k, dtype=bool)
+    prefixes: list[list[str]] = [[] for _ in range(k)]
+    steps: list[list[dict[str, Any]]] = []
+    for t in range(max_tokens):
+        probs, state = step_model.step(words, state)
+        probs = _never(np.asarray(probs), vocab)
+        vocab_size = probs.shape[-1]
+        step_lp = np.log(np.maximum(probs, _TINY))
+        step_lp[finished] = -np.inf
+        step_lp[finished, vocab.pad_id] = 0.0
+        cand_lp = log_prob[:, None] + step_lp  # (k, V)
+        cand_len = np.where(finished, lengths, t + 1)[:, None]
+        cand_score = cand_lp / np.maximum(cand_len, 1) ** norm if norm else cand_lp
+        best = np.argsort(-cand_score.ravel(), kind="stable")[:k]
+        slot_of = {int(b): s for s, b in enumerate(best)}
+        candidates = []
+        for parent in range(k):
+            for word in range(vocab_size):
+                lp = cand_lp[parent, word]
+                if not np.isfinite(lp):
+                    continue
+                carried = bool(finished[parent])
+                token = None if carried else vocab.id_to_token[word]
+                candidates.append({
+                    "tokens": prefixes[parent] + ([] if carried else [token]),
+                    "word": token,
+                    "log_prob": float(lp),
+                    "score": float(cand_score[parent, word]),
+                    "parent": parent,
+                    "ended": carried or word == vocab.end_id,
+                    "kept": slot_of.get(parent * vocab_size + word),
+                })  # fmt: skip
+        steps.append(candidates)
+        parent, word = best // vocab_size, best % vocab_size
+        was_finished = finished[parent]
+        log_prob = cand_lp.ravel()[best]
+        lengths = np.where(was_finished, lengths[parent], t + 1)
+        prefixes = [
+            prefixes[p] + ([] if f else [vocab.id_to_token[w]])
+            for p, w, f in zip(parent, word, was_finished, strict=True)
+        ]
+        finished = was_finished | (word == vocab.end_id)
+        state = step_model.select(state, parent)
+        words = np.where(was_finished, vocab.end_id, word).astype(np.int32)
+        if finished[np.isfinite(log_prob)].all():
+            break
+    final = log_prob / np.maximum(lengths, 1) ** norm if norm else log_prob
+    choice = int(final.argmax())
+    return {
+        "steps": steps,
+        "caption": vocab.decode(vocab.encode(prefixes[choice], add_start_end=False)),
+        "log_prob": float(log_prob[choice]),
+        "score": float(final[choice]),
+        "chosen": choice,
+        "beam_width": k,
+        "length_normalisation": norm,
+    }
+
+
+def draw_beam_search(
+    trace: dict[str, Any],
+    *,
+    max_shown: int = 6,
+    min_log_prob: float = -15.0,
+):
+    """A beam search drawn from :func:`beam_trace`: one row per step, its candidates from best
+    to worst (at most ``max_shown``), each with the word it adds and its score; a line joins
+    it to the beam it extends. Kept candidates: ✓, solid border; dropped: ✗, dashed border,
+    grey; the chosen caption's last candidate: ★. Candidates less probable than
+    ``exp(min_log_prob)`` (impossible words of a hand-made model) are not drawn.
+    Returns the ``Figure`` (one axis).
+    """
+    steps = trace["steps"]
+    if not steps:
+        raise ValueError("draw_beam_search: the trace has no steps")
+    shown: list[list[dict[str, Any]]] = []
+    for candidates in steps:
+        ranked = sorted(candidates, key=lambda c: (-c["score"], c["kept"] is None))
+        kept = [c for c in ranked if c["kept"] is not None and c["log_prob"] >= min_log_prob]
+        dropped = [c for c in ranked if c["kept"] is None and c["log_prob"] >= min_log_prob]
+        row = kept + dropped[: max(0, max_shown - len(kept))]
+        shown.append(sorted(row, key=lambda c: -c["score"]))
+    n_cols = max(len(row) for row in shown)
+    label_w, row_h = 0.6, 0.72
+    height = row_h * len(steps) + 0.9
+    fig, axes = figure(height=height, width=PAGE_WIDTH_IN)
+    ax = axes[0, 0]
+    width = fig.get_figwidth()
+    col = (width - label_w) / max(n_cols, 1)
+    box_w, box_h = col - 0.08, 0.46
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    ax.invert_yaxis()
+    ax.axis("off")
+    ax.set_position((0, 0, 1, 1))
+    last = len(steps) - 1
+    normalised = trace["length_normalisation"] != 0
+    where: dict[tuple[int, int], tuple[float, float]] = {}  # (step, kept slot) → box centre
+    for t, row in enumerate(shown):
+        y = 0.15 + t * row_h + box_h / 2
+        ax.text(0.05, y, f"step {t + 1}", fontsize=SMALL, va="center")
+        for j, cand in enumerate(row):
+            x = label_w + j * col + col / 2
+            kept = cand["kept"] is not None
+            star = t == last and cand["kept"] == trace["chosen"]
+            if kept:
+                where[t, cand["kept"]] = (x, y)
+            mark = "★ " if star else ("✓ " if kept else "✗ ")
+            word = cand["word"] if cand["word"] is not None else "(ended)"
+            ax.add_patch(
+                _rectangle((x - box_w / 2, y - box_h / 2), box_w, box_h,
+                           fc=_KEPT if kept else "white", ec="0.2" if kept else "0.55",
+                           ls="-" if kept else "--", lw=2.0 if star else 1.0)
+            )  # fmt: skip
+            colour = "black" if kept else "0.4"
+            ax.text(x, y - 0.1, mark + word, ha="center", va="center", fontsize=SMALL,
+                    color=colour, weight="bold" if star else "normal")  # fmt: skip
+            ax.text(x, y + 0.12, f"{cand['score']:.2f}", ha="center", va="center",
+                    fontsize=SMALL, color=colour)  # fmt: skip
+            if t > 0 and (t - 1, cand["parent"]) in where:
+                px, py = where[t - 1, cand["parent"]]
+                ax.plot([px, x], [py + box_h / 2, y - box_h / 2], color="0.3" if kept else "0.7",
+                        ls="-" if kept else ":", lw=1.0, zorder=0)  # fmt: skip
+    score = "log-probability / length" if normalised else "log-probability"
+    if normalised and trace["length_normalisation"] != 1:
+        score += f"^{trace['length_normalisation']:g}"
+    answer = " ".join(trace["caption"])
+    ax.text(0.05, height - 0.5, f"✓ kept in the beam    ✗ dropped    ★ the answer: {answer}",
+            fontsize=SMALL, va="center")  # fmt: skip
+    ax.text(0.05, height - 0.22,
+            f"beam width {trace['beam_width']}; each number: the caption's {score} so far",
+            fontsize=SMALL, va="center")  # fmt: skip
+    fig.set_layout_engine("none")
+    return _close(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# Scores per image
+# --------------------------------------------------------------------------------------------
+
+
+def plot_per_image_scores(values: Sequence[float], *, xlabel: str, title: str = "", bins: int = 30):
+    """A histogram of one score per image with its mean marked (dashed line, value in the
+    legend). Returns the ``Figure`` (one axis)."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        raise ValueError("plot_per_image_scores: no values")
+    fig, axes = figure(height=3.0, width=5.5)
+    ax = axes[0, 0]
+    ax.hist(values, bins=bins, color="tab:purple", alpha=0.8)
+    ax.axvline(values.mean(), color="k", ls="--", label=f"mean = {values.mean():.2f}")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("images")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=SMALL)
+    return finish(fig)
+
+
+def plot_bleu_vs_correctness(
+    bleu: Sequence[float],
+    passed: Sequence[float],
+    correct: Sequence[bool],
+    *,
+    title: str = "",
+    seed: int = 0,
+):
+    """Sentence BLEU (x) against the share of scene checks a caption passes (y, jittered a
+    little so equal values stay visible): correct captions as green dots, wrong ones as red
+    crosses. Returns the ``Figure`` (one axis)."""
+    x = np.asarray(bleu, dtype=float)
+    y = np.asarray(passed, dtype=float)
+    right = np.asarray(correct, dtype=bool)
+    if not len(x) == len(y) == len(right):
+        raise ValueError("plot_bleu_vs_correctness: bleu, passed and correct differ in length")
+    jitter = np.random.default_rng(seed).uniform(-0.03, 0.03, len(x))
+    fig, axes = figure(height=3.6)
+    ax = axes[0, 0]
+    ax.scatter(x[right], y[right] + jitter[right], s=16, c="tab:green", marker="o",
+               label="all correct (dot)")  # fmt: skip
+    ax.scatter(x[~right], y[~right] + jitter[~right], s=22, c="tab:red", marker="x",
+               label="something wrong (cross)")  # fmt: skip
+    ax.set_xlabel("sentence BLEU-4 (smoothing method 1)")
+    ax.set_ylabel("share of scene checks passed")
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=SMALL)
+    return finish(fig)
