@@ -9,15 +9,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 from course_lib import config
 
 
 def _add_data_args(parser: argparse.ArgumentParser, *, dataset_required: bool = False) -> None:
     parser.add_argument(
         "--dataset",
-        choices=("synthetic", "flickr8k"),
+        choices=config.DATASETS,
         required=dataset_required,
         help="dataset to use (default: the profile's)",
     )
@@ -38,14 +36,42 @@ def _add_profile_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_model_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        choices=config.MODELS,
+        default="merge",
+        help="merge (the seed's), inject, or attention (reads region grids; chapter 8)",
+    )
+
+
+def _add_vgg16_weights_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--vgg16-weights",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help=(
+            "full profile: a local copy of VGG16's ImageNet weights "
+            "(vgg16_weights_tf_dim_ordering_tf_kernels.h5) instead of downloading them "
+            f"(default: ${config.VGG16_WEIGHTS_ENV})"
+        ),
+    )
+
+
 def _cmd_data(args: argparse.Namespace) -> int:
     from course_lib.data import prepare_dataset
 
-    kwargs = {}
-    if args.dataset == "synthetic" and args.n_images is not None:
-        kwargs["n_images"] = args.n_images
+    kwargs: dict = {}
+    if args.dataset == "synthetic":
+        kwargs["layout"] = args.layout
+        if args.n_images is not None:
+            kwargs["n_images"] = args.n_images
     if args.dataset == "flickr8k" and args.text_only:
         kwargs["images"] = False
+    if args.dataset in ("flickr30k", "coco"):
+        kwargs["urls"] = _pairs(args.url, "--url")
+        kwargs["sha256"] = _pairs(args.sha256, "--sha256")
     dataset = prepare_dataset(args.dataset, args.data_dir, **kwargs)
     summary = dataset.summary()
     print(
@@ -53,6 +79,17 @@ def _cmd_data(args: argparse.Namespace) -> int:
         f"{summary['n_captions']} captions"
     )
     return 0
+
+
+def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    """``["split=URL", …]`` → ``{"split": "URL", …}``; ValueError naming the option."""
+    pairs = {}
+    for value in values or []:
+        kind, sep, rest = value.partition("=")
+        if not sep or not kind or not rest:
+            raise ValueError(f"{option} {value!r}: expected KIND=VALUE, e.g. split=https://…")
+        pairs[kind] = rest
+    return pairs
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -74,7 +111,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(f"  images: {info['n_missing_images']} named in the token file have no file")
     print(
         f"  training vocabulary: {info['vocab_size']} ids ({info['vocab_words']} words + "
-        f"4 reserved); longest training caption: {info['max_length']} tokens with start and end"
+        f"4 reserved); longest training caption: {info['row_length']} ids with start and end"
     )
     print(f"  skipped entries: {len(info['skipped'])}")
     for entry in info["skipped"][:20]:
@@ -84,12 +121,32 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_features(args: argparse.Namespace) -> int:
-    from course_lib.pipeline import prepare_features
+    from course_lib.pipeline import join_feature_parts, prepare_feature_part, prepare_features
 
     profile = config.get_profile(args.profile)
-    store = prepare_features(profile, args.data_dir, dataset_name=args.dataset)
-    print(f"features: {len(store)} images × {store.dim} from {profile.backbone}")
+    where = {"dataset_name": args.dataset, "spatial": args.grids}
+    if args.shard is not None:
+        folder = prepare_feature_part(profile, args.data_dir, part=args.shard, **where)
+        print(f"features: part {args.shard[0]}/{args.shard[1]} written to {folder}")
+        return 0
+    if args.join is not None:
+        store = join_feature_parts(profile, args.data_dir, parts=args.join, **where)
+    else:
+        store = prepare_features(profile, args.data_dir, **where)
+    shape = " × ".join(map(str, store.item_shape))
+    print(f"features: {len(store)} images × {shape} from {profile.backbone}")
     return 0
+
+
+def _part(text: str) -> tuple[int, int]:
+    """``"i/n"`` as ``(i, n)``, for ``--shard``."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/N such as 0/2, got {text!r}") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise argparse.ArgumentTypeError(f"{text}: I must be in 0..N-1")
+    return i, n
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -130,6 +187,7 @@ def _cmd_caption(args: argparse.Namespace) -> int:
         model=args.model,
         decoder=args.decoder,
         beam_width=args.beam_width,
+        attention_figure=args.attention_figure,
     )
     for path, caption in results:
         print(f"{path}\t{caption}")
@@ -140,7 +198,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from course_lib.pipeline import run_all
 
     profile = config.get_profile(args.profile, **_overrides(args))
-    result = run_all(profile, args.data_dir, beam_width=args.beam_width)
+    result = run_all(profile, args.data_dir, beam_width=args.beam_width, model=args.model)
     print(json.dumps(result, sort_keys=True))
     return 0
 
@@ -157,10 +215,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("data", help="download (flickr8k) or generate (synthetic) a dataset")
+    p = sub.add_parser(
+        "data", help="download (flickr8k, or flickr30k/coco from mirrors) or generate a dataset"
+    )
     _add_data_args(p, dataset_required=True)
     p.add_argument("--n-images", type=int, default=None, help="synthetic: number of images")
+    p.add_argument(
+        "--layout",
+        choices=("flickr8k", "karpathy"),
+        default="flickr8k",
+        help="synthetic: Flickr8k's files, or Karpathy's split format (dataset_*.json)",
+    )
     p.add_argument("--text-only", action="store_true", help="flickr8k: only the caption files")
+    p.add_argument(
+        "--url",
+        action="append",
+        metavar="KIND=URL",
+        help="flickr30k/coco: a mirror to download from (KIND: split, images, …; repeatable)",
+    )
+    p.add_argument(
+        "--sha256",
+        action="append",
+        metavar="KIND=HEX",
+        help="flickr30k/coco: the SHA-256 the file from --url KIND must have",
+    )
     p.set_defaults(func=_cmd_data)
 
     p = sub.add_parser("info", help="summarise a dataset on disk")
@@ -171,6 +249,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("features", help="extract and cache backbone features")
     _add_profile_arg(p)
     _add_data_args(p)
+    _add_vgg16_weights_arg(p)
+    p.add_argument(
+        "--grids", action="store_true", help="region grids (the attention model's features)"
+    )
+    split = p.add_mutually_exclusive_group()
+    split.add_argument(
+        "--shard",
+        type=_part,
+        metavar="I/N",
+        help="compute only part I of N of the store (parts run in parallel; then --join N)",
+    )
+    split.add_argument(
+        "--join", type=int, metavar="N", help="join the N parts made with --shard I/N"
+    )
     p.set_defaults(func=_cmd_features)
 
     for name, func, help_text in (
@@ -181,9 +273,17 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         _add_profile_arg(p)
         _add_data_args(p)
-        p.add_argument("--model", choices=("merge", "inject"), default="merge")
+        _add_vgg16_weights_arg(p)
+        _add_model_arg(p)
         if name == "caption":
             p.add_argument("images", nargs="+", type=Path, help="image files")
+            p.add_argument(
+                "--attention-figure",
+                type=Path,
+                default=None,
+                metavar="PNG",
+                help="attention model: save where it looked at each word (one file per image)",
+            )
         if name != "train":
             p.add_argument("--decoder", choices=("greedy", "beam"), default="beam")
             p.add_argument("--beam-width", type=int, default=None)
@@ -200,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--beam-width", type=int, default=None)
+    _add_model_arg(p)
+    _add_vgg16_weights_arg(p)
     p.set_defaults(func=_cmd_run)
     return parser
 
@@ -209,6 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from course_lib.data.download import DataError
 
     args = build_parser().parse_args(argv)
+    if getattr(args, "vgg16_weights", None) is not None:
+        os.environ[config.VGG16_WEIGHTS_ENV] = str(args.vgg16_weights)
     try:
         return args.func(args)
     except (DataError, ValueError, RuntimeError, OSError) as err:

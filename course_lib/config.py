@@ -10,21 +10,35 @@ profile   dataset      backbone                                    where
 ========  ===========  ==========================================  =================
 
 ``COURSE_PROFILE`` picks the profile (default: ``full`` where a GPU is visible, else
-``mini``); ``COURSE_DATA_DIR`` picks the data folder.
+``mini``); ``COURSE_DATA_DIR`` picks the data folder; ``COURSE_VGG16_WEIGHTS`` names a local
+copy of VGG16's ImageNet weights (:mod:`course_lib.backbones`).
+
+Importing this module quiets TensorFlow's start-up log lines (:mod:`course_lib._tf_logging`):
+the command line and every notebook import it before anything imports TensorFlow.
 """
 
 from __future__ import annotations
 
 import os
 import random
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from course_lib import _tf_logging
+
+_tf_logging.install()
+
 PROFILE_ENV = "COURSE_PROFILE"
 DATA_DIR_ENV = "COURSE_DATA_DIR"
+VGG16_WEIGHTS_ENV = "COURSE_VGG16_WEIGHTS"
 DEFAULT_SEED = 1234
+#: The datasets the course reads: its own two, and the larger ones in Karpathy's split format.
+DATASETS = ("synthetic", "flickr8k", "flickr30k", "coco")
+#: The caption models (``--model`` on the command line; see course_lib.pipeline.build_model).
+MODELS = ("merge", "inject", "attention")
 
 #: Where the package lives in a source checkout (``<repo>/course_lib``).
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -48,13 +62,28 @@ class Profile:
     learning_rate: float = 1e-3
     min_word_count: int = 1
     beam_width: int = 3
+    attention_penalty: float = 0.0  # doubly stochastic penalty λ (Xu et al.: 1; attention.py)
     seed: int = DEFAULT_SEED
     synthetic_images: int = 2000  # size of the synthetic dataset (mini profile)
+    #: Training settings of one model kind that differ from the above, e.g.
+    #: ``{"attention": {"epochs": 30}}``; applied by :meth:`for_model`.
+    model_settings: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False)
 
     def to_dict(self) -> dict:
         """The profile as a plain JSON-serialisable dict."""
         return asdict(self)
 
+    def for_model(self, model: str) -> Profile:
+        """The settings that train ``model`` (one of :data:`MODELS`): this profile with that
+        model's ``model_settings`` applied."""
+        if model not in MODELS:
+            raise ValueError(f"unknown model {model!r}; choose one of {list(MODELS)}")
+        return replace(self, **self.model_settings.get(model, {}))
+
+
+#: The mini profile's attention model: more epochs (measured: after 12 its relation words were
+#: right 21 % of the time, after 26 69 %); patience 5 lets it get past plateaus.
+ATTENTION_MINI = {"epochs": 30, "patience": 5}
 
 PROFILES: dict[str, Profile] = {
     "mini": Profile(
@@ -67,6 +96,8 @@ PROFILES: dict[str, Profile] = {
         epochs=12,
         patience=3,
         learning_rate=2e-3,
+        # The attention model learns the relation words late: 12 epochs leave them at chance.
+        model_settings={"attention": ATTENTION_MINI},
     ),
     "full": Profile(
         name="full",
@@ -102,11 +133,21 @@ def default_profile_name() -> str:
 
 
 def get_profile(name: str | None = None, **overrides) -> Profile:
-    """The named profile (default: :func:`default_profile_name`), with optional overrides."""
+    """The named profile (default: :func:`default_profile_name`), with optional overrides.
+
+    An override also wins over the profile's ``model_settings`` (``epochs=1`` trains every
+    model kind for one epoch)."""
     name = name or default_profile_name()
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
-    return replace(PROFILES[name], **overrides) if overrides else PROFILES[name]
+    if not overrides:
+        return PROFILES[name]
+    profile = replace(PROFILES[name], **overrides)
+    settings = {
+        model: {k: v for k, v in values.items() if k not in overrides}
+        for model, values in profile.model_settings.items()
+    }
+    return replace(profile, model_settings=settings)
 
 
 def _source_checkout_root() -> Path | None:
@@ -135,14 +176,14 @@ def data_dir(root: str | os.PathLike | None = None) -> Path:
 
 
 def dataset_dir(dataset: str, root: str | os.PathLike | None = None) -> Path:
-    """Folder of one dataset in Flickr8k's layout, e.g. ``<data>/synthetic``."""
-    if dataset not in ("synthetic", "flickr8k"):
-        raise ValueError(f"unknown dataset {dataset!r}; choose 'synthetic' or 'flickr8k'")
+    """Folder of one dataset, e.g. ``<data>/synthetic`` (see :data:`DATASETS`)."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of {list(DATASETS)}")
     return data_dir(root) / dataset
 
 
 def features_dir(root: str | os.PathLike | None = None) -> Path:
-    """Folder of cached image features (``.npz`` with metadata)."""
+    """Folder of the feature stores (:mod:`course_lib.features`: shards and a manifest)."""
     return data_dir(root) / "features"
 
 

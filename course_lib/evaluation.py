@@ -22,13 +22,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
+import numpy as np
 from nltk.translate.bleu_score import corpus_bleu
 
 __all__ = [
     "BLEU_WEIGHTS",
     "SPECIAL_TOKENS",
     "TUTORIAL_BLEU_WEIGHTS",
+    "attention_correctness",
     "bleu_scores",
+    "box_coverage",
     "cider_d",
     "cider_d_per_image",
     "evaluate_captions",
@@ -704,3 +707,114 @@ def scene_report_table(
         }
     )
     return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Attention correctness (synthetic set only)
+# --------------------------------------------------------------------------------------------
+
+
+def box_coverage(obj: Mapping[str, Any], scene: Mapping[str, Any], grid: tuple[int, int]):
+    """How much of each grid cell an object's box covers: (H·W,) floats in [0, 1].
+
+    The image (``scene["width"]`` × ``scene["height"]`` pixels) is cut into ``grid`` = (H, W)
+    equal cells, row by row, as a backbone's last convolutional map cuts it; the object's box
+    is its centre ± its half-extent ``r``. Cell (i, j)'s value is the share of its area inside
+    the box, so ``coverage.sum() / (H·W)`` is the box's share of the image (the chance level
+    of attention correctness).
+    """
+    rows, cols = grid
+    width, height = float(scene.get("width", 1)), float(scene.get("height", 1))
+    x, y, r = float(obj["x"]), float(obj["y"]), float(obj["r"])
+
+    def overlap(lo: float, hi: float, size: float, n: int) -> np.ndarray:
+        edges = np.linspace(0.0, size, n + 1)
+        inside = np.clip(np.minimum(edges[1:], hi) - np.maximum(edges[:-1], lo), 0.0, None)
+        return inside / (size / n)  # share of each cell's extent
+
+    return np.outer(overlap(y - r, y + r, height, rows), overlap(x - r, x + r, width, cols)).ravel()
+
+
+def attention_correctness(
+    hypotheses: Hypotheses,
+    attention: Mapping[str, np.ndarray],
+    scenes: Mapping[str, Mapping[str, Any]],
+    grid: tuple[int, int],
+) -> dict[str, Any]:
+    """Where the model looked when it named an object, against where the object is.
+
+    After Liu et al. 2017 ("Attention Correctness in Neural Image Captioning"): for every
+    generated word that names an object of the scene (its shape word, and a colour or size
+    word attached to it, found and matched to the scene's objects as :func:`scene_accuracy`
+    does), the share of that step's attention that falls on the object's box
+    (:func:`box_coverage`; attention spread evenly within each cell). Words naming an object
+    that is not in the scene are not counted.
+
+    ``hypotheses``: ``{id: tokens}``; ``attention``: ``{id: (n_steps, H·W)}``, row ``t`` the
+    weights when token ``t`` was chosen (what ``greedy_decode(..., return_attention=True)``
+    returns); ``scenes``: ground truth; ``grid``: (H, W) of the attended map.
+
+    Returns ``{"correctness", "chance", "ratio", "n_words", "n_images", "by_kind", "details"}``:
+    the mean share on the box, the mean share the box has of the image (what uniform attention
+    would give), their ratio, counts, the means per kind of word (``"shape"``, ``"colour"``,
+    ``"size"``) and one dict per word. When no word names an object of its scene (an untrained
+    model), the means and the ratio are None.
+    """
+    missing = set(hypotheses) - set(scenes) | set(hypotheses) - set(attention)
+    if missing:
+        raise ValueError(f"no scene or no attention for hypotheses {_show_ids(missing)}")
+    cells = grid[0] * grid[1]
+    details: list[dict[str, Any]] = []
+    for image_id in sorted(hypotheses):
+        tokens = [t.lower() for t in strip_special_tokens(hypotheses[image_id])]
+        weights = np.asarray(attention[image_id], dtype=float)
+        if weights.ndim != 2 or weights.shape[1] != cells:
+            raise ValueError(
+                f"attention of {image_id!r} has shape {weights.shape}; expected (steps, {cells})"
+            )
+        scene = scenes[image_id]
+        objects = list(scene.get("objects", []))
+        mentions = parse_scene_caption(tokens)["mentions"]
+        named, mention_to_object = _named_objects(mentions)
+        match = _match(named, objects)
+        for mention, k in zip(mentions, mention_to_object, strict=True):
+            if match[k] is None:
+                continue
+            obj = objects[match[k]]
+            cover = box_coverage(obj, scene, grid)
+            for position in range(mention["start"], min(mention["end"], len(weights))):
+                word = tokens[position]
+                kind = "shape" if position == mention["end"] - 1 else (
+                    "colour" if word == mention["colour"] else "size"
+                )  # fmt: skip
+                details.append(
+                    {
+                        "image_id": image_id,
+                        "position": position,
+                        "word": word,
+                        "kind": kind,
+                        "object": _describe(obj),
+                        "mass": float(weights[position] @ cover),
+                        "chance": float(cover.sum() / cells),
+                    }
+                )
+
+    def mean(key: str, rows: list[dict[str, Any]]) -> float | None:
+        return math.fsum(d[key] for d in rows) / len(rows) if rows else None
+
+    by_kind = {}
+    for kind in ("shape", "colour", "size"):
+        rows = [d for d in details if d["kind"] == kind]
+        if rows:
+            by_kind[kind] = {"correctness": mean("mass", rows), "chance": mean("chance", rows),
+                             "n_words": len(rows)}  # fmt: skip
+    correctness, chance = mean("mass", details), mean("chance", details)
+    return {
+        "correctness": correctness,
+        "chance": chance,
+        "ratio": None if correctness is None else correctness / chance,
+        "n_words": len(details),
+        "n_images": len({d["image_id"] for d in details}),
+        "by_kind": by_kind,
+        "details": details,
+    }

@@ -113,7 +113,8 @@ def _inputs(feature_dim: int) -> tuple[keras.KerasTensor, keras.KerasTensor]:
     return image, caption
 
 
-def _check_sizes(vocab_size: int, feature_dim: int) -> None:
+def check_model_sizes(vocab_size: int, feature_dim: int) -> None:
+    """Raise ``ValueError`` unless the vocabulary and the features can make a caption model."""
     if vocab_size < 5:
         raise ValueError(
             f"vocab_size must count the 4 reserved tokens and a word, got {vocab_size}"
@@ -136,7 +137,7 @@ def build_merge_model(
     image → Dropout → Dense(units, relu) ─────────────────────────┐ (broadcast over time)
     caption → Embedding(V, embed_dim, mask_zero) → Dropout → LSTM ─┴ add → Dense(relu) → softmax
     """
-    _check_sizes(vocab_size, feature_dim)
+    check_model_sizes(vocab_size, feature_dim)
     image, caption = _inputs(feature_dim)
     x = layers.Dropout(dropout, name="image_dropout")(image)
     image_vector = layers.Dense(units, activation="relu", name="image_dense")(x)
@@ -166,7 +167,7 @@ def build_inject_model(
     image → Dropout → Dense(units, tanh) = h0 = c0
     caption → Embedding(mask_zero) → Dropout → LSTM(initial_state) → Dense(relu) → softmax
     """
-    _check_sizes(vocab_size, feature_dim)
+    check_model_sizes(vocab_size, feature_dim)
     image, caption = _inputs(feature_dim)
     x = layers.Dropout(dropout, name="image_dropout")(image)
     state = layers.Dense(units, activation="tanh", name="image_dense")(x)
@@ -182,8 +183,11 @@ def build_inject_model(
 
 
 def model_kind(model: keras.Model) -> str:
-    """``"merge"`` or ``"inject"``: whether the image is added to the LSTM output or not."""
+    """``"merge"``, ``"inject"`` or ``"attention"`` (:mod:`course_lib.attention`): where the
+    image enters the caption model."""
     names = {layer.name for layer in model.layers}
+    if "attention_lstm" in names:
+        return "attention"
     missing = {"image_dense", "embedding", "lstm", "decoder_dense", "output"} - names
     if missing:
         raise ValueError(
@@ -244,13 +248,18 @@ class StepModel:
         return {key: value[rows] for key, value in state.items()}
 
 
-def build_step_model(model: keras.Model) -> StepModel:
-    """A :class:`StepModel` sharing ``model``'s layers (and so its weights, even as they train).
+def build_step_model(model: keras.Model):
+    """A :class:`StepModel` sharing ``model``'s layers (and so its weights, even as they train);
+    for the attention captioner a :class:`course_lib.attention.AttentionStepModel`.
 
     The LSTM is stepped through its own cell (``model.get_layer("lstm").cell``), which is the
     exact computation the LSTM layer repeats at every time step; dropout is inactive.
     """
     kind = model_kind(model)
+    if kind == "attention":
+        from course_lib.attention import build_attention_step_model
+
+        return build_attention_step_model(model)
     lstm = model.get_layer("lstm")
     output = model.get_layer("output")
     return StepModel(

@@ -25,8 +25,9 @@ PathLike = str | os.PathLike
 
 
 def dataset_info(name: str, data_dir: PathLike | None = None) -> dict:
-    """Summary of a dataset on disk: sizes, splits, training vocabulary, longest caption and
-    skipped entries. Works on a Flickr8k folder that holds the text files but no images."""
+    """Summary of a dataset on disk: sizes, splits, training vocabulary, ``row_length`` (the
+    longest training caption in ids, with ``<start>`` and ``<end>``) and skipped entries.
+    Works on a Flickr8k folder that holds the text files but no images."""
     dataset = load_named_dataset(name, data_dir)
     info = dataset.summary()
     train_tokens = [t for caps in _train_tokens(dataset).values() for t in caps]
@@ -34,7 +35,7 @@ def dataset_info(name: str, data_dir: PathLike | None = None) -> dict:
     info.update(
         vocab_size=len(vocab),
         vocab_words=len(vocab.words),
-        max_length=caption_length_stats(train_tokens)["max"],
+        row_length=caption_length_stats(train_tokens)["max"],
         cleaning=vocab.cleaning,
         image_dir=str(dataset.image_dir),
     )
@@ -74,6 +75,7 @@ def _synthetic_parameters(profile: config.Profile, data_dir: PathLike | None) ->
             "n_images": int(made["n_images"]),
             "seed": int(made["seed"]),
             "image_size": tuple(made["image_size"]),
+            "layout": made.get("layout", "flickr8k"),
         }
     except (OSError, ValueError, KeyError, TypeError):
         return {"n_images": profile.synthetic_images}
@@ -86,19 +88,84 @@ def prepare_features(
     dataset_name: str | None = None,
     dataset: CaptionDataset | None = None,
     progress: bool = True,
+    spatial: bool = False,
 ):
-    """Backbone features of every image of the dataset (cached): a ``FeatureStore``."""
+    """Backbone features of every image of the dataset (cached): a ``FeatureStore`` of
+    vectors, or with ``spatial`` of region grids (what the attention model reads)."""
     from course_lib.features import extract_features
 
     dataset = dataset or load_dataset_for(profile, data_dir, dataset_name, progress=progress)
-    return extract_features(
-        dataset,
-        profile.backbone,
-        weights=profile.weights,
-        image_size=profile.image_size,
-        data_dir=data_dir,
-        progress=progress,
-    )
+    return extract_features(dataset, **_feature_settings(profile, data_dir, progress, spatial))
+
+
+def _feature_settings(profile: config.Profile, data_dir, progress: bool, spatial: bool) -> dict:
+    """The arguments that every extraction of ``profile`` shares."""
+    return {
+        "backbone": profile.backbone,
+        "weights": profile.weights,
+        "image_size": profile.image_size,
+        "data_dir": data_dir,
+        "progress": progress,
+        "spatial": spatial,
+    }
+
+
+def prepare_feature_part(
+    profile: config.Profile,
+    data_dir: PathLike | None = None,
+    *,
+    part: tuple[int, int],
+    dataset_name: str | None = None,
+    progress: bool = True,
+    spatial: bool = False,
+) -> Path:
+    """Part ``(i, n)`` of a split extraction of :func:`prepare_features`' store (see
+    :func:`course_lib.features.extract_feature_part`): the part's folder."""
+    from course_lib.features import extract_feature_part
+
+    dataset = load_dataset_for(profile, data_dir, dataset_name, progress=progress)
+    settings = _feature_settings(profile, data_dir, progress, spatial)
+    return extract_feature_part(dataset, part=part, **settings)
+
+
+def join_feature_parts(
+    profile: config.Profile,
+    data_dir: PathLike | None = None,
+    *,
+    parts: int,
+    dataset_name: str | None = None,
+    progress: bool = True,
+    spatial: bool = False,
+):
+    """Join the ``parts`` parts made by :func:`prepare_feature_part` into the store that
+    :func:`prepare_features` reads (see :func:`course_lib.features.join_feature_parts`)."""
+    from course_lib import features
+
+    dataset = load_dataset_for(profile, data_dir, dataset_name, progress=progress)
+    settings = _feature_settings(profile, data_dir, progress, spatial)
+    return features.join_feature_parts(dataset, parts=parts, **settings)
+
+
+def _check_model(model: str) -> None:
+    if model not in config.MODELS:
+        raise ValueError(f"unknown model {model!r}; choose one of {list(config.MODELS)}")
+
+
+def build_model(model: str, vocab_size: int, features, profile: config.Profile):
+    """A new, uncompiled caption model of kind ``model`` for ``features`` (a FeatureStore:
+    vectors for merge and inject, region grids for attention), sized by ``profile``."""
+    from course_lib.attention import build_attention_model
+    from course_lib.models import build_inject_model, build_merge_model
+
+    _check_model(model)
+    sizes = {"embed_dim": profile.embed_dim, "units": profile.units, "dropout": profile.dropout}
+    if model == "attention":
+        return build_attention_model(
+            vocab_size, features.item_shape, attention_units=profile.units,
+            penalty=profile.attention_penalty, **sizes,
+        )  # fmt: skip
+    builder = build_merge_model if model == "merge" else build_inject_model
+    return builder(vocab_size, features.dim, **sizes)
 
 
 def run_dir_for(
@@ -118,11 +185,15 @@ def run_dir_for(
 
 @dataclass
 class Captioner:
-    """A trained captioning model with what decoding it needs."""
+    """A trained captioning model with what decoding it needs.
+
+    ``row_length``: ids in the longest training caption, ``<start>`` and ``<end>`` included;
+    decoders write at most ``row_length - 1`` tokens (the words and ``<end>``).
+    """
 
     model: object  # keras.Model
     vocab: Vocabulary
-    max_length: int
+    row_length: int
     run_dir: Path
     history: dict[str, list[float]]
     profile: config.Profile
@@ -138,7 +209,8 @@ def features_key(features) -> str:
 
 
 def build_vocabulary(dataset: CaptionDataset, profile: config.Profile) -> tuple[Vocabulary, int]:
-    """The training split's vocabulary and its longest encoded caption (with start/end)."""
+    """The training split's vocabulary and ``row_length``, its longest caption in ids (with
+    ``<start>`` and ``<end>``)."""
     tokens = [t for caps in _train_tokens(dataset).values() for t in caps]
     vocab = Vocabulary.build(tokens, min_count=profile.min_word_count)
     return vocab, caption_length_stats(tokens)["max"]
@@ -154,14 +226,16 @@ def train_captioner(
     retrain: bool = False,
     dataset: CaptionDataset | None = None,
 ) -> Captioner:
-    """Train (or resume, or reuse a finished run of) the captioning model of ``profile``.
+    """Train (or resume, or reuse a finished run of) the captioning model of ``profile``, with
+    the profile's settings for ``model`` (:meth:`course_lib.config.Profile.for_model`).
 
     A run killed part way resumes from its last completed epoch; a finished run is loaded
     instead of trained again unless ``retrain``.
     """
-    from course_lib.models import build_inject_model, build_merge_model, compile_captioner
+    from course_lib.models import compile_captioner
     from course_lib.training import encode_captions, load_captioner, make_tf_dataset, train
 
+    profile = profile.for_model(model)
     run_dir = run_dir_for(profile, data_dir, dataset_name=dataset_name, model=model)
     run_dir.mkdir(parents=True, exist_ok=True)
     quiet = verbose == 0
@@ -169,7 +243,9 @@ def train_captioner(
         dataset = load_dataset_for(
             profile, data_dir, dataset_name, dataset=dataset, progress=not quiet
         )
-        features = prepare_features(profile, data_dir, dataset=dataset, progress=not quiet)
+        features = prepare_features(
+            profile, data_dir, dataset=dataset, progress=not quiet, spatial=model == "attention"
+        )
         done = run_dir / "run.json"
         if not retrain and done.exists() and (run_dir / "best.keras").exists():
             if read_json(done).get("features_key") == features_key(features):
@@ -178,14 +254,14 @@ def train_captioner(
             retrain = True
         if retrain:
             _clear_run(run_dir)
-        vocab, max_length = build_vocabulary(dataset, profile)
+        vocab, row_length = build_vocabulary(dataset, profile)
         vocab.save(run_dir / "vocab.json")
 
         config.set_seed(profile.seed)
         splits = {}
         for split in ("train", "dev"):
             captions = {i: c for i, c in dataset.split_captions(split).items() if i in features}
-            splits[split] = encode_captions(captions, vocab, max_length)
+            splits[split] = encode_captions(captions, vocab, row_length)
         train_ds = make_tf_dataset(
             features,
             *splits["train"],
@@ -200,14 +276,7 @@ def train_captioner(
             shuffle=False,
             seed=profile.seed,
         )
-        builder = build_merge_model if model == "merge" else build_inject_model
-        net = builder(
-            len(vocab),
-            features.dim,
-            embed_dim=profile.embed_dim,
-            units=profile.units,
-            dropout=profile.dropout,
-        )
+        net = build_model(model, len(vocab), features, profile)
         compile_captioner(net, profile.learning_rate)
         history = train(
             net,
@@ -216,7 +285,6 @@ def train_captioner(
             epochs=profile.epochs,
             run_dir=run_dir,
             patience=profile.patience,
-            learning_rate=profile.learning_rate,
             seed=profile.seed,
             verbose=verbose,
         )
@@ -226,7 +294,7 @@ def train_captioner(
                 "profile": profile.to_dict(),
                 "model": model,
                 "dataset": dataset.name,
-                "max_length": max_length,
+                "row_length": row_length,
                 "vocab_size": len(vocab),
                 "feature_dim": features.dim,
                 "features_key": features_key(features),
@@ -234,7 +302,7 @@ def train_captioner(
             },
         )
         return Captioner(
-            load_captioner(run_dir / "best.keras"), vocab, max_length, run_dir, history, profile
+            load_captioner(run_dir / "best.keras"), vocab, row_length, run_dir, history, profile
         )
 
 
@@ -269,7 +337,7 @@ def load_trained(
     return Captioner(
         load_captioner(run_dir / "best.keras"),
         Vocabulary.load(run_dir / "vocab.json"),
-        int(meta["max_length"]),
+        int(meta["row_length"]),
         run_dir,
         read_history(run_dir / "history.csv"),
         profile,
@@ -297,22 +365,34 @@ def get_captioner(
 
 
 def decode_captions(
-    captioner: Captioner, features: np.ndarray, *, decoder: str = "beam", beam_width: int = 3
-) -> list[list[str]]:
-    """Captions (token lists without start/end) for image features of shape (N, D)."""
+    captioner: Captioner,
+    features: np.ndarray,
+    *,
+    decoder: str = "beam",
+    beam_width: int = 3,
+    return_attention: bool = False,
+):
+    """Captions (token lists without start/end) for image features: vectors (N, D), or region
+    grids (N, L, C) for the attention model. With ``return_attention`` (attention model) also
+    each caption's attention weights, (words + 1, L) per image."""
     from course_lib.decoding import beam_search_decode, greedy_decode
 
+    max_tokens = captioner.row_length - 1
+    args = (captioner.model, features, captioner.vocab, max_tokens)
     if decoder == "greedy":
-        return greedy_decode(captioner.model, features, captioner.vocab, captioner.max_length)
+        return greedy_decode(*args, return_attention=return_attention)
     if decoder == "beam":
-        return beam_search_decode(
-            captioner.model,
-            features,
-            captioner.vocab,
-            captioner.max_length,
-            beam_width=beam_width,
-        )
+        return beam_search_decode(*args, beam_width=beam_width, return_attention=return_attention)
     raise ValueError(f"unknown decoder {decoder!r}; choose 'greedy' or 'beam'")
+
+
+def grid_size(features) -> tuple[int, int]:
+    """(H, W) of a grid store's square map of regions (L = H × W)."""
+    n_regions = features.item_shape[0]
+    side = round(n_regions**0.5)
+    if side * side != n_regions:
+        raise ValueError(f"{n_regions} regions do not make a square grid")
+    return side, side
 
 
 def references_for(dataset: CaptionDataset, image_ids: list[str]) -> dict[str, list[list[str]]]:
@@ -333,24 +413,38 @@ def evaluate_captioner(
     dataset: CaptionDataset | None = None,
 ) -> dict:
     """BLEU-1..4, CIDEr-D (and scene accuracy on the synthetic set) of the trained model on
-    ``split``, with the decoder settings that produced them."""
-    from course_lib.evaluation import evaluate_captions
+    ``split``, with the decoder settings that produced them; for the attention model on the
+    synthetic set also ``attention_correctness`` (without its per-word details)."""
+    from course_lib.evaluation import attention_correctness, evaluate_captions
 
+    attention = model == "attention"
     dataset = load_dataset_for(profile, data_dir, dataset_name, dataset=dataset, progress=False)
-    features = prepare_features(profile, data_dir, dataset=dataset, progress=False)
+    features = prepare_features(
+        profile, data_dir, dataset=dataset, progress=False, spatial=attention
+    )
     captioner = captioner or get_captioner(
         profile, data_dir, dataset_name=dataset_name, model=model, dataset=dataset
     )
     beam_width = beam_width or profile.beam_width
     ids = [i for i in dataset.splits[split] if i in features]
-    hyps = decode_captions(captioner, features.matrix(ids), decoder=decoder, beam_width=beam_width)
-    return evaluate_captions(
+    decoded = decode_captions(
+        captioner, features.matrix(ids), decoder=decoder, beam_width=beam_width,
+        return_attention=attention,
+    )  # fmt: skip
+    hyps = dict(zip(ids, decoded[0] if attention else decoded, strict=True))
+    report = evaluate_captions(
         references_for(dataset, ids),
-        dict(zip(ids, hyps, strict=True)),
+        hyps,
         decoder=decoder,
         beam_width=beam_width if decoder == "beam" else None,
         scenes=dataset.scenes,
     )
+    if attention and dataset.scenes is not None:
+        weights = dict(zip(ids, decoded[1], strict=True))
+        result = attention_correctness(hyps, weights, dataset.scenes, grid_size(features))
+        result.pop("details")
+        report["attention_correctness"] = result
+    return report
 
 
 def caption_images(
@@ -363,15 +457,24 @@ def caption_images(
     decoder: str = "beam",
     beam_width: int | None = None,
     dataset: CaptionDataset | None = None,
+    attention_figure: PathLike | None = None,
 ) -> list[tuple[Path, str]]:
     """Caption image files with the profile's trained model: ``[(path, caption), …]``.
 
-    Images are decoded and resized exactly as for feature extraction. Images that cannot be
-    read are reported by name with the reason instead of a caption.
+    Every image is decoded by :func:`course_lib.data.images.load_image`, exactly as for feature
+    extraction (EXIF orientation applied, any mode to RGB, the same resize). An image that
+    cannot be read gets ``"[skipped: <file>: <reason>]"`` instead of a caption. For the
+    attention model, ``attention_figure`` saves a figure of where it looked at each word
+    (:func:`course_lib.viz.plot_attention`): to that path for one image, else to
+    ``<stem>-<k><suffix>`` for the k-th image.
     """
+    from course_lib.backbones import build_backbone
     from course_lib.data.images import ImageError, load_image
-    from course_lib.features import build_backbone, read_images
 
+    _check_model(model)
+    attention = model == "attention"
+    if attention_figure is not None and not attention:
+        raise ValueError("attention_figure needs the attention model (model='attention')")
     captioner = load_trained(profile, data_dir, dataset_name=dataset_name, model=model)
     if profile.backbone == "smallcnn":
         dataset = load_dataset_for(profile, data_dir, dataset_name, dataset=dataset)
@@ -381,32 +484,58 @@ def caption_images(
         image_size=profile.image_size,
         data_dir=data_dir,
         dataset=dataset,
+        spatial=attention,
     )
-    captions: dict[Path, str] = {}
-    readable: list[Path] = []
-    for path in map(Path, paths):
+    captions: dict[int, str] = {}
+    readable: dict[int, np.ndarray] = {}
+    for k, path in enumerate(map(Path, paths)):
         try:
-            load_image(path)
-            readable.append(path)
+            readable[k] = load_image(path, profile.image_size)
         except ImageError as err:
-            captions[path] = f"[skipped: {err}]"
+            captions[k] = f"[skipped: {err}]"
     if readable:
-        images = read_images(readable, profile.image_size)
+        images = np.stack(list(readable.values())).astype(np.float32)
         features = np.asarray(backbone.predict(images, verbose=0))
         decoded = decode_captions(
-            captioner, features, decoder=decoder, beam_width=beam_width or profile.beam_width
-        )
-        captions.update((p, " ".join(c)) for p, c in zip(readable, decoded, strict=True))
-    return [(Path(p), captions[Path(p)]) for p in paths]
+            captioner, features, decoder=decoder, beam_width=beam_width or profile.beam_width,
+            return_attention=attention,
+        )  # fmt: skip
+        words = decoded[0] if attention else decoded
+        captions.update((k, " ".join(c)) for k, c in zip(readable, words, strict=True))
+        if attention_figure is not None:
+            _save_attention_figures(
+                Path(attention_figure), readable, words, decoded[1], features.shape[1]
+            )
+    return [(Path(p), captions[k]) for k, p in enumerate(paths)]
+
+
+def _save_attention_figures(target: Path, images: dict, captions, weights, n_regions: int):
+    """One attention figure per captioned image (see :func:`caption_images`)."""
+    from course_lib.io import atomic_path
+    from course_lib.viz import plot_attention
+
+    side = round(n_regions**0.5)
+    for k, caption, w in zip(images, captions, weights, strict=True):
+        name = f"{target.stem}-{k}{target.suffix}"
+        path = target if len(images) == 1 else target.with_name(name)
+        fig = plot_attention(images[k], [*caption, "<end>"], w, (side, side))
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, bbox_inches="tight", dpi=fig.dpi)
 
 
 def run_all(
-    profile: config.Profile, data_dir: PathLike | None = None, *, beam_width: int | None = None
+    profile: config.Profile,
+    data_dir: PathLike | None = None,
+    *,
+    beam_width: int | None = None,
+    model: str = "merge",
 ) -> dict:
     """Every stage from an empty data folder: data, features, training, evaluation.
 
-    Returns BLEU-1..4, CIDEr-D, scene accuracy, the decoder settings and each stage's time.
+    Returns BLEU-1..4, CIDEr-D, scene accuracy (and for the attention model attention
+    correctness), the decoder settings, the model and each stage's time.
     """
+    _check_model(model)
     timings: dict[str, float] = {}
 
     def timed(stage: str, func, *args, **kwargs):
@@ -415,30 +544,23 @@ def run_all(
         timings[stage] = round(time.perf_counter() - start, 2)
         return out
 
+    spatial = model == "attention"
     dataset = timed("data", load_dataset_for, profile, data_dir)
-    timed("features", prepare_features, profile, data_dir, dataset=dataset)
-    captioner = timed("train", get_captioner, profile, data_dir)
+    timed("features", prepare_features, profile, data_dir, dataset=dataset, spatial=spatial)
+    captioner = timed("train", get_captioner, profile, data_dir, model=model)
+    common = {"captioner": captioner, "model": model}
     scores = timed(
-        "evaluate",
-        evaluate_captioner,
-        profile,
-        data_dir,
-        captioner=captioner,
-        decoder="beam",
-        beam_width=beam_width or profile.beam_width,
-    )
+        "evaluate", evaluate_captioner, profile, data_dir, decoder="beam",
+        beam_width=beam_width or profile.beam_width, **common,
+    )  # fmt: skip
     greedy = timed(
-        "evaluate_greedy",
-        evaluate_captioner,
-        profile,
-        data_dir,
-        captioner=captioner,
-        decoder="greedy",
+        "evaluate_greedy", evaluate_captioner, profile, data_dir, decoder="greedy", **common
     )
     result = {
         "profile": profile.name,
         "dataset": profile.dataset,
         "backbone": profile.backbone,
+        "model": model,
         **scores,
         "greedy": {k: v for k, v in greedy.items() if k.startswith(("bleu", "cider"))},
         "epochs": len(captioner.history.get("loss", [])),

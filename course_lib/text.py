@@ -175,18 +175,16 @@ class Vocabulary:
         )
 
 
-def pad_sequences_right(sequences: Sequence[Sequence[int]], max_length: int) -> np.ndarray:
-    """Right-pad (and never truncate) id sequences with 0 → array of shape (N, max_length).
+def pad_sequences_right(sequences: Sequence[Sequence[int]], length: int) -> np.ndarray:
+    """Right-pad (and never truncate) id sequences with 0 → int32 array of shape (N, length).
 
     Right padding keeps every caption's words at the same time steps whatever its length,
     which is what lets Keras use the fast cuDNN LSTM kernel with a mask.
     """
-    out = np.zeros((len(sequences), max_length), dtype=np.int32)
+    out = np.zeros((len(sequences), length), dtype=np.int32)
     for row, seq in enumerate(sequences):
-        if len(seq) > max_length:
-            raise ValueError(
-                f"sequence {row} has {len(seq)} ids, more than max_length={max_length}"
-            )
+        if len(seq) > length:
+            raise ValueError(f"sequence {row} has {len(seq)} ids, more than length={length}")
         out[row, : len(seq)] = seq
     return out
 

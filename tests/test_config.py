@@ -56,10 +56,22 @@ def test_data_dir_precedence(monkeypatch, tmp_path):
     assert config.features_dir(tmp_path) == tmp_path / "features"
     assert config.runs_dir(tmp_path) == tmp_path / "runs"
     with pytest.raises(ValueError, match="unknown dataset"):
-        config.dataset_dir("coco", tmp_path)
+        config.dataset_dir("imagenet", tmp_path)
 
 
 def test_banner_names_profile_dataset_backbone_and_how_to_switch(tmp_path):
     text = config.banner(config.get_profile("mini"), tmp_path)
     for word in ("mini", "synthetic", "smallcnn", "COURSE_PROFILE=full", str(tmp_path)):
         assert word in text
+
+
+def test_a_model_kind_trains_with_its_own_settings_unless_overridden():
+    mini = config.get_profile("mini")
+    attention = mini.for_model("attention")
+    assert attention.epochs == config.ATTENTION_MINI["epochs"] != mini.epochs
+    assert mini.for_model("merge") == mini
+    short = config.get_profile("mini", epochs=1).for_model("attention")
+    assert short.epochs == 1  # an explicit override wins over the model's settings
+    assert short.patience == config.ATTENTION_MINI["patience"]
+    with pytest.raises(ValueError, match="unknown model"):
+        mini.for_model("transformer")

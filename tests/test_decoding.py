@@ -30,7 +30,7 @@ def tiny_model(kind: str = "merge", seed: int = 0) -> keras.Model:
     # Sharper, more varied distributions than the near-uniform initial ones.
     out = model.get_layer("output")
     kernel, bias = out.get_weights()
-    bias[VOCAB.end_id] += 2.0  # end some captions before max_length
+    bias[VOCAB.end_id] += 2.0  # end some captions before max_tokens
     out.set_weights([kernel * 8.0, bias])
     return model
 
@@ -64,15 +64,15 @@ def markov_table(seed: int, v: int) -> np.ndarray:
     return table / table.sum(axis=1, keepdims=True)
 
 
-def brute_force_best(table: np.ndarray, vocab: Vocabulary, max_length: int, alpha: float = 0.0):
-    """Best caption of a Markov chain over every sequence that ends or reaches max_length."""
+def brute_force_best(table: np.ndarray, vocab: Vocabulary, max_tokens: int, alpha: float = 0.0):
+    """Best caption of a Markov chain over every sequence that ends or reaches max_tokens."""
     v = len(table)
     best, best_score = None, -np.inf
-    for length in range(1, max_length + 1):
+    for length in range(1, max_tokens + 1):
         for seq in itertools.product(range(v), repeat=length):
             if VOCAB.end_id in seq[:-1]:
                 continue
-            if length < max_length and seq[-1] != VOCAB.end_id:
+            if length < max_tokens and seq[-1] != VOCAB.end_id:
                 continue
             prev, lp = VOCAB.start_id, 0.0
             for w in seq:
@@ -88,8 +88,8 @@ def brute_force_best(table: np.ndarray, vocab: Vocabulary, max_length: int, alph
 def test_fast_greedy_gives_the_same_captions_as_the_seed_tutorials_loop(kind):
     model = tiny_model(kind)
     feats = features(4)
-    assert greedy_decode(model, feats, VOCAB, max_length=6) == naive_greedy_decode(
-        model, feats, VOCAB, max_length=6
+    assert greedy_decode(model, feats, VOCAB, max_tokens=6) == naive_greedy_decode(
+        model, feats, VOCAB, max_tokens=6
     )
 
 
@@ -121,7 +121,7 @@ def test_best_beam_is_at_least_as_probable_as_the_greedy_caption(seed):
     assert np.all(np.array(beam_lp) >= np.array(greedy_lp) - 1e-6)
     # The scores are the full model's log-probabilities of the captions (for finished ones).
     ended = [i for i, c in enumerate(greedy) if len(c) < 8]
-    assert ended or seed == 2  # (seed 2's greedy captions all run to max_length)
+    assert ended or seed == 2  # (seed 2's greedy captions all run to max_tokens)
     full = sequence_log_probs(model, feats[ended], VOCAB, [greedy[i] for i in ended])
     np.testing.assert_allclose(full, np.array(greedy_lp)[ended], atol=1e-4)
 
@@ -147,20 +147,20 @@ def test_beam_search_finds_the_caption_that_greedy_misses():
 def test_exhaustive_beam_search_finds_the_best_caption(seed, alpha):
     small = Vocabulary(["x", "y"])  # ids 0..5
     table = markov_table(seed, len(small))
-    max_length = 4
-    expected, expected_score = brute_force_best(table, small, max_length, alpha)
-    width = len(small) ** max_length  # wide enough to keep every prefix
+    max_tokens = 4
+    expected, expected_score = brute_force_best(table, small, max_tokens, alpha)
+    width = len(small) ** max_tokens  # wide enough to keep every prefix
     step = MarkovStep(table)
     (caption,), (log_prob,) = beam_search_decode(
         step,
         np.zeros((1, D), np.float32),
         small,
-        max_length,
+        max_tokens,
         beam_width=width,
         length_normalisation=alpha,
         return_scores=True,
     )
-    length = min(len(caption) + 1, max_length)
+    length = min(len(caption) + 1, max_tokens)
     assert log_prob / length**alpha == pytest.approx(expected_score, abs=1e-9)
     assert caption == expected
 
@@ -183,7 +183,7 @@ def test_decoding_stops_at_the_end_token_and_drops_it():
     assert sample_decode(step, feats, VOCAB, 10, temperature=1.0) == expected
 
 
-def test_max_length_caps_the_number_of_predicted_tokens():
+def test_max_tokens_caps_the_number_of_predicted_tokens():
     table = np.zeros((len(VOCAB), len(VOCAB)))
     table[:, VOCAB.token_to_id["a"]] = 1.0  # never ends
     step = MarkovStep(table)

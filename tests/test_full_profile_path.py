@@ -18,7 +18,8 @@ from http_fixtures import FaultyServer
 from PIL import Image
 
 from course_lib import config
-from course_lib.data.flickr8k import IMAGE_DIR_NAME, SPLIT_FILES, TOKEN_FILE, prepare_flickr8k
+from course_lib.data.dataset import IMAGE_DIR_NAME, SPLIT_FILES, TOKEN_FILE
+from course_lib.data.flickr8k import prepare_flickr8k
 from course_lib.pipeline import (
     caption_images,
     evaluate_captioner,
@@ -60,11 +61,11 @@ def _fixture_archives(n_images: int = 12) -> tuple[dict[str, bytes], dict[str, s
     return {"Flickr8k_Dataset.zip": images.getvalue(), "Flickr8k_text.zip": text.getvalue()}, sums
 
 
-def test_full_profile_path_on_a_flickr8k_shaped_fixture(tmp_path):
+def _downloaded(data_dir):
+    """The fixture's archives served on 127.0.0.1, downloaded and prepared into ``data_dir``."""
     archives, text_sums = _fixture_archives()
-    data_dir = tmp_path / "data"
     with FaultyServer(archives) as server:
-        dataset = prepare_flickr8k(
+        return prepare_flickr8k(
             config.dataset_dir("flickr8k", data_dir),
             urls={
                 "images": server.url("Flickr8k_Dataset.zip"),
@@ -74,6 +75,11 @@ def test_full_profile_path_on_a_flickr8k_shaped_fixture(tmp_path):
             expected_images=12,
             progress=False,
         )
+
+
+def test_full_profile_path_on_a_flickr8k_shaped_fixture(tmp_path):
+    data_dir = tmp_path / "data"
+    dataset = _downloaded(data_dir)
     assert dataset.images_present() and not dataset.missing_images()
     assert {k: len(v) for k, v in dataset.splits.items()} == {"train": 8, "dev": 2, "test": 2}
 
@@ -106,3 +112,30 @@ def test_full_profile_path_on_a_flickr8k_shaped_fixture(tmp_path):
     assert [p for p, _ in results] == [photo, bogus]
     assert all(w in captioner.vocab for w in results[0][1].split())
     assert results[1][1].startswith("[skipped:") and "notes.jpg" in results[1][1]
+
+
+def test_the_attention_model_on_vgg16_grids_of_the_flickr8k_shaped_fixture(tmp_path):
+    data_dir = tmp_path / "data"
+    dataset = _downloaded(data_dir)
+    profile = config.get_profile(
+        "full", weights=None, epochs=1, batch_size=8, embed_dim=16, units=16, beam_width=2
+    )
+    grids = prepare_features(profile, data_dir, dataset=dataset, progress=False, spatial=True)
+    assert grids.item_shape == (196, 512) and len(grids) == 12  # block5_conv3: 14 × 14 regions
+    assert grids.metadata["dtype"] == "float16" and grids.metadata["image_size"] == 224
+
+    captioner = train_captioner(profile, data_dir, dataset=dataset, model="attention", verbose=0)
+    assert captioner.model.input["image"].shape[1:] == (196, 512)
+    scores = evaluate_captioner(
+        profile, data_dir, dataset=dataset, captioner=captioner, model="attention",
+        decoder="beam", beam_width=2,
+    )  # fmt: skip
+    assert scores["n_images"] == 2 and "attention_correctness" not in scores  # no scenes
+    photo = dataset.image_path(dataset.splits["test"][0])
+    figure = tmp_path / "where.png"
+    [(path, caption)] = caption_images(
+        profile, [photo], data_dir, dataset=dataset, model="attention", beam_width=2,
+        attention_figure=figure,
+    )  # fmt: skip
+    assert path == photo and all(w in captioner.vocab for w in caption.split())
+    assert figure.read_bytes()[:4] == b"\x89PNG"

@@ -7,9 +7,10 @@ import json
 import pytest
 
 from course_lib import config
-from course_lib.__main__ import main
+from course_lib.__main__ import build_parser, main
 from course_lib.io import atomic_write_json, read_json
-from course_lib.pipeline import get_captioner, run_all, run_dir_for
+from course_lib.pipeline import caption_images, get_captioner, run_all, run_dir_for
+from course_lib.text import Vocabulary
 
 pytestmark = pytest.mark.slow
 
@@ -68,5 +69,45 @@ def test_cli_train_evaluate_and_caption(tmp_path, capsys):
     image = next((tmp_path / "synthetic" / "Flicker8k_Dataset").glob("*.jpg"))
     assert main(["caption", *base, str(image), str(tmp_path / "missing.jpg")]) == 0
     lines = capsys.readouterr().out.strip().splitlines()[-2:]
-    assert lines[0].startswith(str(image)) and len(lines[0].split("\t")[1]) > 0
+    path, caption = lines[0].split("\t")
+    # After one epoch of 3 batches the caption may well be empty (<end> first), so check only
+    # that it is made of the trained vocabulary's words.
+    (vocab_file,) = tmp_path.glob("runs/*/vocab.json")
+    assert path == str(image) and set(caption.split()) <= set(Vocabulary.load(vocab_file).words)
     assert "missing.jpg" in lines[1] and "[skipped:" in lines[1]
+
+
+def test_the_attention_model_runs_end_to_end_with_grids_and_saves_attention_figures(
+    tmp_path, tiny_mini, capsys
+):
+    result = run_all(tiny_mini, tmp_path, model="attention")
+    assert result["model"] == "attention"
+    correctness = result["attention_correctness"]
+    if correctness["n_words"]:  # two epochs may name no object at all
+        assert 0.0 <= correctness["correctness"] <= 1.0 and 0.0 < correctness["chance"] < 1.0
+    else:
+        assert correctness["correctness"] is None and correctness["ratio"] is None
+    assert "details" not in correctness
+    run_dir = run_dir_for(tiny_mini, tmp_path, model="attention")
+    assert (run_dir / "best.keras").exists()
+    assert list((tmp_path / "features").glob("*-grid"))  # read from the grid store
+
+    images = sorted((tmp_path / "synthetic" / "Flicker8k_Dataset").glob("*.jpg"))[:2]
+    figure = tmp_path / "where.png"
+    captions = caption_images(
+        tiny_mini, images, tmp_path, model="attention", attention_figure=figure
+    )
+    assert [path for path, _ in captions] == images
+    for k in range(2):
+        assert (tmp_path / f"where-{k}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    args = build_parser().parse_args(
+        ["caption", "--model", "attention", "--attention-figure", str(figure), "x.jpg"]
+    )
+    assert (args.model, args.attention_figure) == ("attention", figure)
+
+
+def test_an_attention_figure_needs_the_attention_model(tmp_path, tiny_mini):
+    with pytest.raises(ValueError, match="attention model"):
+        caption_images(tiny_mini, [tmp_path / "a.jpg"], tmp_path, attention_figure="a.png")
+    with pytest.raises(ValueError, match="unknown model"):
+        run_all(tiny_mini, tmp_path, model="transformer")

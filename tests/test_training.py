@@ -1,4 +1,5 @@
-"""Token ids, the teacher-forcing pipeline, the per-prefix samples and resumable training."""
+"""Token ids, the teacher-forcing pipeline (grouped by length), the per-prefix samples and
+resumable training."""
 
 from __future__ import annotations
 
@@ -15,7 +16,12 @@ import keras
 import numpy as np
 import pytest
 
-from course_lib.models import build_merge_model, masked_sparse_categorical_crossentropy
+from course_lib.attention import build_attention_model
+from course_lib.models import (
+    build_merge_model,
+    compile_captioner,
+    masked_sparse_categorical_crossentropy,
+)
 from course_lib.text import Vocabulary, clean_caption
 from course_lib.training import (
     build_per_prefix_model,
@@ -50,7 +56,7 @@ def test_encode_captions_gives_one_right_padded_row_per_caption():
 
 
 def test_encode_captions_truncates_words_but_keeps_the_end_token():
-    _, ids = encode_captions(CAPTIONS, VOCAB, max_length=4)
+    _, ids = encode_captions(CAPTIONS, VOCAB, row_length=4)
     assert ids.shape == (5, 4)
     assert (ids[:, -1] == VOCAB.end_id).all() or (ids[4, -1] == VOCAB.end_id)
     assert ids[3, -1] == VOCAB.end_id and VOCAB.decode(ids[3]) == ["blue", "square"]
@@ -62,7 +68,7 @@ def batches(ds):
 
 def test_tf_dataset_shifts_captions_for_teacher_forcing_and_trims_each_batch():
     image_ids, ids = encode_captions(CAPTIONS, VOCAB)
-    ds = make_tf_dataset(FEATURES, image_ids, ids, batch_size=2, shuffle=False)
+    ds = make_tf_dataset(FEATURES, image_ids, ids, batch_size=2, shuffle=False, sort_window=1)
     got = batches(ds)
     assert [len(b[1]) for b in got] == [2, 2, 1]
     image, caption, target = got[0]
@@ -103,18 +109,107 @@ def test_tf_dataset_reads_features_from_a_feature_store_like_object():
     np.testing.assert_array_equal(a[0][0], b[0][0])
 
 
+def test_tf_dataset_streams_region_grids_from_a_spatial_store_batch_by_batch():
+    class GridStore:
+        spatial = True
+        item_shape = (4, D)
+
+        def __init__(self):
+            self.reads = []
+
+        def matrix(self, ids):
+            self.reads.append(list(ids))
+            return np.stack([np.tile(FEATURES[i], (4, 1)) for i in ids])
+
+    image_ids, ids = encode_captions(CAPTIONS, VOCAB)
+    store = GridStore()
+    ds = make_tf_dataset(store, image_ids, ids, batch_size=2, shuffle=False)
+    assert store.reads == []  # nothing read while the pipeline is built
+    assert ds.element_spec[0]["image"].shape.as_list() == [None, 4, D]
+    for x, _ in ds:
+        rows = x["image"].numpy()
+        assert rows.shape[1:] == (4, D) and len(rows) <= 2
+        np.testing.assert_array_equal(rows[:, 0], rows[:, 3])  # one image's grid per row
+    assert all(len(read) <= 2 for read in store.reads) and store.reads
+
+
+def captions_of_many_lengths(n=203, row_length=16, seed=0):
+    """``n`` captions of 1–14 words, each of its own image whose feature is its row number."""
+    rng = np.random.default_rng(seed)
+    image_ids = [f"img_{k}" for k in range(n)]
+    feats = {name: np.full(D, k, np.float32) for k, name in enumerate(image_ids)}
+    ids = np.zeros((n, row_length), np.int32)
+    for k in range(n):
+        words = rng.integers(1, row_length - 1)
+        ids[k, : words + 2] = [2, *rng.integers(4, len(VOCAB), size=words), 3]
+    return feats, image_ids, ids
+
+
+def epoch_batches(ds):
+    """Per batch of one epoch: (row numbers, the batch's caption inputs)."""
+    return [(x["image"][:, 0].numpy().astype(int), x["caption"].numpy()) for x, _ in ds]
+
+
+def padding_fraction(batches) -> float:
+    cells = sum(caption.size for _, caption in batches)
+    return 1 - sum(int(np.count_nonzero(caption)) for _, caption in batches) / cells
+
+
+def test_grouped_batches_hold_every_caption_once_per_epoch_with_little_padding():
+    feats, image_ids, ids = captions_of_many_lengths()
+    ds = make_tf_dataset(feats, image_ids, ids, batch_size=8, seed=5, sort_window=4)
+    plain = make_tf_dataset(feats, image_ids, ids, batch_size=8, seed=5, sort_window=1)
+    assert int(ds.cardinality()) == int(plain.cardinality()) == 26  # ceil(203 / 8)
+    for _ in range(3):
+        batches = epoch_batches(ds)
+        assert len(batches) == 26
+        rows = np.concatenate([r for r, _ in batches])
+        assert sorted(rows) == list(range(len(ids)))  # each caption exactly once
+        for r, caption in batches:  # the right captions, cut to the batch's longest
+            width = int(np.count_nonzero(ids[r], axis=1).max()) - 1
+            np.testing.assert_array_equal(caption, ids[r, :width])
+    grouped, mixed = padding_fraction(epoch_batches(ds)), padding_fraction(epoch_batches(plain))
+    assert mixed > 0.3 and grouped < mixed / 2, (grouped, mixed)
+
+
+def test_grouped_batches_are_reproducible_for_a_seed_and_differ_between_epochs():
+    feats, image_ids, ids = captions_of_many_lengths()
+
+    def two_epochs(seed):
+        ds = make_tf_dataset(feats, image_ids, ids, batch_size=8, seed=seed, sort_window=4)
+        return [np.concatenate([r for r, _ in epoch_batches(ds)]) for _ in range(2)]
+
+    first, second = two_epochs(7)
+    again = two_epochs(7)
+    np.testing.assert_array_equal(first, again[0])
+    np.testing.assert_array_equal(second, again[1])
+    assert not np.array_equal(first, second)
+    assert not np.array_equal(first, two_epochs(8)[0])
+
+
+def test_unshuffled_batches_repeat_and_are_sorted_by_length_within_windows():
+    feats, image_ids, ids = captions_of_many_lengths()
+    ds = make_tf_dataset(feats, image_ids, ids, batch_size=8, shuffle=False, sort_window=4)
+    rows = np.concatenate([r for r, _ in epoch_batches(ds)])
+    np.testing.assert_array_equal(rows, np.concatenate([r for r, _ in epoch_batches(ds)]))
+    lengths = np.count_nonzero(ids, axis=1)
+    for start in range(0, len(ids), 32):  # each window: the same rows, sorted by length
+        window = rows[start : start + 32]
+        assert sorted(window) == list(range(start, min(start + 32, len(ids))))
+        assert (np.diff(lengths[window]) >= 0).all()
+
+
 def test_per_prefix_samples_follow_the_seed_tutorial():
     image_ids, ids = encode_captions({"img_c": ["a square"]}, VOCAB)
-    samples = list(per_prefix_samples(image_ids, ids, FEATURES, len(VOCAB), max_length=4))
+    samples = list(per_prefix_samples(image_ids, ids, FEATURES, len(VOCAB), prefix_length=4))
     a, square = VOCAB.token_to_id["a"], VOCAB.token_to_id["square"]
     assert [list(s[1]) for s in samples] == [[0, 0, 0, 2], [0, 0, 2, a], [0, 2, a, square]]
     assert [int(s[2].argmax()) for s in samples] == [a, square, VOCAB.end_id]
-    post = list(per_prefix_samples(image_ids, ids, FEATURES, len(VOCAB), 4, padding="post"))
-    assert list(post[1][1]) == [2, a, 0, 0]
+    with pytest.raises(ValueError, match="prefix_length >= 3"):
+        list(per_prefix_samples(image_ids, ids, FEATURES, len(VOCAB), prefix_length=2))
 
 
-@pytest.mark.parametrize("padding", ["pre", "post"])
-def test_teacher_forcing_loss_equals_the_per_prefix_loss_with_the_same_weights(padding):
+def test_teacher_forcing_loss_equals_the_per_prefix_loss_with_the_same_weights():
     keras.utils.set_random_seed(3)
     image_ids, ids = encode_captions(CAPTIONS, VOCAB)
     rng = np.random.default_rng(0)
@@ -129,7 +224,7 @@ def test_teacher_forcing_loss_equals_the_per_prefix_loss_with_the_same_weights(p
     ]
     teacher = float(masked_sparse_categorical_crossentropy(y, merge(x, training=False)))
 
-    px, py = per_prefix_arrays(image_ids, ids, feats, len(VOCAB), padding=padding)
+    px, py = per_prefix_arrays(image_ids, ids, feats, len(VOCAB))
     assert len(py) == int((ids[:, 1:] != 0).sum())  # one sample per real target word
     probs = per_prefix.predict_on_batch(px)
     per_sample = -np.log(probs[py.astype(bool)])
@@ -154,8 +249,8 @@ def test_train_writes_checkpoint_history_and_returns_finished_runs(tmp_path, cap
     ds = make_tf_dataset(feats, image_ids, ids, batch_size=8, shuffle=True, seed=1)
     val = make_tf_dataset(feats, image_ids, ids, batch_size=8, shuffle=False)
     keras.utils.set_random_seed(0)
-    model = build_merge_model(len(VOCAB), D, embed_dim=4, units=4)
-    history = train(model, ds, val, epochs=3, run_dir=tmp_path / "run", learning_rate=1e-2)
+    model = compile_captioner(build_merge_model(len(VOCAB), D, embed_dim=4, units=4), 1e-2)
+    history = train(model, ds, val, epochs=3, run_dir=tmp_path / "run")
     out = capsys.readouterr().out
     assert out.count("epoch ") == 3 and "val_loss" in out
     assert history["epoch"] == [0, 1, 2] and len(history["val_loss"]) == 3
@@ -168,9 +263,113 @@ def test_train_writes_checkpoint_history_and_returns_finished_runs(tmp_path, cap
         best.evaluate(val, verbose=0, return_dict=True)["loss"], rel=1e-4
     )
     # Again with the same run_dir: nothing retrained, same history, best weights loaded.
-    fresh = build_merge_model(len(VOCAB), D, embed_dim=4, units=4)
+    fresh = compile_captioner(build_merge_model(len(VOCAB), D, embed_dim=4, units=4))
     assert train(fresh, ds, val, epochs=3, run_dir=tmp_path / "run", verbose=0) == history
     np.testing.assert_allclose(fresh.predict_on_batch(x), model.predict_on_batch(x), atol=1e-6)
+
+
+def test_train_refuses_an_uncompiled_model_and_a_dataset_of_unknown_length(tmp_path):
+    feats, image_ids, ids = tiny_data()
+    ds = make_tf_dataset(feats, image_ids, ids, batch_size=8)
+    model = build_merge_model(len(VOCAB), D, embed_dim=4, units=4)
+    with pytest.raises(ValueError, match="compile_captioner"):
+        train(model, ds, ds, epochs=1, run_dir=tmp_path / "a")
+    compile_captioner(model)
+    unknown = ds.filter(lambda x, y: True)
+    with pytest.raises(ValueError, match="known, finite number of batches"):
+        train(model, unknown, ds, epochs=1, run_dir=tmp_path / "b")
+
+
+class _Interrupt(keras.callbacks.Callback):
+    """Stops the run (as a disconnect would) at the start of epoch ``at`` (0-based)."""
+
+    def __init__(self, at: int):
+        super().__init__()
+        self.at = at
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at:
+            raise KeyboardInterrupt
+
+
+def _grouped_run(run_dir, callbacks=(), attention: bool = False):
+    """A fresh process's view: seed, pipeline and model built anew, then ``train``. With
+    ``attention``, the attention model over 2×2 grids of region vectors."""
+    feats, image_ids, ids = captions_of_many_lengths()
+    if attention:
+        feats = {k: np.stack([v, v + 0.5, -v, v * 2]) for k, v in feats.items()}  # (4, D)
+    keras.utils.set_random_seed(0)
+    ds = make_tf_dataset(feats, image_ids, ids, batch_size=16, seed=2, sort_window=3)
+    val = make_tf_dataset(feats, image_ids, ids, batch_size=16, shuffle=False)
+    if attention:
+        model = build_attention_model(
+            len(VOCAB), (4, D), embed_dim=8, units=8, attention_units=8, dropout=0.0
+        )
+    else:
+        model = build_merge_model(len(VOCAB), D, embed_dim=8, units=8, dropout=0.0)
+    compile_captioner(model, 1e-2)
+    history = train(
+        model, ds, val, epochs=5, run_dir=run_dir, patience=9, seed=0, verbose=0,
+        callbacks=callbacks,
+    )  # fmt: skip
+    return model, history
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attention", [False, True], ids=["merge", "attention"])
+def test_a_resumed_run_over_grouped_batches_matches_an_uninterrupted_one_exactly(
+    tmp_path, attention
+):
+    reference, expected = _grouped_run(tmp_path / "whole", attention=attention)
+    with pytest.raises(KeyboardInterrupt):
+        _grouped_run(tmp_path / "cut", callbacks=[_Interrupt(at=3)], attention=attention)
+    assert read_history(tmp_path / "cut" / "history.csv")["epoch"] == [0, 1, 2]
+    resumed, history = _grouped_run(tmp_path / "cut", attention=attention)
+    assert history == expected  # every loss of every epoch, bit for bit
+    for a, b in zip(resumed.weights, reference.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_the_keras_behaviour_that_resuming_relies_on(tmp_path):
+    """Resuming (see the comment above ``_ResumableEarlyStopping``) relies on these Keras
+    3.15.1 behaviours; each failure names the one that changed."""
+    from course_lib.training import _ResumableEarlyStopping
+
+    feats, image_ids, ids = tiny_data()
+    ds = make_tf_dataset(feats, image_ids, ids, batch_size=8, seed=1)
+
+    def compiled():
+        keras.utils.set_random_seed(0)
+        return compile_captioner(build_merge_model(len(VOCAB), D, embed_dim=4, units=4), 1e-2)
+
+    seen: list[int] = []
+    epochs = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: seen.append(epoch))
+    trained = compiled()
+    trained.fit(ds, epochs=2, shuffle=False, verbose=0)
+    path = tmp_path / "backup.weights.h5"
+    trained.save_weights(path)
+    restored = compiled()
+    restored.optimizer.build(restored.trainable_variables)
+    restored.load_weights(path)
+    for a, b in zip(restored.optimizer.variables, trained.optimizer.variables, strict=True):
+        assert np.array_equal(a.numpy(), b.numpy()), (
+            f"Model.save_weights/load_weights no longer carry the optimizer variable {a.path}"
+        )
+    assert int(restored.optimizer.iterations.numpy()) == 2 * int(ds.cardinality())
+
+    restored.fit(ds, epochs=5, initial_epoch=3, callbacks=[epochs], shuffle=False, verbose=0)
+    assert seen == [3, 4], "Model.fit(initial_epoch=k) no longer starts at epoch k"
+
+    stopper = _ResumableEarlyStopping(
+        monitor="loss", patience=3, resume_best=0.0, resume_wait=2, resume_epoch=1
+    )
+    fit = restored.fit(ds, epochs=9, initial_epoch=4, callbacks=[stopper], shuffle=False, verbose=0)
+    assert (stopper.best, stopper.best_epoch) == (0.0, 1), (
+        "EarlyStopping.on_train_begin no longer resets best/best_epoch before ours sets them"
+    )
+    assert len(fit.history["loss"]) == 1, (
+        "EarlyStopping no longer counts patience with its attributes best and wait"
+    )
 
 
 def test_load_captioner_names_a_missing_file(tmp_path):
@@ -184,7 +383,7 @@ TRAIN_SCRIPT = textwrap.dedent(
     import keras, numpy as np
     sys.path.insert(0, {tests!r})
     from test_training import tiny_data, VOCAB, D
-    from course_lib.models import build_merge_model
+    from course_lib.models import build_merge_model, compile_captioner
     from course_lib.training import make_tf_dataset, train
 
     class Slow(keras.callbacks.Callback):  # gives the test time to kill after epoch 1
@@ -195,8 +394,9 @@ TRAIN_SCRIPT = textwrap.dedent(
     ds = make_tf_dataset(feats, image_ids, ids, batch_size=8, shuffle=False)
     keras.utils.set_random_seed(0)
     model = build_merge_model(len(VOCAB), D, embed_dim=8, units=8, dropout=0.0)
-    train(model, ds, ds, epochs=6, run_dir=sys.argv[1], patience=10, learning_rate=1e-2,
-          seed=0, verbose=0, callbacks=[Slow()])
+    compile_captioner(model, 1e-2)
+    train(model, ds, ds, epochs=6, run_dir=sys.argv[1], patience=10, seed=0, verbose=0,
+          callbacks=[Slow()])
     """
 )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import time
 
-SIZE, BATCH, CHUNK = 16, 2, 2
+SIZE, BATCH, SHARD = 16, 2, 2
 
 
 def extract(root, data_dir, progress: bool = False):
@@ -21,7 +21,7 @@ def extract(root, data_dir, progress: bool = False):
         image_size=SIZE,
         data_dir=data_dir,
         batch_size=BATCH,
-        chunk_size=CHUNK,
+        shard_size=SHARD,
         progress=progress,
     )
 

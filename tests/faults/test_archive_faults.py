@@ -8,6 +8,7 @@ import zipfile
 import pytest
 from http_fixtures import closed_port_url
 
+from course_lib.data.dataset import IMAGE_DIR_NAME, TOKEN_FILE
 from course_lib.data.download import (
     ArchiveError,
     CorruptArchiveError,
@@ -15,7 +16,7 @@ from course_lib.data.download import (
     OfflineError,
     safe_extract_zip,
 )
-from course_lib.data.flickr8k import ARCHIVE_NAMES, IMAGE_DIR_NAME, TOKEN_FILE, prepare_flickr8k
+from course_lib.data.flickr8k import ARCHIVE_NAMES, prepare_flickr8k
 
 from .helpers import files_under, jpeg_bytes, make_zip, scene_image
 

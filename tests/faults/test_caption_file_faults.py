@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from course_lib.data import load_dataset
-from course_lib.data.flickr8k import (
+from course_lib.data.dataset import (
     R_BAD_NUMBER,
     R_DUPLICATE,
     R_EMPTY,

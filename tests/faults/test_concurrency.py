@@ -53,8 +53,13 @@ def test_two_processes_extracting_the_same_features_at_once_agree(tmp_path):
     assert json.loads(Path(outs[0] + ".json").read_text()) == json.loads(
         Path(outs[1] + ".json").read_text()
     )
-    caches = [p for p in files_under(data_dir / "features") if not p.endswith(".lock")]
-    assert len(caches) == 1 and caches[0].endswith(".npz")  # no temp files, no chunk folder
+    files = [p for p in files_under(data_dir / "features") if not p.endswith(".lock")]
+    names = sorted(Path(p).name for p in files)  # one store, no temporary files
+    assert names == [
+        "manifest.json",
+        *(f"shard-0000{k}.{e}" for k in range(3) for e in ("json", "npy")),
+    ]
+    assert len({Path(p).parent for p in files}) == 1
 
 
 def test_two_processes_replacing_the_same_file_never_leave_it_half_written(tmp_path):

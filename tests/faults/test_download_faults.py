@@ -10,8 +10,9 @@ import time
 import pytest
 from http_fixtures import FaultyServer, closed_port_url
 
+from course_lib.data.dataset import IMAGE_DIR_NAME, TOKEN_FILE
 from course_lib.data.download import DownloadError, OfflineError, download
-from course_lib.data.flickr8k import ARCHIVE_NAMES, IMAGE_DIR_NAME, TOKEN_FILE, prepare_flickr8k
+from course_lib.data.flickr8k import ARCHIVE_NAMES, prepare_flickr8k
 
 from .helpers import SPLIT_FILES, files_under, jpeg_bytes, make_zip, scene_image
 

@@ -21,7 +21,7 @@ from . import extract_child, train_child
 from .helpers import files_under, jpeg_bytes, scene_image, start_child, wait_for, write_dataset
 
 N_IMAGES = 10
-N_CHUNKS = N_IMAGES // extract_child.CHUNK
+N_SHARDS = N_IMAGES // extract_child.SHARD
 
 
 @pytest.fixture
@@ -50,8 +50,14 @@ def _same_store(a, b) -> None:
     assert a.skipped == b.skipped
 
 
-def _chunks(data_dir: Path) -> list[Path]:
-    return sorted((data_dir / "features").glob("*.parts/chunk_*.npz"))
+def _shards(data_dir: Path) -> list[Path]:
+    """The shards written so far (a shard is complete once its .json is there)."""
+    return sorted(p.with_suffix(".npy") for p in (data_dir / "features").glob("*/shard-*.json"))
+
+
+def _store_folder(data_dir: Path) -> Path:
+    (manifest,) = (data_dir / "features").glob("*/manifest.json")
+    return manifest.parent
 
 
 # ------------------------------------------------------------------------ feature extraction
@@ -62,12 +68,12 @@ def test_feature_extraction_sigkilled_at_a_random_point_resumes_to_the_same_resu
     tiny_root, tmp_path, predict_counter
 ):
     rng = random.Random(20240606)  # seeded: the "random" kill point is reproducible
-    wait_chunks = rng.randint(1, N_CHUNKS - 2)
-    delay = rng.uniform(0.0, 0.3)  # less than one slowed-down chunk (2 batches × 0.4 s)
+    wait_shards = rng.randint(1, N_SHARDS - 2)
+    delay = rng.uniform(0.0, 0.3)  # less than one slowed-down shard (2 batches × 0.4 s)
     data_dir, log = tmp_path / "killed", tmp_path / "predict.log"
     victim = start_child("faults.extract_child", tiny_root, data_dir, log)
     try:
-        wait_for(lambda: len(_chunks(data_dir)) >= wait_chunks, victim, "the first chunks")
+        wait_for(lambda: len(_shards(data_dir)) >= wait_shards, victim, "the first shards")
         import time
 
         time.sleep(delay)
@@ -76,21 +82,21 @@ def test_feature_extraction_sigkilled_at_a_random_point_resumes_to_the_same_resu
     finally:
         victim.kill()
         victim.wait()
-    done = _chunks(data_dir)
-    assert wait_chunks <= len(done) < N_CHUNKS
-    assert not list((data_dir / "features").glob("*.npz")), "no final cache may exist yet"
+    done = _shards(data_dir)
+    assert wait_shards <= len(done) < N_SHARDS
+    assert not list((data_dir / "features").glob("*/manifest.json")), "no manifest yet"
     mtimes = {p.name: p.stat().st_mtime_ns for p in done}
 
     resumed = extract_child.extract(tiny_root, data_dir)
-    assert sum(predict_counter) == N_IMAGES - extract_child.CHUNK * len(done)
-    assert resumed.metadata["images_computed"] == N_IMAGES - extract_child.CHUNK * len(done)
+    assert sum(predict_counter) == N_IMAGES - extract_child.SHARD * len(done)
+    assert resumed.metadata["images_computed"] == N_IMAGES - extract_child.SHARD * len(done)
     assert all(p.stat().st_mtime_ns == mtimes[p.name] for p in done if p.exists())
 
     fresh = extract_child.extract(tiny_root, tmp_path / "uninterrupted")
     _same_store(resumed, fresh)
-    assert [p.name for p in (data_dir / "features").iterdir()] == [
-        p.name for p in (tmp_path / "uninterrupted" / "features").iterdir()
-    ]  # the chunk folder is gone, no temporary files are left
+    assert sorted(p.name for p in _store_folder(data_dir).iterdir()) == sorted(
+        p.name for p in _store_folder(tmp_path / "uninterrupted").iterdir()
+    )  # no temporary files are left
 
 
 def _interrupt_after(monkeypatch, n_batches: int) -> None:
@@ -106,62 +112,63 @@ def _interrupt_after(monkeypatch, n_batches: int) -> None:
     monkeypatch.setattr(F, "_predict", stop)
 
 
-def test_feature_extraction_interrupted_then_a_truncated_chunk_is_recomputed_not_trusted(
+def test_feature_extraction_interrupted_then_a_truncated_shard_is_recomputed_not_trusted(
     tiny_root, tmp_path, monkeypatch
 ):
     data_dir = tmp_path / "data"
-    _interrupt_after(monkeypatch, 3 * extract_child.CHUNK // extract_child.BATCH)
+    _interrupt_after(monkeypatch, 3 * extract_child.SHARD // extract_child.BATCH)
     with pytest.raises(KeyboardInterrupt):
         extract_child.extract(tiny_root, data_dir)
-    chunks = _chunks(data_dir)
-    assert len(chunks) == 3
-    chunks[1].write_bytes(chunks[1].read_bytes()[:100])  # truncated on a full disk, say
+    shards = _shards(data_dir)
+    assert len(shards) == 3
+    shards[1].write_bytes(shards[1].read_bytes()[:100])  # truncated on a full disk, say
     monkeypatch.undo()
     seen: list[int] = []
     real = F._predict
     monkeypatch.setattr(F, "_predict", lambda m, x: seen.append(len(x)) or real(m, x))
     resumed = extract_child.extract(tiny_root, data_dir)
-    assert sum(seen) == N_IMAGES - 2 * extract_child.CHUNK  # chunks 0 and 2 were reused
+    assert sum(seen) == N_IMAGES - 2 * extract_child.SHARD  # shards 0 and 2 were reused
     _same_store(resumed, extract_child.extract(tiny_root, tmp_path / "fresh"))
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "other_arrays"])
-def test_corrupt_feature_cache_is_detected_and_rebuilt(
+def test_corrupt_feature_store_is_detected_and_rebuilt(
     tiny_root, tmp_path, damage, predict_counter
 ):
     data_dir = tmp_path / "data"
     first = extract_child.extract(tiny_root, data_dir)
-    (cache,) = (data_dir / "features").glob("*.npz")
-    blob = cache.read_bytes()
+    expected = first.features  # a copy: the shards below are damaged in place
+    folder = _store_folder(data_dir)
+    shard = folder / "shard-00001.npy"
+    blob = shard.read_bytes()
+    del first
     if damage == "truncated":
-        cache.write_bytes(blob[: len(blob) // 2])
+        shard.write_bytes(blob[: len(blob) // 2])
     elif damage == "garbage":
-        cache.write_bytes(os.urandom(len(blob)))
+        shard.write_bytes(os.urandom(len(blob)))
     elif damage == "empty":
-        cache.write_bytes(b"")
-    else:
-        np.savez(cache, ids=np.array(["x"]), features=np.zeros((1, 3), np.float32))
-    with pytest.raises(F.FeatureCacheError, match=str(cache.name)) as err:
-        F.load_feature_cache(cache)
-    assert "delete it" in str(err.value)
+        shard.write_bytes(b"")
+    else:  # a valid array, but not the one the manifest recorded
+        np.save(shard, np.zeros((2, 256), np.float32))
+    with pytest.raises(F.FeatureCacheError, match=str(shard)) as err:
+        F.load_feature_cache(folder)
+    assert "delete the folder" in str(err.value)
     before = sum(predict_counter)
     again = extract_child.extract(tiny_root, data_dir)
-    assert sum(predict_counter) - before == N_IMAGES  # rebuilt, not loaded
-    _same_store(again, first)
-    F.load_feature_cache(cache)  # and the rebuilt file is valid
+    assert sum(predict_counter) - before == extract_child.SHARD  # only that shard recomputed
+    assert again.image_ids == sorted(again.image_ids)
+    np.testing.assert_array_equal(again.features, expected)
+    F.load_feature_cache(folder)  # and the rebuilt store is valid
 
 
-def test_feature_cache_with_features_swapped_for_wrong_shape_is_refused(tiny_root, tmp_path):
+def test_a_manifest_that_miscounts_its_shards_is_refused(tiny_root, tmp_path):
     data_dir = tmp_path / "data"
-    store = extract_child.extract(tiny_root, data_dir)
-    (cache,) = (data_dir / "features").glob("*.npz")
-    bad = F.FeatureStore(store.image_ids[:-1], store.features[:-1], dict(store.metadata))
-    bad.metadata["n_images"] = N_IMAGES  # says 10, holds 9
-    with np.load(cache, allow_pickle=False) as npz:
-        meta = str(npz["metadata"])
-    np.savez(cache, ids=np.array(bad.image_ids), features=bad.features, metadata=np.array(meta))
-    with pytest.raises(F.FeatureCacheError, match="n_images"):
-        F.load_feature_cache(cache)
+    extract_child.extract(tiny_root, data_dir)
+    folder = _store_folder(data_dir)
+    manifest = cio.read_json(folder / F.MANIFEST)
+    cio.atomic_write_json(folder / F.MANIFEST, {**manifest, "n_images": N_IMAGES + 1})
+    with pytest.raises(F.FeatureCacheError, match="the manifest says"):
+        F.load_feature_cache(folder)
 
 
 # ------------------------------------------------------------------------ training
@@ -362,28 +369,28 @@ def test_fsync_failure_leaves_the_old_file_intact_and_no_temp_file(tmp_path, mon
     assert files_under(tmp_path) == ["state.json"]
 
 
-def test_disk_full_while_saving_the_feature_cache_keeps_the_old_cache_loadable(
+def test_disk_full_while_saving_the_feature_store_keeps_the_old_store_loadable(
     tiny_root, tmp_path, monkeypatch
 ):
     data_dir = tmp_path / "data"
     store = extract_child.extract(tiny_root, data_dir)
-    (cache,) = (data_dir / "features").glob("*.npz")
-    good = cache.read_bytes()
-    real = np.savez
+    folder = _store_folder(data_dir)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    real = np.save
 
-    def half_then_full(handle, **arrays):
-        real(handle, **arrays)
-        handle.truncate(handle.tell() // 2)
+    def half_then_full(handle, array, **kw):
+        real(handle, array, **kw)
+        with open(handle, "r+b") as f:
+            f.truncate(f.seek(0, 2) // 2)
         _enospc()
 
-    monkeypatch.setattr(np, "savez", half_then_full)
+    monkeypatch.setattr(np, "save", half_then_full)
     with pytest.raises(OSError, match="No space left"):
-        F.save_feature_cache(cache, store)
-    assert cache.read_bytes() == good
-    assert [p.name for p in (data_dir / "features").iterdir() if p.suffix != ".lock"] == [
-        cache.name
-    ]
-    _same_store(F.load_feature_cache(cache), store)
+        F.save_feature_cache(folder, store)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    leftovers = [p.name for p in (data_dir / "features").iterdir() if p.suffix != ".lock"]
+    assert leftovers == [folder.name]
+    _same_store(F.load_feature_cache(folder), store)
 
 
 def test_disk_full_while_saving_the_vocabulary_keeps_the_old_one(tmp_path, monkeypatch):

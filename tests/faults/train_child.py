@@ -29,7 +29,7 @@ def run(run_dir, pause: float = 0.0, callbacks=(), **kw):
     """Train the tiny merge model into ``run_dir``; returns (model, history)."""
     import keras
 
-    from course_lib.models import build_merge_model
+    from course_lib.models import build_merge_model, compile_captioner
     from course_lib.training import make_tf_dataset, train
 
     class Pause(keras.callbacks.Callback):
@@ -38,10 +38,11 @@ def run(run_dir, pause: float = 0.0, callbacks=(), **kw):
 
     keras.utils.set_random_seed(0)  # before the pipeline: its shuffle depends on the seed
     feats, image_ids, ids = tiny_data()
-    ds = make_tf_dataset(feats, image_ids, ids, batch_size=8, shuffle=True, seed=3)
+    ds = make_tf_dataset(feats, image_ids, ids, batch_size=8, shuffle=True, seed=3, sort_window=2)
     val = make_tf_dataset(feats, image_ids, ids, batch_size=8, shuffle=False)
     keras.utils.set_random_seed(0)
     model = build_merge_model(VOCAB_SIZE, D, embed_dim=8, units=8, dropout=0.0)
+    compile_captioner(model, learning_rate=1e-2)
     history = train(
         model,
         ds,
@@ -49,7 +50,6 @@ def run(run_dir, pause: float = 0.0, callbacks=(), **kw):
         epochs=EPOCHS,
         run_dir=run_dir,
         patience=10,
-        learning_rate=1e-2,
         seed=0,
         verbose=0,
         callbacks=[Pause(), *callbacks],
