@@ -20,34 +20,38 @@ ROOT = Path(__file__).resolve().parents[1]
 TAG = "colab-setup"
 
 TEMPLATE = """\
-# Course setup. In Google Colab: installs course_lib, offers to keep data, features and
-# checkpoints on Google Drive (so a disconnect loses nothing) and checks for a GPU.
-# Anywhere else it does nothing. Generated from _config.yml by scripts/setup_cell.py.
+# Course setup. In Google Colab: installs course_lib, offers to keep data,
+# features and checkpoints on Google Drive (so a disconnect loses nothing)
+# and checks for a GPU. Anywhere else it does nothing.
+# Generated from _config.yml by scripts/setup_cell.py.
 import os
 import sys
 
 REPO_URL = "{url}"
 BRANCH = "{branch}"
-KEEP_ON_DRIVE = True  # set to False to keep everything on the (temporary) Colab disk
+# False keeps everything on the (temporary) Colab disk instead of Drive
+KEEP_ON_DRIVE = True
 
 if "google.colab" in sys.modules:
     import shutil
     import subprocess
 
-    spec = os.environ.get("COURSE_LIB_SPEC", f"course_lib @ git+{{REPO_URL}}@{{BRANCH}}")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", spec], check=True)
+    package = f"course_lib @ git+{{REPO_URL}}@{{BRANCH}}"
+    spec = os.environ.get("COURSE_LIB_SPEC", package)
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", spec]
+    subprocess.run(pip, check=True)
     if KEEP_ON_DRIVE:
         from google.colab import drive
 
         drive.mount("/content/drive")
-        os.environ.setdefault("COURSE_DATA_DIR", "/content/drive/MyDrive/captioning-course/data")
+        data_dir = "/content/drive/MyDrive/captioning-course/data"
     else:
-        os.environ.setdefault("COURSE_DATA_DIR", "/content/course_data")
+        data_dir = "/content/course_data"
+    os.environ.setdefault("COURSE_DATA_DIR", data_dir)
     if shutil.which("nvidia-smi") is None:
-        print(
-            "WARNING: no GPU is attached, so the course runs the small 'mini' profile.\\n"
-            "For Flickr8k choose Runtime > Change runtime type > GPU, then run this cell again."
-        )
+        print("WARNING: no GPU is attached, so the course runs the small")
+        print("'mini' profile. For Flickr8k choose Runtime > Change runtime")
+        print("type > GPU, then run this cell again.")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")"""
 
 

@@ -1,8 +1,10 @@
 """Exercises with instant feedback for chapters 1–7: ``from course_lib.exercises import ch1``.
 
 Each chapter module ``chN`` has exercises ``ex1``, ``ex2``, … with ``check(answer)``,
-``hint(n=1)`` and ``solution()`` (see :mod:`course_lib.exercises.core`). The student edition of
-the book is written by ``python -m course_lib.exercises.student SRC_DIR OUT_DIR``.
+``hint(n=1)`` and ``solution()`` (see :mod:`course_lib.exercises.core`). The book shows every
+exercise unanswered and glues each solution from here into a collapsed dropdown
+(:func:`glue_solutions`), and :mod:`course_lib.exercises.sphinx_ext`, the book's Sphinx
+extension, titles them "Exercise 3.2: …".
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from course_lib.exercises.core import (
     Mistake,
     ThoughtExercise,
     ValueExercise,
+    glue_cell,
+    glue_solutions,
 )
 
 __all__ = [
@@ -29,6 +33,8 @@ __all__ = [
     "ThoughtExercise",
     "ValueExercise",
     "all_exercises",
+    "glue_cell",
+    "glue_solutions",
     "table",
 ]
 

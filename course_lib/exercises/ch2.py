@@ -65,8 +65,8 @@ ex1 = FunctionExercise(
         `(B, D)`, state `h`, `c` of shape `(B, H)`, kernel `W` `(D, 4H)`, recurrent kernel `U`
         `(H, 4H)` and bias `b` `(4H,)`, with the gates concatenated in Keras's order
         **i, f, c, o** (input, forget, candidate, output): sigmoid for i, f, o and tanh for the
-        candidate. Check it with `ch2.ex1.check(lstm_step)`; the notebook then compares it with
-        `keras.layers.LSTM` given the same weights.
+        candidate. Write it from the equations of this chapter, without looking back at its
+        code, then check it with `ch2.ex1.check(lstm_step)`.
     """,
     cases=[
         Case(_lstm_case(2, 3, 4, 0)),
@@ -145,7 +145,7 @@ ex4 = ValueExercise(
         Then `ch2.ex4.check(answer)`.
     """,
     why="256 inputs × 5,000 words + 5,000 biases = 1,285,000: the output layer grows with the"
-    " vocabulary, which is why rare words are often mapped to <unk>.",
+    " vocabulary, which is why rare words are often mapped to `<unk>`.",
     hints=["A Dense layer has inputs × units weights plus units biases."],
     mistakes=[Mistake(1_280_000, "add one bias per word (5,000).")],
 )

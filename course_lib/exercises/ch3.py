@@ -94,15 +94,18 @@ ex3 = ThoughtExercise(
         do that merge cannot.
     """,
     model_answer="""
-        * In merge the LSTM only encodes the linguistic prefix, so its 256 units are not spent on
-          remembering the image; the image enters at every step, after the LSTM, so it cannot be
-          "forgotten" over a long caption.
-        * The two branches are separate modules: the image vector (4,096 floats for VGG16) is
-          not pushed through the recurrent weights, the model is smaller and trains faster, and
-          the language part can be pre-trained or reused on its own.
+        * In merge the LSTM only encodes the words so far, so its units are not spent on
+          remembering the image; the image enters after the LSTM, at every step, so it cannot
+          fade over a long caption.
+        * Merge is not smaller at the same sizes: with the same embedding, LSTM and dense layers
+          the two models have exactly the same number of parameters (this chapter prints both
+          totals). The saving comes from what merge allows: since its LSTM does not hold the
+          image, Tanti et al. reached similar caption quality with a hidden state up to four
+          times smaller. The language part is also a module of its own, which can be
+          pre-trained or reused.
         * Inject lets the image influence how the sentence is *encoded* (the hidden state depends
-          on the image), which can help when the words to say depend strongly on the picture;
-          merge can only combine the two at the end, with one addition.
+          on the image from the first word), which can help when the words to say depend
+          strongly on the picture; merge can only combine the two at the end, with one addition.
     """,
     hints=["Ask what the LSTM has to remember in each design, and where the image enters."],
 )

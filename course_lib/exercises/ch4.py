@@ -97,7 +97,7 @@ ex4 = ValueExercise(
     rtol=0.01,
     prompt="""
         We cache one 4,096-d float32 fc2 vector for each of Flickr8k's 8,091 images. How large
-        is the cache in MiB (1 MiB = 2**20 bytes)? Round to two decimals, then
+        is the cache in MiB (1 MiB = `2**20` bytes)? Round to two decimals, then
         `ch4.ex4.check(answer)`.
     """,
     why="8,091 × 4,096 × 4 bytes = 132,562,944 bytes = 126.42 MiB: small enough to keep in"

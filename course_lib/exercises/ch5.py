@@ -90,7 +90,7 @@ ex3 = ValueExercise(
     rtol=0.01,
     prompt="""
         The seed tutorial's training set has 306,404 samples and a vocabulary of 7,579 words.
-        If the targets are stored one-hot as float32, how many GiB (2**30 bytes) do they take?
+        If the targets are stored one-hot as float32, how many GiB (`2**30` bytes) do they take?
         Two decimals, then `ch5.ex3.check(answer)`.
     """,
     why="306,404 × 7,579 × 4 bytes = 9,288,943,664 bytes ≈ 8.65 GiB, for targets that hold"

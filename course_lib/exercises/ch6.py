@@ -36,10 +36,11 @@ ex1 = FunctionExercise(
     "Inputs and targets for teacher forcing",
     reference=shift_for_teacher_forcing,
     prompt="""
-        A batch of captions is an int array `ids` of shape `(N, T)`: `<start>` (2), words,
-        `<end>` (3), then padding (0). Write `shift_for_teacher_forcing(ids)` returning
-        `(inputs, targets)`, both `(N, T - 1)`: at each position the model reads a word and must
-        predict the next one. Check it with `ch6.ex1.check(shift_for_teacher_forcing)`.
+        Teacher forcing {cite}`williams1989learning` feeds the model the true previous word at
+        every position. A batch of captions is an int array `ids` of shape `(N, T)`: `<start>`
+        (2), words, `<end>` (3), then padding (0). Write `shift_for_teacher_forcing(ids)`
+        returning `(inputs, targets)`, both `(N, T - 1)`: at each position the model reads a word
+        and must predict the next one. Check it with `ch6.ex1.check(shift_for_teacher_forcing)`.
     """,
     cases=[
         Case((_batch,)),

@@ -54,6 +54,11 @@ def beam_step(log_probs, beam_scores, k):
     return [(int(i // vocab_size), int(i % vocab_size), float(totals[i])) for i in best]
 
 
+def best_caption(log_probs, lengths, alpha):
+    scores = [lp / n**alpha for lp, n in zip(log_probs, lengths, strict=True)]
+    return max(range(len(scores)), key=lambda i: (scores[i], -i))
+
+
 _cat = "the cat is on the mat".split()
 _refs = [_cat, "there is a cat on the mat".split()]
 
@@ -215,6 +220,39 @@ ex6 = ValueExercise(
         Mistake(0.0, "startseq and endseq are in both, so they match."),
         Mistake(2 / 3, "the denominator is the number of hypothesis tokens (5)."),
     ],
+)
+
+ex7 = FunctionExercise(
+    7,
+    7,
+    "Length normalisation",
+    reference=best_caption,
+    prompt="""
+        Beam search has finished with a few captions: `log_probs[i]` is caption i's
+        log-probability (`<end>` included) and `lengths[i]` its number of tokens (`<end>`
+        included). Write `best_caption(log_probs, lengths, alpha)` returning the index of the
+        caption with the best length-normalised score `log_prob / length ** alpha`, as
+        `beam_search_decode(..., length_normalisation=alpha)` ranks them (ties: the lower index).
+        Check it with `ch7.ex7.check(best_caption)`.
+    """,
+    cases=[
+        Case(([-1.75, -1.95], [4, 7], 0.0), "no normalisation: the plain log-probability"),
+        Case(([-1.75, -1.95], [4, 7], 1.0), "alpha = 1: the mean log-probability per token"),
+        Case(([-1.75, -1.95], [4, 7], 0.2), "a little normalisation"),
+        Case(([-3.0, -2.0, -4.5], [6, 3, 9], 1.0), "three captions"),
+        Case(([-2.0, -4.0], [2, 4], 1.0), "a tie"),
+        Case(([-0.5], [3], 0.7), "one caption"),
+    ],
+    hints=[
+        "Compute the score of every caption, then the index of the largest.",
+        "`max(range(len(scores)), key=lambda i: (scores[i], -i))` takes the lower index on a tie.",
+    ],
+    diagnose=lambda args, expected, got: (
+        "A log-probability is negative: the best score is the largest (closest to 0), "
+        "not the smallest."
+        if isinstance(got, int) and got != expected and len(args[0]) == 2
+        else None
+    ),
 )
 
 EXERCISES = collect(globals())

@@ -10,16 +10,21 @@ Every exercise is an object with ``check(answer)``, ``hint(n=1)`` and ``solution
 ``check()`` never raises: an exception in the student's code is reported with the input that
 caused it, and an answer not yet given (``...``, ``None`` or ``raise NotImplementedError()``)
 reports "not answered yet". It prints a line starting with ✓, ✗ or • and returns a
-:class:`CheckResult`. With ``COURSE_EXERCISES_STRICT=1`` in the environment a wrong answer
-raises :class:`AssertionError` (used by the book build to catch broken reference solutions).
+:class:`CheckResult`. Messages never give the answer away: a right value is confirmed without
+being repeated, and a wrong one is told what is wrong without being told the reference value.
+
+The book shows every exercise unanswered. The solution is written once, here, and the book shows
+it from :meth:`Exercise.solution_markdown` in a collapsed dropdown (see :func:`glue_solutions`).
+:meth:`Exercise.exercise_cell`, :meth:`Exercise.code_cell` and :meth:`Exercise.solution_cell`
+write the cells a chapter needs, and :func:`glue_cell` the hidden cell that glues the solutions.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 import inspect
 import math
-import os
 import signal
 import textwrap
 import threading
@@ -33,7 +38,8 @@ import numpy as np
 
 #: Seconds a student's function may run on one test case before the check gives up.
 TIME_LIMIT_S = 10
-STRICT_ENV = "COURSE_EXERCISES_STRICT"
+#: The placeholder comment of the cells the student completes.
+STUB = "# YOUR CODE HERE"
 
 _SYMBOL = {True: "✓", False: "✗", None: "•"}
 
@@ -253,24 +259,40 @@ class Exercise:
         """The sphinx-exercise label, e.g. ``"ch1-ex1"``."""
         return f"ch{self.chapter}-ex{self.number}"
 
+    @property
+    def number_text(self) -> str:
+        """The number shown in the book and the notebooks, e.g. ``"1.1"`` for ``ch1.ex1``."""
+        return f"{self.chapter}.{self.number}"
+
+    @property
+    def heading(self) -> str:
+        """The title as shown, e.g. ``"Exercise 1.1: Output size of a convolution"``."""
+        return f"Exercise {self.number_text}: {self.title}"
+
+    @property
+    def glue_key(self) -> str:
+        """The myst-nb glue key of the solution, e.g. ``"ch1-ex1-solution"``."""
+        return f"{self.label}-solution"
+
     def __repr__(self) -> str:
         return f"<{self.name} ({self.kind}): {self.title}>"
 
     # -- feedback ----------------------------------------------------------------------------
     def _report(self, ok: bool | None, message: str) -> CheckResult:
         text = f"{_SYMBOL[ok]} {self.name} ({self.title}): {message}"
-        print(text)
-        result = CheckResult(ok, text)
-        if ok is False and os.environ.get(STRICT_ENV, "") not in ("", "0"):
-            raise AssertionError(text)
-        return result
+        # printed in lines of 80 characters: the book shows outputs without wrapping them
+        print(textwrap.fill(text, 80, subsequent_indent="  ", break_long_words=False,
+                            break_on_hyphens=False))  # fmt: skip
+        return CheckResult(ok, text)
 
-    def _not_answered(self, what: str = "") -> CheckResult:
-        extra = f" {what}" if what else ""
+    #: What "not answered yet" asks the student to do (depends on the kind of exercise).
+    placeholder_advice = "Replace the placeholder with your answer"
+
+    def _not_answered(self) -> CheckResult:
         return self._report(
             None,
-            f"not answered yet.{extra} Replace the placeholder with your answer and run the cell"
-            f" again; {self.name}.hint() gives a hint.",
+            f"not answered yet. {self.placeholder_advice} and run the cell again;"
+            f" {self.name}.hint() gives a hint.",
         )
 
     def check(self, answer: Any = None) -> CheckResult:  # pragma: no cover - overridden
@@ -297,7 +319,7 @@ class Exercise:
         print(f"Hint {n}/{len(self.hints)} for {self.name}: {self.hints[n - 1]}{more}")
 
     def solution_markdown(self) -> str:
-        """The reference solution (and why) as Markdown."""
+        """The reference solution (and why) as Markdown: the one copy the book and Colab show."""
         parts = [self._solution_text] if self._solution_text else []
         if self.explanation:
             parts.append(self.explanation)
@@ -305,22 +327,59 @@ class Exercise:
 
     def solution(self) -> None:
         """Show the reference solution: Markdown in a notebook, plain text elsewhere."""
-        _show_markdown(f"**Solution to {self.name}: {self.title}**\n\n{self.solution_markdown()}")
+        _show_markdown(f"**Solution to {self.heading}**\n\n{self.solution_markdown()}")
 
     # -- cells for chapter authors -----------------------------------------------------------
     def exercise_cell(self) -> str:
-        """The markdown cell with the sphinx-exercise ``{exercise}`` block."""
-        return f"```{{exercise}} {self.title}\n:label: {self.label}\n\n{self.prompt}\n```"
+        """The markdown cell: a ``{exercise}`` block titled with this exercise's number.
+
+        ``:nonumber:`` turns off sphinx-exercise's own count, so the number shown is always the
+        checker's (``ch3.ex2`` is "Exercise 3.2"), wherever the exercise sits in the chapter.
+        """
+        fence = _fence(self.prompt)
+        return (
+            f"{fence}{{exercise}} {self.number_text}: {self.title}\n"
+            f":label: {self.label}\n:nonumber:\n\n{self.prompt}\n{fence}"
+        )
 
     def code_cell(self) -> str:
-        """The code cell with solution markers (empty for thought exercises)."""
+        """The code cell the student completes (empty for thought exercises)."""
         return ""
 
     def solution_cell(self) -> str:
-        """The markdown cell with the collapsed ``{solution}`` block."""
+        """The markdown cell: a collapsed ``{solution}`` showing the glued solution.
+
+        The solution itself is not in the notebook: :func:`glue_solutions` glues
+        :meth:`solution_markdown` under :attr:`glue_key` when the book is built.
+        """
         return (
-            f"````{{solution}} {self.label}\n:class: dropdown\n\n{self.solution_markdown()}\n````"
+            f"````{{solution}} {self.label}\n:class: dropdown\n\n"
+            f"```{{glue:md}} {self.glue_key}\n:format: myst\n```\n````"
         )
+
+
+def _fence(text: str) -> str:
+    """A backtick fence longer than any run of backticks at the start of a line of ``text``."""
+    runs = [len(line) - len(line.lstrip("`")) for line in text.splitlines()]
+    return "`" * max(3, max(runs, default=0) + 1)
+
+
+def glue_cell(chapter: int) -> str:
+    """The hidden (``remove-cell``) code cell that glues chapter ``chapter``'s solutions."""
+    return f"from course_lib.exercises import glue_solutions\n\nglue_solutions(ch{chapter})"
+
+
+def glue_solutions(exercises: Any) -> None:
+    """Glue every exercise's :meth:`~Exercise.solution_markdown` for the book's dropdowns.
+
+    ``exercises`` is a chapter module (``ch3``) or a list of exercises. Needs myst-nb (the book
+    build); the glued Markdown is shown by ``{glue:md}`` inside each ``{solution}`` block.
+    """
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    for ex in getattr(exercises, "EXERCISES", exercises):
+        glue(ex.glue_key, Markdown(ex.solution_markdown()), display=False)
 
 
 #: Imports a reference solution's source needs, found by a name it uses.
@@ -379,32 +438,31 @@ class FunctionExercise(Exercise):
         inner = ", ".join(f"{n}={format_value(a)}" for n, a in zip(names, args, strict=False))
         return f"{self.func_name}({inner})"
 
+    placeholder_advice = "Write the body of the function in place of raise NotImplementedError()"
+
     def code_cell(self) -> str:
-        """The def line, the reference body between markers, and the check call."""
+        """The imports it needs, the ``def`` line (and docstring) over a stub, then the check.
+
+        The body is ``# YOUR CODE HERE`` and ``raise NotImplementedError()``, which
+        :meth:`check` reports as "not answered yet".
+        """
         lines = self.source.splitlines()
-        start = next(i for i, line in enumerate(lines) if line.rstrip().endswith(":"))
-        body = lines[start + 1 :]
-        # drop the docstring so the student edition stub is clean
-        if body and body[0].strip().startswith(('"""', "'''")):
-            quote = body[0].strip()[:3]
-            end = 0 if body[0].strip().count(quote) >= 2 else None
-            if end is None:
-                end = next(i for i, line in enumerate(body[1:], 1) if quote in line)
-            docstring, body = body[: end + 1], body[end + 1 :]
-        else:
-            docstring = []
-        header = lines[: start + 1] + docstring
+        func = ast.parse(self.source).body[0]
+        first = func.body[0]
+        has_docstring = isinstance(first, ast.Expr) and isinstance(
+            getattr(first, "value", None), ast.Constant
+        )
+        header_end = first.end_lineno if has_docstring else first.lineno - 1
         imports = [*self.imports, "", ""] if self.imports else []
         return "\n".join(
             [
                 *imports,
-                *header,
-                "    ### BEGIN SOLUTION",
-                *body,
-                "    ### END SOLUTION",
+                *lines[:header_end],
+                f"    {STUB}",
+                "    raise NotImplementedError()",
                 "",
                 "",
-                f"ch{self.chapter}.ex{self.number}.check({self.func_name})",
+                f"{self.name}.check({self.func_name})",
             ]
         )
 
@@ -509,22 +567,28 @@ class ValueExercise(Exercise):
         self.rtol, self.atol = rtol, atol
         self.answer_name = answer_name
 
+    placeholder_advice = "Replace the ... with your answer"
+
     def code_cell(self) -> str:
-        return (
-            f"### BEGIN SOLUTION\n{self.answer_name} = {format_value(self.expected)}\n"
-            f"### END SOLUTION\nch{self.chapter}.ex{self.number}.check({self.answer_name})"
-        )
+        """``answer = ...  # YOUR CODE HERE``, then the check."""
+        return f"{self.answer_name} = ...  {STUB}\n{self.name}.check({self.answer_name})"
 
     def check(self, answer: Any = None) -> CheckResult:
-        """Compare the predicted value with the answer; explain why when it is wrong."""
+        """Compare the predicted value with the answer, without ever showing the answer.
+
+        A right answer is confirmed (not repeated: the book must not give it away); a wrong one
+        gets the message of a matching :class:`Mistake`, or what kind of value was expected.
+        """
         if not_answered(answer):
             return self._not_answered()
         try:
             reason = compare(self.expected, answer, rtol=self.rtol, atol=self.atol)
-        except Exception as err:
-            reason = f"could not compare it ({type(err).__name__}: {err})"
+        except Exception:
+            reason = "could not compare it"
         if reason is None:
-            return self._report(True, f"{format_value(answer)} is right. {self.why}")
+            return self._report(
+                True, f"correct. {self.name}.solution() explains the reasoning, to compare."
+            )
         for mistake in self.mistakes:
             try:
                 matches = compare(mistake.value, answer, rtol=1e-3, atol=0.0) is None
@@ -534,14 +598,34 @@ class ValueExercise(Exercise):
                 return self._report(
                     False, f"you answered {format_value(answer)}: {mistake.message}"
                 )
-        structural = reason.startswith("expected a ") or " items" in reason or "shape" in reason
-        detail = f" ({reason})" if structural else ""
+        same_kind = answer
+        if isinstance(answer, (list, tuple)) and isinstance(self.expected, (list, tuple)):
+            same_kind = type(self.expected)(answer)  # a list is as good as a tuple
+        wanted, given = describe_kind(self.expected), describe_kind(same_kind)
+        detail = f" (expected {wanted}, got {given})" if wanted != given else ""
         hint = f" Hint: {self.hints[0]}" if self.hints else ""
         return self._report(
             False,
             f"you answered {format_value(answer)}, which is not right{detail}.{hint}"
             f" ({self.name}.solution() shows the answer and why.)",
         )
+
+
+def describe_kind(value: Any) -> str:
+    """What kind of value this is, never the value: "a number", "a tuple of 3 numbers"…"""
+    if _is_number(value):
+        return "a number"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    if isinstance(value, (list, tuple)):
+        kinds = {describe_kind(v) for v in value}
+        name = type(value).__name__
+        if kinds == {"a number"}:
+            return f"a {name} of {len(value)} number{'s' if len(value) != 1 else ''}"
+        return f"a {name} of {len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, str):
+        return "a string"
+    return f"a {type(value).__name__}"
 
 
 class ThoughtExercise(Exercise):

@@ -1,0 +1,124 @@
+"""Every claim the prose makes about a result is guarded by a hidden cell that asserts it.
+
+A claim cell is a code cell tagged ``remove-cell`` and ``claim`` whose first line is
+``# Claim: <what the prose says>``; it asserts the claim on the outputs computed above it, so
+nbval and the book build fail the day the claim stops being true. :data:`CLAIMS` lists them per
+chapter, so that none is lost silently when a chapter is edited.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+BOOK = Path(__file__).resolve().parents[1] / "book"
+
+#: The claims of each chapter, in order (the text after ``# Claim:``).
+CLAIMS: dict[str, list[str]] = {
+    "00_welcome": [
+        "the test images are not among the training images",
+        "every image has five captions",
+    ],
+    "01_cnns": [
+        "Keras's Conv2D and MaxPooling2D give the hand-computed numbers",
+        "the formula gives Keras's output size in every row",
+        "the CNN's code and shapes are as the prose describes them",
+        "the training loss falls",
+        'answering "no" is right most of the time; the CNN beats it on dev',
+        "the CNN names the objects of dev scenes far better than chance",
+        "random kernels are noise, pretrained ones are smoother",
+        "the first two blocks light up on the shapes in nearly every image",
+        "pixels divided by 255 twice give different features",
+    ],
+    "04_features": [
+        "convolutions: most of the computation, few parameters; fc1 about 3/4",
+        "the picture shows VGG16's stages with Keras's shapes",
+        "pop() leaves the model unchanged; the cut shares the weights",
+        "the backbone gives one vector per image, the grid one per region",
+        "each preprocessing mistake changes the statistics as the bullets say",
+        "every mistake moves the features at least half as far as another image",
+        "(mini) with swapped channels red scenes look blue, blue ones red",
+        "tf.io.decode_image shows the photo sideways, load_image upright",
+        "the broken file is left out with its reason; the order is kept",
+        "the first call computes all 600 images into 3 shards and a manifest",
+        "the second call loads: faster, manifest untouched, memory-mapped",
+        "only the missing shard is computed again; the numbers are the same",
+        "the refusal names the field that differs",
+        "a changed byte is caught; only that shard is computed again",
+        "grids are (L, C) float16, much bigger than vectors, in a -grid folder",
+        "the course's store holds the numbers of the fresh extraction",
+        "(mini) map neighbours share the colour well above chance, shape less",
+    ],
+    "02_rnns_lstms": [
+        "NumPy = Keras to float32 rounding; the wrong gate order is far off",
+        "f near 1 between the bursts; c jumps at the burst and is held after it",
+        "the formula gives Keras's parameter count",
+        "hotter: less probable words; at 1.5 more variety, fewer copies than 0.5",
+        "NumPy runs the trained LSTM; its gates change at every word",
+        "only pre-padding without a mask changes the output",
+        "both fall with distance, the LSTM's much more slowly",
+    ],
+    "03_hybrid": [
+        "on the synthetic scenes the LSTM holds most of the weights",
+        "no image: loss near ln V; real vectors (synthetic): well above it",
+        "at equal sizes inject and merge have the same parameter count",
+        "the step model computes what the full model computes",
+        "same captions 3 ways; carrying state faster, batching faster again",
+        "the masked LSTM repeats its last output at the padded positions",
+    ],
+    "07_evaluation": [
+        "the hand computation and nltk agree to the last digit",
+        "the short caption scores 0 alone; the corpus score is above the mean",
+        'greedy takes "small" first; beam search finds a more probable caption',
+        "the figure's beam ends on beam_search_decode's caption; greedy's behind",
+        "with length normalisation beam search picks the longer caption",
+        "beam captions are more probable, and shorter unless length-normalised",
+        'three different numbers for "BLEU-4 of this model"',
+        "the markers lift every order; the weight mistake lifts only BLEU-3",
+        "scored against 4 references instead of 5, the model's BLEU is lower",
+        "the mean of the per-image scores is the corpus CIDEr-D",
+        "(mini) the clouds overlap: many wrong captions outscore correct ones",
+        "(mini) on the synthetic set BLEU is far above the published numbers",
+        "(mini) the picture gets a caption in shape words; no 'house' or 'sun'",
+    ],
+}
+
+
+def claim_cells(notebook: Path) -> list[tuple[str, str]]:
+    """``(claim, source)`` of every claim cell of ``notebook``, in order."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    found = []
+    for cell in cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell["cell_type"] == "code" and "claim" in tags:
+            source = "".join(cell["source"])
+            first = source.splitlines()[0] if source else ""
+            found.append((first.removeprefix("# Claim:").strip(), source))
+    return found
+
+
+CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_claim_cells_are_the_listed_ones(notebook):
+    assert [claim for claim, _ in claim_cells(notebook)] == CLAIMS.get(notebook.stem, [])
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_claim_cells_are_hidden_and_assert_something(notebook):
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "claim" not in tags:
+            continue
+        source = "".join(cell["source"])
+        assert "remove-cell" in tags, source[:60]
+        assert source.startswith("# Claim: "), source[:60]
+        assert "assert " in source, source[:60]
+
+
+def test_the_claim_registry_names_only_chapters_that_exist():
+    assert set(CLAIMS) <= {p.stem for p in CHAPTERS}
