@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import resource
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -209,3 +210,55 @@ def write_summary(out_dir: str | os.PathLike) -> Path:
     path = out / "summary.md"
     atomic_write_text(path, text)
     return path
+
+
+class AnonSampler:
+    """Sample ``RssAnon`` and ``RssFile`` of ``/proc/self/status`` every ``every`` seconds."""
+
+    def __init__(self, every: float = 0.01) -> None:
+        self.every = every
+        self.peak_anon = self.peak_file = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    @staticmethod
+    def read() -> dict[str, float]:
+        """``RssAnon`` and ``RssFile`` now, in MiB (empty where there is no /proc)."""
+        found = {}
+        try:
+            with open("/proc/self/status", encoding="ascii") as f:
+                for line in f:
+                    if line.startswith(("RssAnon:", "RssFile:")):
+                        key, value = line.split(":")
+                        found[key] = int(value.split()[0]) / 1024
+        except OSError:
+            pass
+        return found
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            now_ = self.read()
+            self.peak_anon = max(self.peak_anon, now_.get("RssAnon", 0.0))
+            self.peak_file = max(self.peak_file, now_.get("RssFile", 0.0))
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> AnonSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def memory_delta(baseline: float, base_status: dict, sampler: AnonSampler) -> dict[str, float]:
+    """Peak memory since ``baseline`` (``ru_maxrss``, MiB) and ``base_status``
+    (:meth:`AnonSampler.read`): all of it, anonymous only, and file-backed pages."""
+    peak = peak_rss_mib()
+    return {
+        "baseline_rss_mib": round(baseline, 1),
+        "peak_rss_mib": round(peak, 1),
+        "peak_memory_mib": round(peak - baseline, 1),
+        "peak_anon_memory_mib": round(sampler.peak_anon - base_status.get("RssAnon", 0.0), 1),
+        "peak_file_rss_mib": round(sampler.peak_file - base_status.get("RssFile", 0.0), 1),
+    }

@@ -41,7 +41,8 @@ def _seed_loop(model, paths: list[Path], image_size: int) -> np.ndarray:
 
 
 def _measure(dataset, backbone: str, image_size: int, n_batched: int, n_loop: int, tmp: Path):
-    from course_lib.features import build_backbone, extract_features
+    from course_lib.backbones import build_backbone
+    from course_lib.features import extract_features
 
     ids = sorted(dataset.captions)
     batched_ids = ids[:n_batched]
@@ -81,7 +82,7 @@ def run(
     wall = time.perf_counter()
     n = n_images if n_images is not None else max(16, round(2000 * scale))
     n_loop = min(n, max(16, round(1000 * scale)))
-    a: dict[str, Any] = {"name": "extract_features (tf.data, batches of 32)"}
+    a: dict[str, Any] = {"name": "extract_features (tf.data, Pillow decoding, batches of 32)"}
     b: dict[str, Any] = {"name": "load_img + model.predict, one image at a time"}
     comparisons = []
     notes = []

@@ -1,8 +1,11 @@
 """Training: teacher forcing (course_lib) vs. the seed's per-prefix samples, at Flickr8k's shape.
 
-Way A (course_lib): ``make_tf_dataset`` batches of whole captions (64 captions, right-padded and
-cut per batch) into ``build_merge_model`` with ``return_sequences=True`` and the masked sparse
-cross-entropy.
+Way A (course_lib): ``make_tf_dataset`` batches of 64 whole captions grouped by length (the
+shuffled rows are sorted by length in windows of 16 batches, cut into batches, and the batches
+shuffled), each cut to its longest caption, into ``build_merge_model`` with
+``return_sequences=True`` and the masked sparse cross-entropy. Way A is also measured without
+the grouping (``sort_window=1``: batches of shuffled captions, cut to their longest caption),
+the pipeline as it was before, so that before and after are compared in one run.
 
 Way B (the seed tutorial's ``create_sequences`` + ``model.fit``): every caption of ``k`` ids
 becomes ``k - 1`` samples ``(image vector, prefix pre-padded to max_length=34, one-hot next
@@ -16,12 +19,13 @@ Data: ``round(6000 * scale)`` images with random 4,096-d features, 5 captions ea
 counts are drawn to match Flickr8k (mean ≈ 11.8 words, 1–32 words, so at most 34 ids with
 ``<start>``/``<end>``), random word ids from a 7,579-id vocabulary.
 
-Each way runs in its own child process (so neither pollutes the other's memory): it imports
+Each way runs in its own child process (so none pollutes another's memory): it imports
 TensorFlow, builds and compiles its model and reads ``ru_maxrss`` (the *baseline*), then makes
 the data, trains ``warmup + steps`` batches and reads ``ru_maxrss`` again; peak memory is the
 difference. Seconds per epoch = mean time of the ``steps`` timed batches (after ``warmup``
 untimed ones) × batches per epoch: an extrapolation from measured steps whenever ``steps`` is
-less than an epoch.
+less than an epoch. Teacher forcing is timed over one epoch's number of batches by default
+(grouped batches differ in width, so a few of them would be a noisy sample of an epoch).
 """
 
 from __future__ import annotations
@@ -45,6 +49,12 @@ PER_PREFIX_BATCH = 32  # model.fit's default, which the tutorial uses
 #: Flickr8k's caption lengths in words (cleaned): mean ≈ 11.8, sd ≈ 3.9, 1 to 35 words.
 CAPTION_WORDS_MEAN = 11.8
 CAPTION_WORDS_SD = 3.9
+#: The ways, each measured in its own child processes: teacher forcing with batches grouped by
+#: length (course_lib), without (the pipeline before), and the seed's per-prefix samples.
+WAYS = ("teacher", "teacher_ungrouped", "per_prefix")
+#: The order of the child processes: a palindrome, so that a load that drifts during the run
+#: hits every way alike.
+ORDER = ("teacher", "teacher_ungrouped", "per_prefix", "per_prefix", "teacher_ungrouped", "teacher")
 
 
 def make_data(
@@ -58,7 +68,8 @@ def make_data(
     """Random Flickr8k-shaped data: ``(features {image id: (D,)}, image_ids (N,), ids (N, L))``.
 
     ``round(6000 * scale)`` images (at least 2), 5 captions each; ``ids`` rows are
-    ``<start> words <end>`` right-padded with 0 to ``L = max_length``.
+    ``<start> words <end>`` right-padded with 0 to the row length ``L = max_length`` (the
+    tutorial's name for the longest caption with ``<start>`` and ``<end>``).
     """
     rng = np.random.default_rng(seed)
     n_images = max(2, round(FLICKR8K["train_images"] * scale))
@@ -95,6 +106,16 @@ def _available_bytes() -> int | None:
 
 
 # ----------------------------------------------------------------------------- child process
+def _padding_share(data) -> float:
+    """Share of the caption cells of one epoch of teacher-forcing batches that are padding."""
+    cells = real = 0
+    for inputs, _ in data:
+        caption = inputs["caption"].numpy()
+        cells += caption.size
+        real += int(np.count_nonzero(caption))
+    return 1 - real / cells
+
+
 def _child(args: argparse.Namespace) -> dict[str, Any]:
     """Run one way in this process; returns its measurements."""
     import keras
@@ -105,7 +126,8 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
     load_start = load_average()
     keras.utils.set_random_seed(0)
     v, d, length = args.vocab_size, args.feature_dim, args.max_length
-    if args.way == "teacher":
+    teacher = args.way.startswith("teacher")
+    if teacher:
         model = compile_captioner(build_merge_model(v, d))
     else:
         model = build_per_prefix_model(v, d, length)
@@ -114,14 +136,21 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     features, image_ids, ids = make_data(args.scale, vocab_size=v, max_length=length, feature_dim=d)
     n_captions = len(ids)
-    if args.way == "teacher":
+    if teacher:
         batch = TEACHER_BATCH
-        data = make_tf_dataset(features, image_ids, ids, batch_size=batch, shuffle=True, seed=0)
+        data = make_tf_dataset(
+            features,
+            image_ids,
+            ids,
+            batch_size=batch,
+            seed=0,
+            **({"sort_window": 1} if args.way == "teacher_ungrouped" else {}),
+        )
         n_samples = n_captions
-        fit_kwargs: dict[str, Any] = {"x": data.repeat()}
+        fit_kwargs: dict[str, Any] = {"x": data.repeat(), "shuffle": False}
     else:
         batch = PER_PREFIX_BATCH
-        x, y = per_prefix_arrays(image_ids, ids, features, v, length, padding="pre")
+        x, y = per_prefix_arrays(image_ids, ids, features, v, length)
         n_samples = len(y)
         fit_kwargs = {"x": x, "y": y, "batch_size": batch, "shuffle": True}
     prepare_seconds = time.perf_counter() - start
@@ -133,7 +162,8 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
         def on_train_batch_end(self, batch, logs=None):
             times.append(time.perf_counter())
 
-    steps, warmup = min(args.steps, steps_per_epoch), args.warmup
+    steps = steps_per_epoch if args.steps <= 0 else min(args.steps, steps_per_epoch)
+    warmup = args.warmup
     if "y" in fit_kwargs and warmup + steps > steps_per_epoch:  # arrays: stay in one epoch
         steps = max(1, steps_per_epoch - warmup)
         warmup = steps_per_epoch - steps
@@ -144,7 +174,7 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
     n_timed = len(times) - warmup
     seconds_per_step = timed / max(n_timed, 1)
     peak = peak_rss_mib()
-    return {
+    result = {
         "way": args.way,
         "batch_size": batch,
         "samples": n_samples,
@@ -161,6 +191,9 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
         "peak_memory_mib": round(peak - baseline, 1),
         "load_average": {"start": load_start, "end": load_average()},
     }
+    if teacher:  # after the memory reading: one more pass over the pipeline, without the model
+        result["padding_share"] = round(_padding_share(data), 4)
+    return result
 
 
 def _run_child(way: str, scale: float, steps: int, warmup: int, shape: dict[str, int]) -> dict:
@@ -180,10 +213,15 @@ def _run_child(way: str, scale: float, steps: int, warmup: int, shape: dict[str,
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _load_note(label: str, result: dict) -> str:
+    load = result["load_average"]
+    return f"{label} {load['start'][:1]}→{load['end'][:1]}"
+
+
 def run(
     scale: float = 0.1,
     *,
-    steps_teacher: int = 20,
+    steps_teacher: int = 0,
     steps_per_prefix: int = 100,
     warmup: int = 5,
     repeats: int = 2,
@@ -192,8 +230,9 @@ def run(
     max_length: int = FLICKR8K["max_length"],
     progress=print,
 ) -> dict[str, Any]:
-    """Measure both ways, each in its own child processes (``repeats`` = 2: order A B B A, the
-    faster run of each way kept); returns the result (see ``benchmarks``)."""
+    """Measure the three ways, each in its own child processes (``repeats`` = 2: the order of
+    :data:`ORDER`, the faster run of each way kept; 1: each way once); ``steps_teacher=0``
+    times one epoch's number of batches. Returns the result (see ``benchmarks``)."""
     shape = {"vocab_size": vocab_size, "feature_dim": feature_dim, "max_length": max_length}
     load_start = load_average()
     wall = time.perf_counter()
@@ -206,23 +245,29 @@ def run(
             f"scale {scale}: the per-prefix arrays need about {2 * need / 2**30:.1f} GiB at peak "
             f"but only {available / 2**30:.1f} GiB is available; use a smaller --scale"
         )
-    # Order A B B A, best of two per way: a load that drifts during the run hits both alike.
-    runs: dict[str, list[dict]] = {"teacher": [], "per_prefix": []}
-    order = ["teacher", "per_prefix"] + (["per_prefix", "teacher"] if repeats >= 2 else [])
+    runs: dict[str, list[dict]] = {way: [] for way in WAYS}
+    order = ORDER if repeats >= 2 else WAYS
     for way in order:
-        steps = steps_teacher if way == "teacher" else steps_per_prefix
+        steps = steps_per_prefix if way == "per_prefix" else steps_teacher
         progress(
             f"  training: {way} child (scale {scale}, {need / 2**30:.2f} GiB per-prefix arrays) …"
         )
         runs[way].append(_run_child(way, scale, steps, warmup, shape))
-    a, b = (min(runs[w], key=lambda r: r["seconds_per_step"]) for w in ("teacher", "per_prefix"))
-    for result, way in ((a, "teacher"), (b, "per_prefix")):
+    a, a0, b = (min(runs[w], key=lambda r: r["seconds_per_step"]) for w in WAYS)
+    for result, way in zip((a, a0, b), WAYS, strict=True):
         result["runs_seconds_per_epoch"] = [round(r["seconds_per_epoch"], 3) for r in runs[way]]
         result["runs_peak_memory_mib"] = [r["peak_memory_mib"] for r in runs[way]]
         result["peak_memory_mib"] = max(result["runs_peak_memory_mib"])
     _, _, full_ids = make_data(1.0, **shape) if scale != 1.0 else (None, None, ids)
     full_need = per_prefix_bytes(full_ids, vocab_size, feature_dim, max_length)
-    a["name"] = "teacher forcing: make_tf_dataset + build_merge_model, masked loss"
+    a["name"] = (
+        "teacher forcing: make_tf_dataset (batches grouped by length) + build_merge_model, "
+        "masked loss"
+    )
+    a0["name"] = (
+        "teacher forcing, batches cut to their longest caption (no bucketing): "
+        "make_tf_dataset(sort_window=1)"
+    )
     b["name"] = "per-prefix: per_prefix_arrays (pre-padded, one-hot) + build_per_prefix_model"
     notes = [
         f"{a['captions']} captions of {a['captions'] // 5} images (scale "
@@ -231,15 +276,20 @@ def run(
         f"teacher forcing: batches of {a['batch_size']} captions; {a['timed_steps']} steps "
         f"timed after {a['warmup_steps']} warm-up steps, × {a['steps_per_epoch']} steps per "
         "epoch" + (" (extrapolated)." if a["extrapolated"] else "."),
+        f"padding share of the caption cells of an epoch's batches: {a['padding_share']:.1%} "
+        f"grouped by length, {a0['padding_share']:.1%} without grouping (both cut to their "
+        "longest caption).",
         f"per-prefix: {b['samples']} samples materialised in memory (the tutorial's "
         f"create_sequences), batches of {b['batch_size']}; {b['timed_steps']} steps timed "
         f"after {b['warmup_steps']} warm-up steps, × {b['steps_per_epoch']} steps per epoch"
         + (" (extrapolated)." if b["extrapolated"] else "."),
-        f"load average (1 min) during the teacher-forcing child {a['load_average']['start'][:1]}"
-        f"→{a['load_average']['end'][:1]}, during the per-prefix child "
-        f"{b['load_average']['start'][:1]}→{b['load_average']['end'][:1]}: the children run one "
-        "after the other, and an oversubscribed CPU slows teacher forcing's large multithreaded "
-        "matrix products more than per-prefix's small ones, so compare runs at similar load.",
+        "load average (1 min) at the start→end of the kept runs: "
+        + ", ".join(
+            _load_note(label, r)
+            for label, r in (("grouped", a), ("ungrouped", a0), ("per-prefix", b))
+        )
+        + ": an oversubscribed CPU slows teacher forcing's large multithreaded matrix products "
+        "more than per-prefix's small ones, so compare runs at similar, low load.",
         f"each way ran {len(runs['teacher'])} times in its own child process (order "
         f"{', '.join(order)}); the faster run of each way is kept, all runs are in "
         "runs_seconds_per_epoch; peak memory is the largest of the runs.",
@@ -258,12 +308,21 @@ def run(
         "load_average": {"start": load_start, "end": load_average()},
         "shape": shape,
         "way_a": a,
+        "way_a_ungrouped": a0,
         "way_b": b,
         "comparisons": [
             comparison(
                 "seconds per epoch",
                 "s",
                 a["seconds_per_epoch"],
+                b["seconds_per_epoch"],
+                target=15.0,
+                higher_is_better=False,
+            ),
+            comparison(
+                "seconds per epoch, no length grouping (before)",
+                "s",
+                a0["seconds_per_epoch"],
                 b["seconds_per_epoch"],
                 target=8.0,
                 higher_is_better=False,
@@ -273,7 +332,7 @@ def run(
                 "MiB",
                 a["peak_memory_mib"],
                 b["peak_memory_mib"],
-                target=10.0,
+                target=13.0,
                 higher_is_better=False,
             ),
         ],
@@ -283,11 +342,11 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m benchmarks.bench_training --child teacher|per_prefix ...`` (internal)."""
+    """``python -m benchmarks.bench_training --child WAY ...`` (internal)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", dest="way", choices=["teacher", "per_prefix"], required=True)
+    parser.add_argument("--child", dest="way", choices=WAYS, required=True)
     parser.add_argument("--scale", type=float, default=0.1)
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=0, help="timed steps; 0: one epoch's")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--vocab-size", type=int, default=FLICKR8K["vocab_size"])
     parser.add_argument("--feature-dim", type=int, default=FLICKR8K["feature_dim"])

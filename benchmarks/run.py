@@ -1,5 +1,5 @@
-"""Run the benchmarks: ``python -m benchmarks.run [--scale S] [--only training,extraction,decoding]
-[--out benchmarks/results] [--vgg16]``.
+"""Run the benchmarks: ``python -m benchmarks.run [--scale S]
+[--only training,extraction,decoding,grids,scale] [--out benchmarks/results] [--vgg16]``.
 
 Writes ``<out>/<name>.json`` per benchmark and rewrites ``<out>/summary.md`` (a table of every
 result in ``<out>``), then prints the table. ``--scale`` multiplies the data sizes (1.0 =
@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks import DEFAULT_OUT, write_result, write_summary
 
-BENCHMARKS = ("training", "extraction", "decoding")
+BENCHMARKS = ("training", "extraction", "decoding", "grids", "scale")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,10 +58,18 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import bench_extraction
 
             result = bench_extraction.run(args.scale, vgg16=args.vgg16)
-        else:
+        elif name == "decoding":
             from benchmarks import bench_decoding
 
             result = bench_decoding.run(args.scale)
+        elif name == "grids":
+            from benchmarks import bench_grids
+
+            result = bench_grids.run(args.scale)
+        else:
+            from benchmarks import bench_scale
+
+            result = bench_scale.run(args.scale)
         path = write_result(args.out, result)
         for c in result["comparisons"]:
             verdict = "pass" if c["passed"] else "FAIL"

@@ -76,6 +76,33 @@ def test_decoding_benchmark_decodes_the_same_number_of_words(tmp_path):
     assert saved["comparisons"] == result["comparisons"]
 
 
+def test_grids_benchmark_writes_the_store_and_trains_both_ways(tmp_path):
+    from benchmarks import bench_grids
+
+    result = bench_grids.run(
+        0.002,
+        steps=2,
+        warmup=1,
+        repeats=1,
+        grid_shape=(4, 8),
+        vocab_size=TINY["vocab_size"],
+        max_length=TINY["max_length"],
+        progress=lambda *_: None,
+    )
+    _check_schema(result, "grids")
+    # 16 images (0.002 of 8,091) in 8 shards of 2 (1,024 × 0.002) vs. one array.
+    assert result["way_a"]["write"]["images"] == result["way_b"]["write"]["images"] == 16
+    assert result["way_a"]["write"]["shards"] == 8 and result["way_b"]["write"]["shards"] == 1
+    assert result["way_a"]["write"]["stored_mib"] == result["way_b"]["write"]["stored_mib"]
+    for way in ("way_a", "way_b"):
+        train = result[way]["train"]
+        assert train["images"] == 12 and train["captions"] == 60
+        assert train["timed_steps"] == 2
+        assert train["peak_rss_mib"] >= train["baseline_rss_mib"] > 0
+    write_result(tmp_path, result)
+    assert "| grids |" in write_summary(tmp_path).read_text(encoding="utf-8")
+
+
 def test_run_entry_point_writes_json_and_summary(tmp_path, monkeypatch):
     from benchmarks import bench_decoding, run
 
@@ -86,3 +113,20 @@ def test_run_entry_point_writes_json_and_summary(tmp_path, monkeypatch):
     assert run.main(["--only", "decoding", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "decoding.json").is_file()
     assert "decoding" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+
+
+def test_scale_benchmark_measures_both_sizes_both_ways(tmp_path):
+    from benchmarks import bench_scale
+
+    result = bench_scale.run(0.0008, progress=lambda *_: None)  # 16 and 160 images
+    _check_schema(result, "scale")
+    assert result["sizes"] == [16, 160]
+    for way in ("way_a", "way_b"):
+        for n in ("16", "160"):
+            extract, train = result[way][n]["extract"], result[way][n]["train"]
+            assert extract["images"] == int(n)
+            assert train["captions"] == 5 * train["images"] > 0
+            assert train["peak_rss_mib"] >= train["baseline_rss_mib"] > 0
+    assert [c["target"] for c in result["comparisons"]] == [2.0, 0.77, 2.0, 0.77]
+    write_result(tmp_path, result)
+    assert "| scale |" in write_summary(tmp_path).read_text(encoding="utf-8")
