@@ -1,16 +1,21 @@
-"""The project's own files install everything: pyproject.toml and environment.yml agree."""
+"""The project's own files install everything: pyproject.toml and environment.yml agree,
+every package a test imports is declared, and CI runs what the README says."""
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import re
+import sys
+import tomllib
 
-import pytest
 import yaml
 from conftest import REPO_ROOT
 
-tomllib = pytest.importorskip(
-    "tomllib", reason="tomllib is in the standard library from Python 3.11"
-)
+#: Top-level modules of the repository itself (not packages to install).
+LOCAL_MODULES = {
+    "course_lib", "benchmarks", "conftest", "http_fixtures", "faults", "readability"
+}  # fmt: skip
 
 
 def _name(requirement: str) -> str:
@@ -21,12 +26,49 @@ def _spec(requirement: str) -> str:
     return requirement.strip().lower().replace("_", "-").replace(" ", "")
 
 
-def _pyproject_requirements() -> dict[str, str]:
-    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+def _project() -> dict:
+    return tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+
+
+def _pyproject_requirements(extras: tuple[str, ...] = ("book", "test", "dev")) -> dict[str, str]:
+    project = _project()
     reqs = list(project["dependencies"])
-    for extra in ("book", "test", "dev"):
+    for extra in extras:
         reqs += project["optional-dependencies"][extra]
     return {_name(r): _spec(r) for r in reqs}
+
+
+def _noxfile() -> ast.Module:
+    return ast.parse((REPO_ROOT / "noxfile.py").read_text())
+
+
+def _nox_pythons() -> tuple[str, ...]:
+    for node in _noxfile().body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "PYTHONS":
+            return ast.literal_eval(node.value)
+    raise AssertionError("noxfile.py has no PYTHONS")
+
+
+def _imported_by_tests() -> dict[str, str]:
+    """Top-level modules the tests import (or ``pytest.importorskip``), with a file each."""
+    found: dict[str, str] = {}
+    for path in sorted((REPO_ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            elif (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", "") == "importorskip"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                names = [node.args[0].value]
+            for name in names:
+                found.setdefault(name.split(".")[0], path.name)
+    return found
 
 
 def _environment_requirements() -> dict[str, str]:
@@ -58,6 +100,49 @@ def test_tensorflow_and_keras_have_lower_bounds_only_so_colab_keeps_its_own():
 
 def test_jupyter_book_is_pinned_to_version_1():
     assert _pyproject_requirements()["jupyter-book"] == "jupyter-book>=1.0,<2"
+
+
+def test_every_package_a_test_imports_is_a_dependency_or_in_the_test_extra():
+    # The test sessions install the book extra too: the tests check the book's extensions.
+    declared = set(_pyproject_requirements(("test",))) | set(_pyproject_requirements(("book",)))
+    distributions = importlib.metadata.packages_distributions()
+    missing = []
+    for module, where in _imported_by_tests().items():
+        if module in sys.stdlib_module_names or module in LOCAL_MODULES:
+            continue
+        if module.startswith("test_"):
+            continue
+        names = {_name(d) for d in distributions.get(module, [])}
+        if not names & declared:
+            missing.append(f"{module} ({where}; distribution {sorted(names) or 'not installed'})")
+    assert not missing, f"imported by tests but not declared: {missing}"
+
+
+def test_python_versions_have_no_upper_cap_and_start_at_the_oldest_tested():
+    requires = _project()["requires-python"]
+    assert "<" not in requires, "TensorFlow ships for new Pythons; no cap that nothing requires"
+    pythons = _nox_pythons()
+    assert "3.12" in pythons, "Colab runs Python 3.12"
+    assert requires == f">={pythons[0]}"
+
+
+def test_the_book_session_installs_the_book_extra_without_the_test_tools():
+    book = next(n for n in _noxfile().body if isinstance(n, ast.FunctionDef) and n.name == "book")
+    calls = [
+        ast.literal_eval(c.args[1])
+        for c in ast.walk(book)
+        if isinstance(c, ast.Call) and getattr(c.func, "id", "") == "_course_python"
+    ]
+    assert calls == [["book"]]
+    book_extra = set(_pyproject_requirements(("book",)))
+    assert not {"pycocoevalcap", "pytest", "nbval"} & book_extra
+
+
+def test_ci_runs_the_unit_tests_on_python_3_12_too():
+    ci = (REPO_ROOT / ".ci" / "run").read_text()
+    line = next(x for x in ci.splitlines() if "tests_pythons" in x)
+    assert "nox -s tests_pythons -- 3.12" in line
+    assert "tests_pythons -- 3.12" in (REPO_ROOT / "README.md").read_text()
 
 
 def test_ci_runs_the_readme_test_command():

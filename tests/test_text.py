@@ -91,7 +91,7 @@ def test_right_padding_puts_zeros_at_the_end_and_refuses_to_truncate():
     out = pad_sequences_right([[2, 5, 3], [2, 3]], 4)
     np.testing.assert_array_equal(out, [[2, 5, 3, 0], [2, 3, 0, 0]])
     assert out.dtype == np.int32
-    with pytest.raises(ValueError, match="max_length"):
+    with pytest.raises(ValueError, match="length=2"):
         pad_sequences_right([[1, 2, 3]], 2)
 
 
