@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from course_lib import config
+from course_lib.distribute import STRATEGIES
 
 
 def _add_data_args(parser: argparse.ArgumentParser, *, dataset_required: bool = False) -> None:
@@ -42,6 +43,15 @@ def _add_model_arg(parser: argparse.ArgumentParser) -> None:
         choices=config.MODELS,
         default="merge",
         help="merge (the seed's), inject, or attention (reads region grids; chapter 8)",
+    )
+
+
+def _add_strategy_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="default",
+        help="devices that train: default (one), mirrored (every GPU), tpu (a TPU)",
     )
 
 
@@ -153,7 +163,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from course_lib.pipeline import train_captioner
 
     profile = config.get_profile(args.profile, **_overrides(args))
-    result = train_captioner(profile, args.data_dir, dataset_name=args.dataset, model=args.model)
+    result = train_captioner(
+        profile,
+        args.data_dir,
+        dataset_name=args.dataset,
+        model=args.model,
+        strategy=args.strategy,
+    )
     print(json.dumps({"run_dir": str(result.run_dir), "epochs": len(result.history["loss"])}))
     return 0
 
@@ -198,7 +214,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from course_lib.pipeline import run_all
 
     profile = config.get_profile(args.profile, **_overrides(args))
-    result = run_all(profile, args.data_dir, beam_width=args.beam_width, model=args.model)
+    result = run_all(
+        profile,
+        args.data_dir,
+        beam_width=args.beam_width,
+        model=args.model,
+        strategy=args.strategy,
+    )
     print(json.dumps(result, sort_keys=True))
     return 0
 
@@ -284,7 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
                 metavar="PNG",
                 help="attention model: save where it looked at each word (one file per image)",
             )
-        if name != "train":
+        if name == "train":
+            _add_strategy_arg(p)
+        else:
             p.add_argument("--decoder", choices=("greedy", "beam"), default="beam")
             p.add_argument("--beam-width", type=int, default=None)
         if name == "evaluate":
@@ -301,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--beam-width", type=int, default=None)
     _add_model_arg(p)
+    _add_strategy_arg(p)
     _add_vgg16_weights_arg(p)
     p.set_defaults(func=_cmd_run)
     return parser

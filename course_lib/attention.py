@@ -12,11 +12,14 @@ backbone's last convolutional map, L = H × W regions), and at every word
 3. feeds the previous word and ``β z`` to the LSTM, and predicts the next word from the LSTM
    output, the context and the word (Xu et al.'s "deep output").
 
-Each region vector gets its place on the grid appended, ``(x, y)``, so that what the model
-looked at says where it is (the relation words need it). The LSTM's state starts from the
-mean region vector. Training adds the "doubly stochastic"
-penalty ``λ · Σ_i (1 - Σ_t α_ti)²``, which pushes every region to be looked at some time during
-the caption. Everything is written with keras layers and ``keras.ops``.
+Each region's place on the grid, ``(x, y)``, goes in before and after the regions' projection,
+so that what the model looked at says where it is (the relation words need it). The LSTM's
+state starts from an MLP of the regions' channel-wise maximum over the grid (Xu et al. use an
+MLP of their mean): a projected channel that responds to one object peaks where that object is,
+so the first state can hold every object with its place, which the first words need (which two
+objects to name, and so which relation). Training can add the "doubly stochastic" penalty
+``λ · Σ_i (1 - Σ_t α_ti)²``, which pushes every region to be looked at some time during the
+caption. Everything is written with keras layers and ``keras.ops``.
 """
 
 from __future__ import annotations
@@ -114,6 +117,7 @@ class AttentionLSTM(layers.Layer):
         self.penalty = penalty
         self.attention = SoftAttention(attention_units, name="attention")
         self.gate = layers.Dense(1, activation="sigmoid", name="gate")
+        self.init_hidden = layers.Dense(units, activation="relu", name="init_hidden")
         self.init_h = layers.Dense(units, activation="tanh", name="init_h")
         self.init_c = layers.Dense(units, activation="tanh", name="init_c")
         self.cell = layers.LSTMCell(units, name="cell")
@@ -123,14 +127,16 @@ class AttentionLSTM(layers.Layer):
         state = (batch, self.units)
         self.attention.build(regions_shape, state)
         self.gate.build(state)
-        self.init_h.build((batch, channels))
-        self.init_c.build((batch, channels))
+        self.init_hidden.build((batch, channels))
+        self.init_h.build((batch, self.units))
+        self.init_c.build((batch, self.units))
         self.cell.build((batch, words_shape[-1] + channels))
 
     def start(self, regions):
-        """The state before the first word: ``(h, c, keys)`` from the regions (B, L, C)."""
-        mean = ops.mean(regions, axis=1)
-        return self.init_h(mean), self.init_c(mean), self.attention.keys(regions)
+        """The state before the first word: ``(h, c, keys)`` from the regions (B, L, C): ``h``
+        and ``c`` from an MLP of each channel's peak over the grid, the keys of every region."""
+        summary = self.init_hidden(ops.max(regions, axis=1))  # from each channel's peak
+        return self.init_h(summary), self.init_c(summary), self.attention.keys(regions)
 
     def step(self, h, c, word, keys, regions, training=False):
         """One word: ``(h, c, y, context, alpha)`` after reading ``word`` (B, E)."""
@@ -195,9 +201,12 @@ def build_attention_model(
 ) -> keras.Model:
     """The attention captioner: ``{"image": (B, L, C) regions, "caption": (B, T)}`` → (B, T, V).
 
-    regions → Dropout → + (x, y) of each region → Dense(units, relu) ─┐
+    regions → Dropout → + (x, y) → Dense(units, relu) → + (x, y) ─┐
     caption → Embedding(V, embed_dim) → Dropout → AttentionLSTM (attend, gate, LSTM)
     [LSTM output, context, word] → Dropout → Dense(units, relu) → softmax
+
+    Each region's place goes in twice: into the projection (what is where), and beside it, so
+    that the context holds the mean place the model looked at, ``Σ α_i (x_i, y_i)``, as it is.
     """
     n_regions, channels = grid_shape
     check_model_sizes(vocab_size, channels)
@@ -206,6 +215,7 @@ def build_attention_model(
     regions = layers.Dropout(dropout, name="image_dropout")(image)
     regions = RegionPositions(name="region_positions")(regions)
     regions = layers.Dense(units, activation="relu", name="region_dense")(regions)
+    regions = RegionPositions(name="context_positions")(regions)
     words = layers.Embedding(vocab_size, embed_dim, name="embedding")(caption)
     words = layers.Dropout(dropout, name="caption_dropout")(words)
     ys, contexts, _ = AttentionLSTM(units, attention_units, penalty, name="attention_lstm")(
@@ -222,14 +232,14 @@ def build_attention_model(
 class AttentionStepModel:
     """Decode the attention captioner one word at a time with its trained layers.
 
-    ``state``: ``{"h", "c": (B, U), "regions": (B, L, U), "keys": (B, L, A), "alpha": (B, L)}``;
-    ``alpha`` holds the weights the model gave the regions when it predicted the last word.
-    The same interface as :class:`course_lib.models.StepModel` (``init``/``step``/``select``),
-    so the decoders of :mod:`course_lib.decoding` work with both.
+    ``regions``: the model's own layers from its image input to what the recurrence reads,
+    (B, L, C) → (B, L, R). ``state``: ``{"h", "c": (B, U), "regions": (B, L, R), "keys":
+    (B, L, A), "alpha": (B, L)}``; ``alpha`` holds the weights the model gave the regions when
+    it predicted the last word. The same interface as :class:`course_lib.models.StepModel`
+    (``init``/``step``/``select``), so the decoders of :mod:`course_lib.decoding` work with both.
     """
 
-    positions: RegionPositions
-    region_dense: layers.Layer
+    regions: keras.Model
     embedding: layers.Embedding
     recurrence: AttentionLSTM
     decoder_dense: layers.Dense
@@ -241,7 +251,7 @@ class AttentionStepModel:
         features = np.asarray(features, dtype="float32")
         if features.ndim != 3:
             raise ValueError(f"features must have shape (B, L, C), got {features.shape}")
-        regions = self.region_dense(self.positions(features))
+        regions = self.regions(features, training=False)
         h, c, keys = self.recurrence.start(regions)
         state = {"h": h, "c": c, "regions": regions, "keys": keys}
         state = {k: ops.convert_to_numpy(v).astype("float32") for k, v in state.items()}
@@ -271,11 +281,12 @@ class AttentionStepModel:
 def build_attention_step_model(model: keras.Model) -> AttentionStepModel:
     """An :class:`AttentionStepModel` sharing ``model``'s layers (and so its weights)."""
     output = model.get_layer("output")
+    recurrence = model.get_layer("attention_lstm")
+    regions = keras.Model(model.input["image"], recurrence.input[0], name="regions")
     return AttentionStepModel(
-        positions=model.get_layer("region_positions"),
-        region_dense=model.get_layer("region_dense"),
+        regions=regions,
         embedding=model.get_layer("embedding"),
-        recurrence=model.get_layer("attention_lstm"),
+        recurrence=recurrence,
         decoder_dense=model.get_layer("decoder_dense"),
         output=output,
         vocab_size=int(output.units),

@@ -735,6 +735,12 @@ def box_coverage(obj: Mapping[str, Any], scene: Mapping[str, Any], grid: tuple[i
     return np.outer(overlap(y - r, y + r, height, rows), overlap(x - r, x + r, width, cols)).ravel()
 
 
+def _box(obj: Mapping[str, Any]) -> tuple[float, float, float, float]:
+    """An object's box ``(x0, y0, x1, y1)`` in image pixels: its centre ± its half-extent."""
+    x, y, r = float(obj["x"]), float(obj["y"]), float(obj["r"])
+    return (x - r, y - r, x + r, y + r)
+
+
 def attention_correctness(
     hypotheses: Hypotheses,
     attention: Mapping[str, np.ndarray],
@@ -757,8 +763,9 @@ def attention_correctness(
     Returns ``{"correctness", "chance", "ratio", "n_words", "n_images", "by_kind", "details"}``:
     the mean share on the box, the mean share the box has of the image (what uniform attention
     would give), their ratio, counts, the means per kind of word (``"shape"``, ``"colour"``,
-    ``"size"``) and one dict per word. When no word names an object of its scene (an untrained
-    model), the means and the ratio are None.
+    ``"size"``) and one dict per word (its image, position, word, kind, object, the object's box
+    ``(x0, y0, x1, y1)`` in image pixels, its mass on the box and the box's chance). When no word
+    names an object of its scene (an untrained model), the means and the ratio are None.
     """
     missing = set(hypotheses) - set(scenes) | set(hypotheses) - set(attention)
     if missing:
@@ -794,6 +801,7 @@ def attention_correctness(
                         "word": word,
                         "kind": kind,
                         "object": _describe(obj),
+                        "box": _box(obj),
                         "mass": float(weights[position] @ cover),
                         "chance": float(cover.sum() / cells),
                     }

@@ -23,6 +23,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from course_lib.distribute import batch_mean, global_sum
+
 __all__ = [
     "DropMask",
     "StepModel",
@@ -54,22 +56,26 @@ def masked_sparse_categorical_crossentropy(y_true, y_pred):
     """Mean cross-entropy over the real target words of a batch (targets equal to 0 are padding).
 
     ``y_true``: (B, T) int ids; ``y_pred``: (B, T, V) probabilities. Returns a scalar:
-    ``sum(-log p(target) * [target != 0]) / number of real targets``.
+    ``sum(-log p(target) * [target != 0]) / number of real targets``, over the whole batch
+    also when it is split across devices (:func:`course_lib.distribute.batch_mean`).
     """
     y_true = ops.cast(y_true, "int32")
     per_token = keras.losses.sparse_categorical_crossentropy(y_true, y_pred)  # (B, T)
     real = ops.cast(ops.not_equal(y_true, 0), per_token.dtype)
-    return ops.divide_no_nan(ops.sum(per_token * real), ops.sum(real))
+    return batch_mean(ops.sum(per_token * real), ops.sum(real))
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
 def masked_accuracy(y_true, y_pred):
-    """Share of real target words (not padding) whose most probable prediction is right."""
+    """Share of real target words (not padding) whose most probable prediction is right, over
+    the whole batch also when it is split across devices (every device returns it)."""
     y_true = ops.cast(y_true, "int32")
     predicted = ops.cast(ops.argmax(y_pred, axis=-1), "int32")
     real = ops.not_equal(y_true, 0)
     hits = ops.cast(ops.logical_and(ops.equal(predicted, y_true), real), "float32")
-    return ops.divide_no_nan(ops.sum(hits), ops.sum(ops.cast(real, "float32")))
+    return ops.divide_no_nan(
+        global_sum(ops.sum(hits)), global_sum(ops.sum(ops.cast(real, "float32")))
+    )
 
 
 #: Short alias used in the design notes.

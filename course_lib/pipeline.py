@@ -189,6 +189,8 @@ class Captioner:
 
     ``row_length``: ids in the longest training caption, ``<start>`` and ``<end>`` included;
     decoders write at most ``row_length - 1`` tokens (the words and ``<end>``).
+    ``train_seconds``: how long training took (the last session of a resumed run; None for a
+    run trained before the course recorded it).
     """
 
     model: object  # keras.Model
@@ -197,6 +199,7 @@ class Captioner:
     run_dir: Path
     history: dict[str, list[float]]
     profile: config.Profile
+    train_seconds: float | None = None
 
 
 def features_key(features) -> str:
@@ -225,16 +228,27 @@ def train_captioner(
     verbose: int = 2,
     retrain: bool = False,
     dataset: CaptionDataset | None = None,
+    strategy: str = "default",
 ) -> Captioner:
     """Train (or resume, or reuse a finished run of) the captioning model of ``profile``, with
     the profile's settings for ``model`` (:meth:`course_lib.config.Profile.for_model`).
 
     A run killed part way resumes from its last completed epoch; a finished run is loaded
-    instead of trained again unless ``retrain``.
+    instead of trained again unless ``retrain``. ``strategy`` (one of
+    :data:`course_lib.distribute.STRATEGIES`) picks the devices that train; the profile's
+    ``batch_size`` is the global batch, split across them.
     """
+    from course_lib.distribute import check_batches, make_strategy
     from course_lib.models import compile_captioner
-    from course_lib.training import encode_captions, load_captioner, make_tf_dataset, train
+    from course_lib.training import (
+        SORT_WINDOW,
+        encode_captions,
+        load_captioner,
+        make_tf_dataset,
+        train,
+    )
 
+    devices = make_strategy(strategy)  # first: a missing TPU fails before any data is read
     profile = profile.for_model(model)
     run_dir = run_dir_for(profile, data_dir, dataset_name=dataset_name, model=model)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -262,12 +276,19 @@ def train_captioner(
         for split in ("train", "dev"):
             captions = {i: c for i, c in dataset.split_captions(split).items() if i in features}
             splits[split] = encode_captions(captions, vocab, row_length)
+        check_batches(
+            devices,
+            profile.batch_size,
+            train_rows=len(splits["train"][1]),
+            val_rows=len(splits["dev"][1]),
+        )
         train_ds = make_tf_dataset(
             features,
             *splits["train"],
             batch_size=profile.batch_size,
             shuffle=True,
             seed=profile.seed,
+            sort_window=profile.sort_window or SORT_WINDOW,
         )
         val_ds = make_tf_dataset(
             features,
@@ -276,8 +297,10 @@ def train_captioner(
             shuffle=False,
             seed=profile.seed,
         )
-        net = build_model(model, len(vocab), features, profile)
-        compile_captioner(net, profile.learning_rate)
+        with devices.scope():
+            net = build_model(model, len(vocab), features, profile)
+            compile_captioner(net, profile.learning_rate)
+        start = time.perf_counter()
         history = train(
             net,
             train_ds,
@@ -288,6 +311,7 @@ def train_captioner(
             seed=profile.seed,
             verbose=verbose,
         )
+        seconds = round(time.perf_counter() - start, 1)
         atomic_write_json(
             done,
             {
@@ -299,11 +323,13 @@ def train_captioner(
                 "feature_dim": features.dim,
                 "features_key": features_key(features),
                 "epochs_run": len(history.get("loss", [])),
+                "train_seconds": seconds,
             },
         )
         return Captioner(
-            load_captioner(run_dir / "best.keras"), vocab, row_length, run_dir, history, profile
-        )
+            load_captioner(run_dir / "best.keras"), vocab, row_length, run_dir, history, profile,
+            seconds,
+        )  # fmt: skip
 
 
 def _clear_run(run_dir: Path) -> None:
@@ -341,6 +367,7 @@ def load_trained(
         run_dir,
         read_history(run_dir / "history.csv"),
         profile,
+        meta.get("train_seconds"),
     )
 
 
@@ -352,8 +379,10 @@ def get_captioner(
     model: str = "merge",
     verbose: int = 2,
     dataset: CaptionDataset | None = None,
+    strategy: str = "default",
 ) -> Captioner:
-    """The trained model of ``profile``: loaded when a finished run exists, else trained."""
+    """The trained model of ``profile``: loaded when a finished run exists, else trained (on
+    the devices of ``strategy``, see :func:`train_captioner`)."""
     return train_captioner(
         profile,
         data_dir,
@@ -361,6 +390,7 @@ def get_captioner(
         model=model,
         verbose=verbose,
         dataset=dataset,
+        strategy=strategy,
     )
 
 
@@ -529,8 +559,10 @@ def run_all(
     *,
     beam_width: int | None = None,
     model: str = "merge",
+    strategy: str = "default",
 ) -> dict:
-    """Every stage from an empty data folder: data, features, training, evaluation.
+    """Every stage from an empty data folder: data, features, training (on the devices of
+    ``strategy``, see :func:`train_captioner`), evaluation.
 
     Returns BLEU-1..4, CIDEr-D, scene accuracy (and for the attention model attention
     correctness), the decoder settings, the model and each stage's time.
@@ -547,7 +579,7 @@ def run_all(
     spatial = model == "attention"
     dataset = timed("data", load_dataset_for, profile, data_dir)
     timed("features", prepare_features, profile, data_dir, dataset=dataset, spatial=spatial)
-    captioner = timed("train", get_captioner, profile, data_dir, model=model)
+    captioner = timed("train", get_captioner, profile, data_dir, model=model, strategy=strategy)
     common = {"captioner": captioner, "model": model}
     scores = timed(
         "evaluate", evaluate_captioner, profile, data_dir, decoder="beam",

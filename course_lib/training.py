@@ -427,9 +427,11 @@ def _h5_problem(path: Path) -> str | None:
 
 
 def _build_optimizer(model: keras.Model) -> None:
-    """Create a compiled model's optimizer variables, so that loading weights fills them in."""
+    """Create a compiled model's optimizer variables, so that loading weights fills them in (in
+    the scope of the ``tf.distribute`` strategy the model was compiled in: it owns them)."""
     if model.optimizer is not None and not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
+        with model.distribute_strategy.scope():
+            model.optimizer.build(model.trainable_variables)
 
 
 def _restore_backup(model: keras.Model, backup_dir: Path, record: dict) -> int:
@@ -567,12 +569,19 @@ def _fit(
     callbacks: list[keras.callbacks.Callback],
     verbose: int,
 ) -> None:
-    """Fit epochs ``done + 1 … epochs`` on one repeated pipeline whose first ``done`` epochs
-    are skipped: a shuffled pipeline then gives each resumed epoch the same batches as an
-    uninterrupted run (a fresh iterator would start its shuffle sequence again at epoch 1)."""
+    """Fit epochs ``done + 1 … epochs`` on the repeated pipeline.
+
+    Every pass over a shuffled pipeline, a repetition or a new iterator, takes the next shuffle
+    of its seeded sequence. The ``done`` epochs already run are replayed as ``done`` passes of
+    one batch each, so that each resumed epoch gets the same batches as in an uninterrupted run
+    without reading the skipped epochs. Under a ``tf.distribute`` strategy ``Model.fit`` itself
+    opens one more pass, to build the model from a batch: the epochs then start at the
+    pipeline's second shuffle, resumed or not."""
     steps = int(train_ds.cardinality())
+    for _ in range(done):
+        next(iter(train_ds))
     model.fit(
-        train_ds.repeat().skip(done * steps),
+        train_ds.repeat(),
         steps_per_epoch=steps,
         validation_data=val_ds,
         epochs=epochs,
@@ -620,7 +629,8 @@ def train(
     the history ``{"epoch": [...], "loss": [...], "val_loss": [...], ...}``.
 
     ``model`` must be compiled (:func:`course_lib.models.compile_captioner` sets the optimizer
-    and its learning rate); ``train_ds`` must know its number of batches per epoch
+    and its learning rate), in a ``tf.distribute`` strategy's scope to train on several devices
+    (:mod:`course_lib.distribute`); ``train_ds`` must know its number of batches per epoch
     (:func:`make_tf_dataset`'s does). Writes into ``run_dir``: ``best.keras`` (lowest
     ``val_loss``), ``history.csv`` (one row per epoch), ``backup/`` (the last completed epoch,
     weights and optimizer; deleted at the end) and ``train_state.json`` once finished. Calling

@@ -62,6 +62,15 @@ def test_attention_weights_are_a_distribution_over_the_grid_at_every_step():
     assert not np.allclose(alphas, 1 / 16)  # they do depend on the regions and the state
 
 
+def test_padding_after_a_caption_changes_nothing_at_its_words():
+    model, inputs = tiny_model(), batch()
+    longer = dict(inputs, caption=np.pad(inputs["caption"], ((0, 0), (0, 4))))
+    real = inputs["caption"] != 0
+    for out in (lambda m, x: np.asarray(m(x, training=False)), weights_of):
+        short, padded = out(model, inputs), out(model, longer)
+        np.testing.assert_allclose(padded[:, :6][real], short[real], atol=1e-6)
+
+
 def test_the_doubly_stochastic_penalty_counts_real_words_only():
     model = tiny_model(penalty=2.0)
     layer = model.get_layer("attention_lstm")
@@ -183,6 +192,7 @@ def test_attention_on_the_named_object_scores_one_and_elsewhere_zero():
     right[7:10, [7, 11]] = 0.5
     result = attention_correctness({"x": tokens}, {"x": right}, {"x": SCENE}, GRID)
     assert result["n_words"] == 6 and result["correctness"] == pytest.approx(0.75)
+    assert [d["box"] for d in result["details"]] == [(0, 0, 20, 20)] * 3 + [(60, 30, 80, 50)] * 3
     assert result["by_kind"]["shape"]["correctness"] == pytest.approx(0.75)  # 1 and 0.5
     assert result["chance"] == pytest.approx(1 / 16)
     assert result["by_kind"]["shape"]["n_words"] == 2

@@ -332,6 +332,25 @@ def test_grids_are_stored_in_float16_and_memory_mapped(tiny, data_dir):
     assert path.name.endswith("-grid") and store.metadata["dtype"] == "float16"
 
 
+def test_a_grid_store_is_reloaded_without_the_model_and_refuses_other_settings(
+    tiny, data_dir, monkeypatch
+):
+    first = _extract(tiny, data_dir, image_size=64, spatial=True)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the model must not run on a cache hit")
+
+    monkeypatch.setattr(F, "build_backbone", fail)
+    monkeypatch.setattr(F, "_predict", fail)
+    again = _extract(tiny, data_dir, image_size=64, spatial=True)
+    assert again.image_ids == first.image_ids and again.item_shape == (64, 128)
+    np.testing.assert_array_equal(again.matrix(again.image_ids), first.matrix(first.image_ids))
+    path = F.feature_cache_path(tiny.name, "smallcnn", None, 64, data_dir, spatial=True)
+    wanted = {k: first.metadata[k] for k in F.KEY_FIELDS} | {"preprocessing": "other"}
+    with pytest.raises(F.FeatureCacheError, match="'preprocessing'"):
+        F.load_feature_cache(path, wanted)
+
+
 def test_a_grid_store_refuses_a_request_for_vectors(tiny, data_dir):
     grid = _extract(tiny, data_dir, image_size=64, spatial=True)
     path = F.feature_cache_path(tiny.name, "smallcnn", None, 64, data_dir, spatial=True)

@@ -43,6 +43,7 @@ def test_a_finished_run_is_reused_and_retrained_when_the_features_change(
     again = get_captioner(tiny_mini, tmp_path, verbose=0)
     assert (run_dir / "best.keras").stat().st_mtime_ns == mtime
     assert again.history["loss"] == first.history["loss"]
+    assert first.train_seconds > 0 and again.train_seconds == first.train_seconds  # recorded
 
     meta = read_json(run_dir / "run.json")
     atomic_write_json(run_dir / "run.json", {**meta, "features_key": "made by another backbone"})

@@ -25,10 +25,15 @@ def tiny_data(n_images: int = 16, seed: int = 0):
     return feats, image_ids, ids
 
 
-def run(run_dir, pause: float = 0.0, callbacks=(), **kw):
-    """Train the tiny merge model into ``run_dir``; returns (model, history)."""
+def run(
+    run_dir, pause: float = 0.0, callbacks=(), strategy: str = "default", passes: int = 0, **kw
+):
+    """Train the tiny merge model into ``run_dir`` on the devices of ``strategy``
+    (``course_lib.distribute``), after spending ``passes`` passes of the shuffled pipeline (as
+    ``Model.fit`` spends one under a strategy); returns (model, history)."""
     import keras
 
+    from course_lib.distribute import make_strategy
     from course_lib.models import build_merge_model, compile_captioner
     from course_lib.training import make_tf_dataset, train
 
@@ -40,9 +45,12 @@ def run(run_dir, pause: float = 0.0, callbacks=(), **kw):
     feats, image_ids, ids = tiny_data()
     ds = make_tf_dataset(feats, image_ids, ids, batch_size=8, shuffle=True, seed=3, sort_window=2)
     val = make_tf_dataset(feats, image_ids, ids, batch_size=8, shuffle=False)
+    for _ in range(passes):
+        next(iter(ds))
     keras.utils.set_random_seed(0)
-    model = build_merge_model(VOCAB_SIZE, D, embed_dim=8, units=8, dropout=0.0)
-    compile_captioner(model, learning_rate=1e-2)
+    with make_strategy(strategy).scope():
+        model = build_merge_model(VOCAB_SIZE, D, embed_dim=8, units=8, dropout=0.0)
+        compile_captioner(model, learning_rate=1e-2)
     history = train(
         model,
         ds,
