@@ -27,7 +27,23 @@ FIGURES = {
                (34, 34, 60, 60), (34, 34, 60, 60), (34, 34, 60, 60), None],
         title="where the model looked",
     ),
+    "plot_word_attention": lambda: viz.plot_word_attention(
+        [np.zeros((80, 80, 3), np.uint8)] * 5, weights(5), (8, 8),
+        titles=["syn_00001 'circle': 0.12 on the box (chance 0.05)"] * 5,
+        boxes=[(8, 8, 30, 30), None, (0, 0, 10, 10), None, (40, 40, 79, 79)],
+        title="where attention missed",
+    ),
+    "plot_attention_correctness": lambda: viz.plot_attention_correctness(
+        np.linspace(0, 1, 30), np.linspace(0.01, 0.2, 30), ["shape", "colour", "size"] * 10,
+        title="attention on the named object",
+    ),
+    "draw_attention_diagram": lambda: viz.draw_attention_diagram(),
 }  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_every_figure_is_readable_at_page_width(name):
+    assert small_text(FIGURES[name]()) == []
 
 
 def test_one_panel_per_word_with_its_word_and_the_box():
@@ -50,3 +66,36 @@ def test_bad_shapes_are_refused():
         viz.plot_attention(np.zeros((8, 8, 3)), ["a"], weights(1, 10), (3, 3))
     with pytest.raises(ValueError, match="no words"):
         viz.plot_attention(np.zeros((8, 8, 3)), [], weights(1, 9), (3, 3))
+
+
+def test_the_word_gallery_has_one_panel_per_word_each_on_its_own_scale():
+    w = weights(3)
+    w[1] *= 10  # another scale: the panel's brightest cell is still its largest weight
+    fig = viz.plot_word_attention(
+        [np.zeros((40, 40, 3), np.uint8)] * 3, w, (8, 8), titles=["a", "b", "c"],
+        boxes=[None, (0, 0, 10, 10), None],
+    )  # fmt: skip
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b", "c"]
+    assert [len(ax.patches) for ax in fig.axes] == [0, 1, 0]
+    for ax, row in zip(fig.axes, w, strict=True):
+        assert ax.images[1].get_clim() == pytest.approx((0.0, row.max()))
+    with pytest.raises(ValueError, match="weights of shape"):
+        viz.plot_word_attention([np.zeros((8, 8, 3))], weights(2), (8, 8), titles=["a"])
+
+
+def test_the_correctness_plot_marks_each_kind_and_draws_chance():
+    fig = viz.plot_attention_correctness(
+        [0.5, 0.1, 0.9], [0.1, 0.1, 0.2], ["shape", "size", "shape"]
+    )
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [
+        "shape words (2)",
+        "size words (1)",
+        "chance (even attention)",
+        "twice chance",
+    ]
+    (x, y) = ax.lines[0].get_data()
+    assert list(x) == list(y)  # chance is the diagonal
+    with pytest.raises(ValueError, match="unknown kinds"):
+        viz.plot_attention_correctness([0.5], [0.1], ["verb"])
