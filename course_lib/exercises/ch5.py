@@ -141,10 +141,12 @@ ex5 = ThoughtExercise(
         The training signal is the same: with teacher forcing the LSTM reads the true prefix and
         predicts the next word at every position, which is exactly the set of per-prefix
         samples of the caption (the LSTM is causal, so position t only sees words ≤ t). The cost
-        is very different: per-prefix samples repeat each caption n − 1 times (the prefixes are
-        padded to the maximum length), so an epoch runs the LSTM over about n/2 times more
-        tokens, and with one-hot targets needs gigabytes of memory. Teacher forcing processes
-        each caption once and needs only integer targets plus a mask for the padding.
+        is very different: a caption of n ids gives n − 1 samples, each prefix padded to the
+        maximum length, so an epoch runs the LSTM over n − 1 times as many steps as teacher
+        forcing (one padded row per target word instead of one per caption; even unpadded,
+        the prefixes hold 1 + 2 + … + (n − 1) words, about n/2 times the caption), and with
+        one-hot targets it needs gigabytes of memory. Teacher forcing processes each caption
+        once and needs only integer targets plus a mask for the padding.
         Both train on true prefixes, so both suffer exposure bias at decoding time, when the
         model must continue its own (possibly wrong) words.
     """,
