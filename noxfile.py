@@ -115,6 +115,23 @@ def _find_python(version: str) -> str | None:
     return None
 
 
+A11Y = ROOT / "scripts" / "a11y"
+
+
+def _install_axe(session: nox.Session) -> None:
+    """axe-core and playwright-core into ``scripts/a11y`` (versions pinned by its lock file), for
+    the book's accessibility check; where npm is missing that check is skipped, and says so."""
+    modules = A11Y / "node_modules"
+    lock = A11Y / "package-lock.json"
+    if modules.is_dir() and modules.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        session.log("npm not found: the book's accessibility check (axe-core) will be skipped")
+        return
+    session.run(npm, "ci", "--prefix", str(A11Y), "--no-audit", "--no-fund", external=True)
+
+
 def _env(**extra: str) -> dict[str, str]:
     env = dict(QUIET_ENV)
     env.update(extra)
@@ -125,6 +142,7 @@ def _env(**extra: str) -> dict[str, str]:
 def tests(session: nox.Session) -> None:
     """pytest: unit tests, fault injection and the full-profile path on fixtures."""
     python = _course_python(session, ["book", "test"])
+    _install_axe(session)  # tests/test_accessibility.py runs it on small pages
     # Agg only here: notebooks need Jupyter's inline backend to show their figures.
     session.run(
         python, "-m", "pytest", "tests", *session.posargs, external=True, env=_env(MPLBACKEND="Agg")
@@ -182,6 +200,7 @@ def book(session: nox.Session) -> None:
     session.run(
         jb, "build", ".", "-W", "--keep-going", *session.posargs, external=True, env=_env(**allow)
     )
+    _install_axe(session)
     session.run(python, str(ROOT / "scripts" / "check_book.py"), external=True)
     session.log(f"open {ROOT / '_build' / 'html' / 'index.html'}")
 

@@ -1,17 +1,23 @@
-"""Check the built book: figures, no log noise, and no JavaScript error in a browser.
+"""Check the built book: figures with alt text, no log noise, no JavaScript error, and axe.
 
     python scripts/check_book.py [_build/html]
 
-Fails (exit 1) when a chapter page has no image, shows a figure as text
-(``<Figure size …>``, the sign of a non-inline matplotlib backend), or contains TensorFlow
-log lines, Keras per-step progress bars or tqdm bars; or when headless Chromium, loading any
-page of the site, logs a JavaScript error to its console (an uncaught exception such as
-"Identifier 'THEBE_JS_URL' has already been declared", or a message naming an error). Without
-Chromium on the PATH the browser check is skipped, and says so.
+Fails (exit 1) when a chapter page has no image, has a figure without alternative text (no
+``alt``, or the file name Sphinx puts there when a cell sets none: see
+``tests/test_accessibility.py``), shows a figure as text (``<Figure size …>``, the sign of a
+non-inline matplotlib backend), or contains TensorFlow log lines, Keras per-step progress bars
+or tqdm bars; or when headless Chromium, loading any page of the site, logs a JavaScript error
+to its console (an uncaught exception such as "Identifier 'THEBE_JS_URL' has already been
+declared", or a message naming an error); or when axe-core, run in Chromium over every page
+(``scripts/a11y``, installed with ``npm ci --prefix scripts/a11y``), finds a serious or
+critical accessibility violation. Without Chromium on the PATH, or without axe-core, those
+checks are skipped and say so, except on CI (``CI=true``), where that is an error.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -33,9 +39,26 @@ def problems(page: Path) -> list[str]:
     """What is wrong with one rendered chapter page (empty when nothing is)."""
     html = page.read_text(encoding="utf-8")
     found = [f"{what}" for what, pattern in NOISE.items() if pattern.search(html)]
-    if not re.search(r"<img [^>]*src=\"[^\"]*_images/", html):
+    figures = re.findall(r"<img [^>]*src=\"[^\"]*_images/[^>]*>", html)
+    if not figures:
         found.append("no figure")
+    if unnamed := [tag for tag in figures if not alt_text(tag)]:
+        found.append(f"{len(unnamed)} figure(s) without alt text")
     return found
+
+
+def alt_text(img_tag: str) -> str:
+    """An ``<img>``'s alternative text; empty when it has none or only its file name."""
+    alt = re.search(r'\salt="([^"]*)"', img_tag)
+    src = re.search(r'\ssrc="([^"]*)"', img_tag)
+    text = alt.group(1).strip() if alt else ""
+    named_by_file = src is not None and Path(text).name == Path(src.group(1)).name
+    return "" if named_by_file else text
+
+
+def required() -> bool:
+    """On CI (``CI=true``) the browser checks must run: a missing tool is an error, not a skip."""
+    return os.environ.get("CI", "").lower() == "true"
 
 
 #: Chromium's console lines on stderr (with ``--enable-logging=stderr``).
@@ -80,7 +103,7 @@ def check_in_browser(html_dir: Path) -> int:
     browser = find_browser()
     if browser is None:
         print("browser check skipped: install chromium (apt-get install chromium)")
-        return 0
+        return int(required())
     pages = site_pages(html_dir)
     bad = 0
     for page in pages:
@@ -89,6 +112,57 @@ def check_in_browser(html_dir: Path) -> int:
             for error in errors:
                 print(f"{page.relative_to(html_dir)}: JavaScript console: {error}")
     print(f"loaded {len(pages)} pages in {Path(browser).name}: {bad} with console errors")
+    return bad
+
+
+A11Y = ROOT / "scripts" / "a11y"
+#: A page that only sends the browser on (the site's root ``index.html``): nothing to check.
+REDIRECT = re.compile(r'^\s*<meta http-equiv="Refresh"[^>]*>\s*$', re.I)
+#: axe-core's impacts that fail the book (the others, minor and moderate, are printed).
+FAILING_IMPACTS = ("serious", "critical")
+
+
+def axe_violations(pages: list[Path], browser: str) -> dict[Path, list[dict]]:
+    """axe-core's violations on each page, run in ``browser`` by ``scripts/a11y``."""
+    result = subprocess.run(
+        ["node", str(A11Y / "axe_check.mjs"), browser, *map(str, pages)],
+        capture_output=True, text=True, timeout=60 + 30 * len(pages),
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"axe-core did not run: {result.stderr.strip()}")
+    return {Path(r["page"]): r["violations"] for r in json.loads(result.stdout)}
+
+
+def check_accessibility(html_dir: Path) -> int:
+    """Run axe-core over every page; the number of pages with serious or critical violations."""
+    browser = find_browser()
+    missing = [
+        why
+        for why, absent in [
+            ("install chromium (apt-get install chromium)", browser is None),
+            ("install node (apt-get install nodejs npm)", shutil.which("node") is None),
+            (
+                "install axe-core (npm ci --prefix scripts/a11y)",
+                not (A11Y / "node_modules" / "axe-core").is_dir(),
+            ),
+        ]
+        if absent
+    ]
+    if missing:
+        print(f"accessibility check skipped: {'; '.join(missing)}")
+        return int(required())
+    pages = [p for p in site_pages(html_dir) if not REDIRECT.match(p.read_text("utf-8"))]
+    bad = 0
+    for page, violations in axe_violations(pages, browser).items():
+        failing = [v for v in violations if v["impact"] in FAILING_IMPACTS]
+        bad += bool(failing)
+        for v in violations:
+            first = v["nodes"][0]["target"] if v["nodes"] else ""
+            print(
+                f"{page.relative_to(html_dir)}: axe {v['impact']} {v['id']}: {v['help']}"
+                f" ({len(v['nodes'])} element(s), first: {first})"
+            )
+    print(f"axe-core on {len(pages)} pages: {bad} with serious or critical violations")
     return bad
 
 
@@ -103,7 +177,8 @@ def main(argv: list[str]) -> int:
         print(f"{name}: {', '.join(found)}")
     print(f"checked {len(pages)} chapter pages: {len(bad)} with problems")
     browser_bad = check_in_browser(html_dir)
-    return 1 if bad or browser_bad else 0
+    axe_bad = check_accessibility(html_dir)
+    return 1 if bad or browser_bad or axe_bad else 0
 
 
 if __name__ == "__main__":

@@ -26,6 +26,11 @@ notebook, the cell and the construct, so raw markup never reaches a student):
 * ``(label)=`` targets and ``%`` comment lines are dropped; ``$…$`` and ``$$…$$`` math stays.
 * cells tagged ``remove-cell`` are dropped, except the Colab setup cell (``colab-setup``), which
   stays the first code cell; tags, outputs and execution counts go.
+* an exercise's code cell (``ch3-ex2-code``, written by ``scripts/exercise_cells.py``) becomes
+  two: the student's answer, then its check, ``ch3.ex2.check(merge_add)``, marked (in metadata
+  only) as an nbgrader autograder test worth one point, ``grade_id`` ``ch3-ex2``. So the student
+  edition is an nbgrader source as it is: under ``nbgrader autograde`` a check that does not
+  pass raises (``course_lib.exercises.core.grading``), elsewhere it only prints.
 
 The output is deterministic: the same book gives byte-identical notebooks.
 """
@@ -39,6 +44,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
+
+from course_lib.exercises import all_exercises
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -85,6 +92,9 @@ SUBSTITUTION = re.compile(r"\{\{.*?\}\}")
 EXPLICIT = re.compile(r"^(?P<text>.+?)\s*<(?P<target>[^<>]+)>$", re.S)
 EXERCISE_TITLE = re.compile(r"^\d+\.\d+: \S")
 SOLUTION_LABEL = re.compile(r"^ch(?P<chapter>\d+)-ex(?P<number>\d+)$")
+EXERCISE_CODE = re.compile(r"^ch(?P<chapter>\d+)-ex(?P<number>\d+)-code$")
+#: nbgrader points of an exercise's check (thought exercises have none).
+POINTS = 1
 URL = re.compile(r"\\url\s*\{([^}]*)\}")
 
 
@@ -460,6 +470,26 @@ def _cell(cell_type: str, cell_id: str, source: str) -> dict:
     return cell
 
 
+def exercise_cells(cell_id: str, source: str, ctx: Context) -> list[dict]:
+    """An exercise's code cell as two: the answer, then the check as an nbgrader test cell."""
+    match = EXERCISE_CODE.match(cell_id)
+    chapter, number = int(match.group("chapter")), int(match.group("number"))
+    ex = next((e for e in all_exercises().get(chapter, []) if e.number == number), None)
+    if ex is None or source != ex.code_cell():
+        raise ctx.error(cell_id, "not the exercise's cell: run scripts/exercise_cells.py")
+    check = _cell("code", f"{ex.label}-check", ex.check_cell())
+    check["metadata"]["nbgrader"] = {
+        "grade": True,
+        "grade_id": ex.label,
+        "locked": True,
+        "points": POINTS,
+        "schema_version": 3,
+        "solution": False,
+        "task": False,
+    }
+    return [_cell("code", cell_id, ex.answer_cell()), check]
+
+
 def convert_notebook(path: Path, references: dict[str, Reference], labels: dict[str, str]) -> dict:
     """The Colab notebook of one book notebook (a notebook as a JSON-ready dict)."""
     notebook = json.loads(path.read_text(encoding="utf-8"))
@@ -472,7 +502,10 @@ def convert_notebook(path: Path, references: dict[str, Reference], labels: dict[
         if cell["cell_type"] == "code":
             if "remove-cell" in tags and SETUP_TAG not in tags:
                 continue
-            cells.append(_cell("code", cell["id"], source))
+            if EXERCISE_CODE.match(cell["id"]):
+                cells += exercise_cells(cell["id"], source, ctx)
+            else:
+                cells.append(_cell("code", cell["id"], source))
         elif cell["cell_type"] == "markdown":
             if "remove-cell" in tags:
                 continue

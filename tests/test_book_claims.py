@@ -68,6 +68,26 @@ CLAIMS: dict[str, list[str]] = {
         "same captions 3 ways; carrying state faster, batching faster again",
         "the masked LSTM repeats its last output at the padded positions",
     ],
+    "05_language_model": [
+        'the course keeps "a"; the tutorial drops every one-letter word',
+        "dropping one-letter words shortens most captions",
+        "the 10 most frequent words make up over a quarter of the text",
+        "a larger min_count: fewer ids, less text covered, more <unk>",
+        "a large share of the padded matrix is padding",
+        "same loss; per-prefix reads (targets per caption) × the LSTM steps",
+        "one-hot targets 9.29 GB (8.65 GiB); teacher forcing ~100 MB, images",
+        "(mini) no word occurs only outside the training split",
+    ],
+    "06_training": [
+        "cutting batches never adds padding; grouping by length removes most",
+        "same seed, same batches; a new epoch or seed, other batches",
+        "resumed after epoch 2: each epoch once, the loss carries on",
+        "both losses fall at first; the training loss starts above validation",
+        "with dropout on, the same batches have a higher loss",
+        "train loss falls on, validation stops; early stopping ends the run",
+        "dropout: higher train loss, narrower gap, lower best val loss",
+        "babble first; (mini) then the right objects, no relation yet",
+    ],
     "07_evaluation": [
         "the hand computation and nltk agree to the last digit",
         "the short caption scores 0 alone; the corpus score is above the mean",
@@ -82,6 +102,16 @@ CLAIMS: dict[str, list[str]] = {
         "(mini) the clouds overlap: many wrong captions outscore correct ones",
         "(mini) on the synthetic set BLEU is far above the published numbers",
         "(mini) the picture gets a caption in shape words; no 'house' or 'sun'",
+    ],
+    "08_attention": [
+        "(mini) the references' relations hold; the merge model's often fail",
+        "(mini) the vector is the max over the cells, whatever their order",
+        "NumPy and the Keras layer agree to float32 rounding",
+        "(mini) attention correctness is at least twice its chance level",
+        "(mini) some words give their object less attention than chance",
+        "(mini) attention states relations as often as people, 70 % right",
+        "(mini) the attention model is the smaller, and trained more epochs",
+        "a step over VGG16's 14 x 14 grid takes longer than over this grid",
     ],
 }
 

@@ -28,10 +28,10 @@ def _toc_files() -> list[str]:
     return [ch["file"] for part in TOC["parts"] for ch in part["chapters"]]
 
 
-def test_the_toc_lists_the_eight_chapters_in_order_and_every_file_exists():
+def test_the_toc_lists_the_nine_chapters_in_order_and_every_file_exists():
     chapters = [f for f in _toc_files() if re.match(r"book/0\d_", f)]
     assert chapters == [f"book/{p.stem}" for p in CHAPTERS]
-    assert len(chapters) == 8
+    assert len(chapters) == 9
     for entry in [TOC["root"], *_toc_files()]:
         assert any((REPO_ROOT / f"{entry}{ext}").is_file() for ext in (".ipynb", ".md")), entry
 

@@ -51,7 +51,7 @@ def _code(notebook: dict) -> list[str]:
 
 def test_there_is_one_colab_notebook_per_chapter():
     assert [p.name for p in COLAB] == [p.name for p in CHAPTERS]
-    assert len(COLAB) == 8
+    assert len(COLAB) == 9
 
 
 def test_colab_notebooks_are_up_to_date_with_the_book():
@@ -86,7 +86,8 @@ def test_no_raw_myst_reaches_a_student(path):
 def test_cells_are_clean_and_the_setup_cell_comes_first(path):
     notebook = json.loads(path.read_text(encoding="utf-8"))
     for cell in notebook["cells"]:
-        assert cell["metadata"] == {}
+        # an exercise's check carries its nbgrader metadata, and nothing else does
+        assert set(cell["metadata"]) == ({"nbgrader"} if cell["id"].endswith("-check") else set())
         if cell["cell_type"] == "code":
             assert cell["outputs"] == [] and cell["execution_count"] is None
     assert _code(notebook)[0] == setup_cell.setup_cell_source()
@@ -105,7 +106,7 @@ def test_exercises_are_numbered_unanswered_and_point_to_hint_and_solution(path):
     for ex in exercises:
         assert f"`{ex.name}.hint()`" in text and f"`{ex.name}.solution()`" in text
         if ex.code_cell():
-            assert ex.code_cell() in code
+            assert ex.answer_cell() in code and ex.check_cell() in code
         if hasattr(ex, "reference"):
             assert ex.source not in code and ex.source not in text
     assert "glue_solutions" not in code and "BEGIN SOLUTION" not in code
@@ -252,6 +253,25 @@ def test_exercises_become_headings_and_solutions_a_pointer_to_hint_and_solution(
         "answer = ...  # YOUR CODE HERE\nch1.ex2.check(answer)",
         "*Stuck? `ch1.ex2.hint()` gives a hint, and `ch1.ex2.solution()` shows the solution.*",
     ]
+
+
+def test_an_exercise_cell_becomes_the_answer_then_an_nbgrader_test_of_its_check(book):
+    ex = all_exercises()[1][0]
+    nb = book(code(ex.code_cell(), f"{ex.label}-code"))
+    answer, check = nb["cells"]
+    assert (answer["id"], _texts(nb)[0]) == (f"{ex.label}-code", ex.answer_cell())
+    assert (check["id"], _texts(nb)[1]) == (f"{ex.label}-check", ex.check_cell())
+    assert answer["metadata"] == {}
+    assert check["metadata"]["nbgrader"] == {
+        "grade": True, "grade_id": ex.label, "locked": True, "points": 1,
+        "schema_version": 3, "solution": False, "task": False,
+    }  # fmt: skip
+
+
+def test_a_stale_exercise_cell_is_refused(book):
+    ex = all_exercises()[1][0]
+    with pytest.raises(colab.ConversionError, match=r"ch1-ex1-code: .*exercise_cells.py"):
+        book(code(ex.code_cell() + "\nprint(1)", "ch1-ex1-code"))
 
 
 def test_an_exercise_without_its_number_is_refused(book):

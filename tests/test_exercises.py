@@ -23,6 +23,7 @@ from course_lib.exercises import (
     ch5,
     ch6,
     ch7,
+    ch8,
     glue_cell,
     glue_solutions,
     table,
@@ -46,7 +47,7 @@ def _reference_answer(ex):
 
 def test_at_least_21_exercises_and_three_per_chapter():
     chapters = all_exercises()
-    assert sorted(chapters) == [1, 2, 3, 4, 5, 6, 7]
+    assert sorted(chapters) == [1, 2, 3, 4, 5, 6, 7, 8]
     assert all(len(exercises) >= 3 for exercises in chapters.values())
     assert len(ALL) >= 21
 
@@ -214,6 +215,15 @@ def _worst_caption(log_probs, lengths, alpha):
     return min(range(len(scores)), key=lambda i: scores[i])
 
 
+def _softmax_over_batch(keys, query, v):
+    e = np.exp(np.tanh(keys + query[:, None, :]) @ v)
+    return e / e.sum(axis=0, keepdims=True)
+
+
+def _mean_of_regions(alpha, regions):
+    return regions.mean(axis=1)
+
+
 # name -> (wrong answer, substrings the message must contain)
 WRONG = {
     "ch1.ex1": (
@@ -246,6 +256,10 @@ WRONG = {
     "ch7.ex4": (_beam_ignores_scores, ["beam_step(log_probs=", "beam_scores=", "all beams"]),
     "ch7.ex6": (0.0, ["you answered 0", "startseq"]),
     "ch7.ex7": (_worst_caption, ["best_caption(log_probs=[-1.75, -1.95]", "closest to 0"]),
+    "ch8.ex1": (_softmax_over_batch, ["attention_weights(keys=", "query=", "not the batch"]),
+    "ch8.ex2": (_mean_of_regions, ["context_vector(alpha=", "plain mean ignores"]),
+    "ch8.ex3": (0.25, ["you answered 0.25", "count cells"]),
+    "ch8.ex4": (3.02, ["you answered 3.02", "2 bytes"]),
 }
 
 
@@ -428,6 +442,8 @@ def test_value_answers_are_the_stated_arithmetic():
     assert ch4.ex4.expected == pytest.approx(8091 * 4096 * 4 / 2**20, abs=0.005)
     assert ch5.ex3.expected == pytest.approx(306_404 * 7_579 * 4 / 2**30, abs=0.005)
     assert ch6.ex4.expected == math.ceil(6000 * 5 / 64)
+    assert ch8.ex3.expected == 4 / 64  # a 2 × 2-cell box of an 8 × 8 grid
+    assert ch8.ex4.expected == pytest.approx(8091 * 14 * 14 * 512 * 2 / 2**30)
     assert ch7.ex6.expected == pytest.approx(
         ch7.clipped_precision(
             "startseq a dog runs endseq".split(), ["startseq the cat sleeps endseq".split()], 1
@@ -656,3 +672,59 @@ def test_building_with_the_placeholder_url_warns(tmp_path, monkeypatch, allowed)
     else:
         assert "_config.yml:4: repository.url is still" in warning
     assert "repository.url" not in "".join(outputs["fork"])
+
+
+# -- grading with nbgrader: the same checks, strict ------------------------------------------------
+
+
+@pytest.mark.parametrize("ex", ALL, ids=IDS)
+def test_code_cell_is_the_answer_cell_then_the_check_cell(ex):
+    if isinstance(ex, ThoughtExercise):
+        assert ex.answer_cell() == ex.check_cell() == ""
+        return
+    assert ex.check_cell() == f"{ex.name}.check({_answer_name(ex)})"
+    assert ex.code_cell().startswith(ex.answer_cell())
+    assert ex.code_cell().endswith(f"\n{ex.check_cell()}")
+    assert ex.check_cell() not in ex.answer_cell()
+
+
+@pytest.mark.parametrize("execution", ["autograde", "validate"])
+@pytest.mark.parametrize("name", sorted(WRONG))
+def test_under_nbgrader_only_a_right_answer_passes_the_check(name, execution, monkeypatch, capsys):
+    from course_lib.exercises.core import AnswerNotAccepted
+
+    ex = next(e for e in ALL if e.name == name)
+    monkeypatch.setenv("NBGRADER_EXECUTION", execution)
+    assert ex.check(_reference_answer(ex)).ok is True
+    with pytest.raises(AnswerNotAccepted, match=rf"^✗ {re.escape(name)} "):
+        ex.check(WRONG[name][0])
+    with pytest.raises(AnswerNotAccepted, match="not answered yet"):
+        ex.check(...)
+    assert capsys.readouterr().out.count(f" {name} (") == 3  # the feedback is still printed
+
+
+def test_outside_nbgrader_a_wrong_answer_does_not_raise(monkeypatch, capsys):
+    from course_lib.exercises.core import grading
+
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert not grading() and ch3.ex1.check((8, 1000)).ok is False
+    monkeypatch.setenv("NBGRADER_EXECUTION", "")
+    assert not grading() and ch3.ex1.check(None).ok is None
+
+
+def test_attention_pieces_match_the_keras_layer():
+    keras = pytest.importorskip("keras")
+    from course_lib.attention import SoftAttention
+
+    rng = np.random.default_rng(0)
+    regions = rng.normal(size=(2, 9, 5)).astype("float32")
+    h = rng.normal(size=(2, 4)).astype("float32")
+    layer = SoftAttention(6)
+    layer.build(regions.shape, h.shape)
+    keys = layer.keys(regions)
+    alpha = np.asarray(layer(keys, h))
+    query = np.asarray(layer.query_dense(h))
+    v = np.asarray(layer.score_dense.kernel)[:, 0]
+    np.testing.assert_allclose(ch8.attention_weights(np.asarray(keys), query, v), alpha, atol=1e-5)
+    context = np.asarray(keras.ops.sum(alpha[..., None] * regions, axis=1))
+    np.testing.assert_allclose(ch8.context_vector(alpha, regions), context, atol=1e-5)

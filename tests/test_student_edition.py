@@ -1,12 +1,14 @@
 """The student edition is the Colab notebooks (colab/book): its exercises run, unanswered.
 
-Every exercise cell of every Colab notebook is run in a fresh kernel (with the chapter's
-``from course_lib.exercises import chN``): each one must report "not answered yet", with no error
-and no solution shown. ``nox -s student`` runs the whole notebooks under nbval.
+Every exercise of every Colab notebook, its answer cell then its check cell, is run in a fresh
+kernel (with the chapter's ``from course_lib.exercises import chN``): each check must report
+"not answered yet", with no error and no solution shown. ``nox -s student`` runs the whole
+notebooks under nbval.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 
@@ -16,24 +18,27 @@ from conftest import REPO_ROOT
 
 from course_lib.exercises import all_exercises
 
-COLAB = sorted((REPO_ROOT / "colab" / "book").glob("0[1-7]_*.ipynb"))
+COLAB = sorted((REPO_ROOT / "colab" / "book").glob("[0-9][0-9]_*.ipynb"))
 CHECK = re.compile(r"\bch\d+\.ex\d+\.check\(")
 
 
-def _exercise_cells() -> list[str]:
-    cells = []
+def _exercise_cells() -> list[tuple[str, str]]:
+    """Every (answer cell, check cell) of the student edition: a check follows its answer."""
+    pairs = []
     for path in COLAB:
-        notebook = json.loads(path.read_text(encoding="utf-8"))
-        for cell in notebook["cells"]:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        for before, cell in itertools.pairwise(cells):
             source = "".join(cell["source"])
             if cell["cell_type"] == "code" and CHECK.search(source):
-                cells.append(source)
-    return cells
+                pairs.append(("".join(before["source"]), source))
+    return pairs
 
 
-def test_every_exercise_with_code_has_its_cell_in_the_student_edition():
+def test_every_exercise_with_code_has_its_answer_and_check_cells_in_the_student_edition():
     with_code = [ex for exercises in all_exercises().values() for ex in exercises if ex.code_cell()]
-    assert sorted(_exercise_cells()) == sorted(ex.code_cell() for ex in with_code)
+    assert sorted(_exercise_cells()) == sorted(
+        (ex.answer_cell(), ex.check_cell()) for ex in with_code
+    )
 
 
 @pytest.mark.slow
@@ -41,10 +46,12 @@ def test_the_student_editions_exercise_cells_run_and_report_not_answered_yet():
     nbclient = pytest.importorskip("nbclient")
     imports = "from course_lib.exercises import " + ", ".join(f"ch{n}" for n in all_exercises())
     cells = [nbformat.v4.new_code_cell(imports)]
-    cells += [nbformat.v4.new_code_cell(source) for source in _exercise_cells()]
+    for answer, check in _exercise_cells():
+        cells += [nbformat.v4.new_code_cell(answer), nbformat.v4.new_code_cell(check)]
     notebook = nbformat.v4.new_notebook(cells=cells)
     nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
-    for cell in notebook.cells[1:]:
+    for answer, cell in zip(notebook.cells[1::2], notebook.cells[2::2], strict=True):
+        assert not answer.outputs, answer.source
         outputs = cell.outputs
         assert not any(o.get("output_type") == "error" for o in outputs), cell.source
         text = "".join(o.get("text", "") for o in outputs)

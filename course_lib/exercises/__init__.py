@@ -1,4 +1,4 @@
-"""Exercises with instant feedback for chapters 1–7: ``from course_lib.exercises import ch1``.
+"""Exercises with instant feedback for chapters 1–8: ``from course_lib.exercises import ch1``.
 
 Each chapter module ``chN`` has exercises ``ex1``, ``ex2``, … with ``check(answer)``,
 ``hint(n=1)`` and ``solution()`` (see :mod:`course_lib.exercises.core`). The book shows every
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 #: The chapters that have exercises.
-CHAPTERS = (1, 2, 3, 4, 5, 6, 7)
+CHAPTERS = (1, 2, 3, 4, 5, 6, 7, 8)
 
 
 def all_exercises() -> dict[int, list[Exercise]]:

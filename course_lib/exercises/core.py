@@ -10,8 +10,11 @@ Every exercise is an object with ``check(answer)``, ``hint(n=1)`` and ``solution
 ``check()`` never raises: an exception in the student's code is reported with the input that
 caused it, and an answer not yet given (``...``, ``None`` or ``raise NotImplementedError()``)
 reports "not answered yet". It prints a line starting with ✓, ✗ or • and returns a
-:class:`CheckResult`. Messages never give the answer away: a right value is confirmed without
-being repeated, and a wrong one is told what is wrong without being told the reference value.
+:class:`CheckResult`. The one exception is grading: while nbgrader runs the notebook
+(:func:`grading`), a check that does not print ✓ also raises :class:`AnswerNotAccepted`, so the
+cell that calls it, an nbgrader autograder test, scores no points. Messages never give the
+answer away: a right value is confirmed without being repeated, and a wrong one is told what is
+wrong without being told the reference value.
 
 The book shows every exercise unanswered. The solution is written once, here, and the book shows
 it from :meth:`Exercise.solution_markdown` in a collapsed dropdown (see :func:`glue_solutions`).
@@ -25,6 +28,7 @@ import ast
 import copy
 import inspect
 import math
+import os
 import signal
 import textwrap
 import threading
@@ -56,6 +60,15 @@ class CheckResult:
 
     def _ipython_display_(self) -> None:
         """Show nothing: ``check()`` has already printed the message."""
+
+
+class AnswerNotAccepted(AssertionError):
+    """Raised by ``check()`` under nbgrader for a wrong or missing answer (see :func:`grading`)."""
+
+
+def grading() -> bool:
+    """Whether nbgrader is running the notebook (``nbgrader autograde`` or ``validate``)."""
+    return os.environ.get("NBGRADER_EXECUTION") in ("autograde", "validate")
 
 
 @dataclass(frozen=True)
@@ -283,6 +296,8 @@ class Exercise:
         # printed in lines of 80 characters: the book shows outputs without wrapping them
         print(textwrap.fill(text, 80, subsequent_indent="  ", break_long_words=False,
                             break_on_hyphens=False))  # fmt: skip
+        if ok is not True and grading():
+            raise AnswerNotAccepted(text)
         return CheckResult(ok, text)
 
     #: What "not answered yet" asks the student to do (depends on the kind of exercise).
@@ -344,6 +359,14 @@ class Exercise:
 
     def code_cell(self) -> str:
         """The code cell the student completes (empty for thought exercises)."""
+        return ""
+
+    def answer_cell(self) -> str:
+        """The part of :meth:`code_cell` the student writes in: all of it but the check."""
+        return ""
+
+    def check_cell(self) -> str:
+        """The last line of :meth:`code_cell`, the check (the student edition's graded cell)."""
         return ""
 
     def solution_cell(self) -> str:
@@ -446,6 +469,10 @@ class FunctionExercise(Exercise):
         The body is ``# YOUR CODE HERE`` and ``raise NotImplementedError()``, which
         :meth:`check` reports as "not answered yet".
         """
+        return f"{self.answer_cell()}\n\n\n{self.check_cell()}"
+
+    def answer_cell(self) -> str:
+        """The imports it needs and the ``def`` line (and docstring) over a stub."""
         lines = self.source.splitlines()
         func = ast.parse(self.source).body[0]
         first = func.body[0]
@@ -460,11 +487,12 @@ class FunctionExercise(Exercise):
                 *lines[:header_end],
                 f"    {STUB}",
                 "    raise NotImplementedError()",
-                "",
-                "",
-                f"{self.name}.check({self.func_name})",
             ]
         )
+
+    def check_cell(self) -> str:
+        """``ch3.ex2.check(merge_add)``."""
+        return f"{self.name}.check({self.func_name})"
 
     def check(self, answer: Any = None) -> CheckResult:
         """Run ``answer`` (the student's function) on every test case."""
@@ -571,7 +599,15 @@ class ValueExercise(Exercise):
 
     def code_cell(self) -> str:
         """``answer = ...  # YOUR CODE HERE``, then the check."""
-        return f"{self.answer_name} = ...  {STUB}\n{self.name}.check({self.answer_name})"
+        return f"{self.answer_cell()}\n{self.check_cell()}"
+
+    def answer_cell(self) -> str:
+        """``answer = ...  # YOUR CODE HERE``."""
+        return f"{self.answer_name} = ...  {STUB}"
+
+    def check_cell(self) -> str:
+        """``ch3.ex1.check(answer)``."""
+        return f"{self.name}.check({self.answer_name})"
 
     def check(self, answer: Any = None) -> CheckResult:
         """Compare the predicted value with the answer, without ever showing the answer.

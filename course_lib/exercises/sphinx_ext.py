@@ -16,6 +16,10 @@
   and every notebook's Colab setup cell would install from a repository that is not the fork's.
   ``COURSE_ALLOW_PLACEHOLDER_URL=1`` (set by ``nox -s book``, so the quickstart builds) prints
   the notice without making it a warning that ``-W`` turns into an error.
+* **The reference list is a list to assistive technology.** docutils 0.21 writes a citation
+  list as ``<div role="list">`` of ``<div role="doc-biblioentry">``: a list without list items
+  (axe-core: aria-required-children, critical), in a role that DPUB-ARIA 1.1 deprecates. Each
+  page's body gets ``role="listitem"`` instead.
 
 Needs Sphinx and sphinx-exercise, which only the book build has.
 """
@@ -98,6 +102,18 @@ def drop_duplicate_scripts(
     scripts[:] = unique
 
 
+#: A citation inside docutils' citation list, by its deprecated role.
+BIBLIOENTRY = re.compile(r'(<div class="citation" id="[^"]*") role="doc-biblioentry"')
+
+
+def citations_as_list_items(
+    app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any
+) -> None:
+    """Give the citations of the page's body the role ``listitem`` (``html-page-context``)."""
+    if isinstance(context.get("body"), str):
+        context["body"] = BIBLIOENTRY.sub(r'\1 role="listitem"', context["body"])
+
+
 def placeholder_notice(config_file: Path) -> str | None:
     """What to tell the builder when ``config_file``'s ``repository.url`` is the placeholder
     (naming the file and line to change); None once it is set to another URL."""
@@ -131,9 +147,10 @@ def check_repository_url(app: Sphinx) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
-    """Register the title post-transform, the script clean-up and the repository check."""
+    """Register the title post-transform, the page clean-ups and the repository check."""
     app.setup_extension("sphinx_exercise")
     app.add_post_transform(NumberedExerciseTitles)
     app.connect("html-page-context", drop_duplicate_scripts)
+    app.connect("html-page-context", citations_as_list_items)
     app.connect("builder-inited", check_repository_url)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -6,10 +6,14 @@
 - :mod:`~course_lib.viz.diagrams`: the pipeline, inject vs. merge;
 - :mod:`~course_lib.viz.features`: VGG16's cut, its preprocessing, a PCA map of features;
 - :mod:`~course_lib.viz.rnn`: sequence set-ups, an LSTM's weights and gates, gradients over time;
+- :mod:`~course_lib.viz.language`: a caption on its way to ids, word frequencies, caption
+  lengths, the seed's per-prefix samples beside teacher forcing;
+- :mod:`~course_lib.viz.training`: a schematic run with its safety nets, several runs' curves;
 - :mod:`~course_lib.viz.networks`: a caption model's layers on a real batch (a graph, and
   :func:`~course_lib.viz.networks.layer_table`), decoding costs;
 - :mod:`~course_lib.viz.tables`: Markdown/HTML tables without pandas;
-- :mod:`~course_lib.viz.attention`: where the attention captioner looked, word by word;
+- :mod:`~course_lib.viz.attention`: one step of attention as a diagram, where the attention
+  captioner looked, word by word, and how much of it fell on the named object;
 - :mod:`~course_lib.viz.evaluation`: BLEU's n-gram matches, a beam search step by step, scores
   per image, sentence BLEU against scene correctness.
 
@@ -19,7 +23,12 @@ calls ``plt.show()``. Only matplotlib and NumPy are used, so the figures render 
 Jupyter, in the book build and in tests run with the ``Agg`` backend.
 """
 
-from course_lib.viz.attention import plot_attention
+from course_lib.viz.attention import (
+    draw_attention_diagram,
+    plot_attention,
+    plot_attention_correctness,
+    plot_word_attention,
+)
 from course_lib.viz.cnn import (
     draw_feature_shapes,
     plot_feature_maps,
@@ -35,6 +44,12 @@ from course_lib.viz.evaluation import (
 )
 from course_lib.viz.features import draw_vgg16, plot_pca, plot_preprocessing
 from course_lib.viz.images import show_captioned_images
+from course_lib.viz.language import (
+    draw_caption_encoding,
+    draw_prefix_layouts,
+    plot_caption_lengths,
+    plot_word_frequencies,
+)
 from course_lib.viz.networks import draw_model_graph, plot_decoding_cost
 from course_lib.viz.plots import plot_arrays, plot_history
 from course_lib.viz.rnn import (
@@ -44,21 +59,28 @@ from course_lib.viz.rnn import (
     plot_step_dependence,
 )
 from course_lib.viz.tables import MarkdownTable, table
+from course_lib.viz.training import draw_training_timeline, plot_runs
 
 __all__ = [
     "MarkdownTable",
+    "draw_attention_diagram",
     "draw_beam_search",
+    "draw_caption_encoding",
     "draw_feature_shapes",
     "draw_lstm_weights",
     "draw_merge_diagram",
     "draw_model_graph",
     "draw_ngram_matches",
     "draw_pipeline",
+    "draw_prefix_layouts",
     "draw_rnn_patterns",
+    "draw_training_timeline",
     "draw_vgg16",
     "plot_arrays",
     "plot_attention",
+    "plot_attention_correctness",
     "plot_bleu_vs_correctness",
+    "plot_caption_lengths",
     "plot_decoding_cost",
     "plot_feature_maps",
     "plot_filter_sets",
@@ -68,7 +90,10 @@ __all__ = [
     "plot_pca",
     "plot_per_image_scores",
     "plot_preprocessing",
+    "plot_runs",
     "plot_step_dependence",
+    "plot_word_attention",
+    "plot_word_frequencies",
     "show_captioned_images",
     "table",
 ]

@@ -11,16 +11,20 @@ from course_lib.viz.style import BOX_COLOURS, FONT, SMALL, TITLE, figure, finish
 
 def box(ax, x: float, y: float, text: str, kind: str, *, w: float = 1.5, h: float = 0.62):
     """Draw a rounded box of colour ``BOX_COLOURS[kind]`` centred at (x, y) with ``text``;
-    returns ``(x, y, w, h)`` for :func:`arrow`."""
+    returns ``(x, y, w, h)`` for :func:`arrow`. A ``"highlight"`` box is not told by its colour
+    alone: it has a thick border and bold text too."""
     from matplotlib.patches import FancyBboxPatch
 
+    highlight = kind == "highlight"
     ax.add_patch(
         FancyBboxPatch(
             (x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.03,rounding_size=0.1",
-            facecolor=BOX_COLOURS[kind], edgecolor="0.25", linewidth=1.0,
+            facecolor=BOX_COLOURS[kind], edgecolor="0.1" if highlight else "0.25",
+            linewidth=2.6 if highlight else 1.0,
         )
     )  # fmt: skip
-    ax.text(x, y, text, ha="center", va="center", fontsize=SMALL)
+    weight = "bold" if highlight else "normal"
+    ax.text(x, y, text, ha="center", va="center", fontsize=SMALL, fontweight=weight)
     return (x, y, w, h)
 
 

@@ -91,6 +91,7 @@ def plot_preprocessing(variants: Mapping[str, np.ndarray], *, title: str | None 
     bins = np.linspace(-140, 260, 101)  # the same 4-unit bins in every panel
     names = ("B", "G", "R")
     colours = ("tab:blue", "tab:green", "tab:red")
+    outlines = ("-", "--", ":")  # the channels differ in line style too, not in colour only
     for col, (name, x) in enumerate(variants.items()):
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 3 or x.shape[-1] != 3:
@@ -101,7 +102,10 @@ def plot_preprocessing(variants: Mapping[str, np.ndarray], *, title: str | None 
         top.set_title(name, fontsize=SMALL)
         top.axis("off")
         for channel in range(3):
-            bottom.hist(x[..., channel].ravel(), bins=bins, color=colours[channel], alpha=0.5,
+            values = x[..., channel].ravel()
+            bottom.hist(values, bins=bins, color=colours[channel], alpha=0.35)
+            bottom.hist(values, bins=bins, color=colours[channel], histtype="step",
+                        linestyle=outlines[channel], linewidth=1.3,
                         label=f"{names[channel]} channel")  # fmt: skip
         bottom.set_yticks([])
         bottom.set_xticks([-100, 0, 100, 200])
@@ -165,7 +169,9 @@ def plot_pca(
     matplotlib cycle) and, with ``marker_labels``, drawn with one marker per label
     (``markers``: label → matplotlib marker; default: o, s, ^, … in order of appearance).
     The legends (one for colours, one for markers, in the order of ``colours`` and
-    ``markers`` when given) sit under the map. Returns the ``Figure``.
+    ``markers`` when given) sit under the map, and each colour's name is written at the median
+    of its points, so that the groups are not told apart by colour alone. Returns the
+    ``Figure``.
     """
     coords = np.asarray(coords, dtype=float)
     n = len(coords)
@@ -193,6 +199,13 @@ def plot_pca(
             if pick.any():
                 ax.scatter(coords[pick, 0], coords[pick, 1], s=14, marker=markers[mname],
                            alpha=0.65, color=_colour(colours[cname]), linewidths=0)  # fmt: skip
+    import matplotlib.patheffects as effects
+
+    halo = [effects.withStroke(linewidth=3, foreground="white")]
+    for cname in colour_names:
+        centre = np.median(coords[colour_of == cname], axis=0)
+        ax.text(*centre, str(cname), ha="center", va="center", fontsize=SMALL,
+                fontweight="bold", path_effects=halo)  # fmt: skip
     ax.set_xlabel("component 1")
     ax.set_ylabel("component 2")
     ax.set_title(title, fontsize=SMALL + 1)

@@ -181,13 +181,14 @@ def plot_decoding_cost(max_tokens: int, *, longest: int | None = None):
     lengths = np.arange(1, max_tokens + 1)
     fig, axes = figure(height=3.0)
     ax = axes[0, 0]
-    ax.plot(
-        lengths,
-        lengths * max_tokens,
-        label=f"re-run the prefix padded to {max_tokens}: {max_tokens} L",
+    curves = (
+        (lengths * max_tokens, "-o", f"re-run the prefix padded to {max_tokens}: {max_tokens} L"),
+        (lengths * (lengths + 1) / 2, "--s", "re-run the prefix: L(L+1)/2"),
+        (lengths, "-.^", "carry the state (step model): L"),
     )
-    ax.plot(lengths, lengths * (lengths + 1) / 2, label="re-run the prefix: L(L+1)/2")
-    ax.plot(lengths, lengths, label="carry the state (step model): L")
+    every = max(1, max_tokens // 8)  # line style and marker tell the curves apart, not colour only
+    for values, style, label in curves:
+        ax.plot(lengths, values, style, markersize=4, markevery=every, label=label)
     if longest is not None:
         ax.axvline(longest, color="0.5", ls=":", label=f"the longest caption here: L = {longest}")
     ax.set_xlabel("caption length L (tokens, <end> included)")

@@ -35,7 +35,7 @@ def plot_history(
         raise ValueError(f"plot_history: nothing to plot in history with keys {sorted(hist)}")
     fig, axes = figure(1, len(metrics), height=3.0)
     for ax, name in zip(axes.flat, metrics, strict=False):
-        for key, label, style in ((name, "train", "-o"), (f"val_{name}", "validation", "-s")):
+        for key, label, style in ((name, "train", "-o"), (f"val_{name}", "validation", "--s")):
             values = hist.get(key)
             if values is None or len(values) == 0:
                 continue
