@@ -261,13 +261,18 @@ def train_captioner(
             profile, data_dir, dataset=dataset, progress=not quiet, spatial=model == "attention"
         )
         done = run_dir / "run.json"
-        if not retrain and done.exists() and (run_dir / "best.keras").exists():
-            if read_json(done).get("features_key") == features_key(features):
+        wanted = run_settings(profile, features)
+        stored = _stored_settings(run_dir)
+        if not retrain and stored is not None:
+            changed = sorted(k for k in {*stored, *wanted} if stored.get(k) != wanted.get(k))
+            if changed:
+                print(f"{run_dir}: trained with other settings ({', '.join(changed)}); retraining")
+                retrain = True
+            elif done.exists() and (run_dir / "best.keras").exists():
                 return load_trained(profile, data_dir, dataset_name=dataset_name, model=model)
-            print(f"{run_dir}: trained on other features (the backbone changed); retraining")
-            retrain = True
         if retrain:
             _clear_run(run_dir)
+        atomic_write_json(run_dir / SETTINGS_FILE, wanted)
         vocab, row_length = build_vocabulary(dataset, profile)
         vocab.save(run_dir / "vocab.json")
 
@@ -330,6 +335,34 @@ def train_captioner(
             load_captioner(run_dir / "best.keras"), vocab, row_length, run_dir, history, profile,
             seconds,
         )  # fmt: skip
+
+
+#: A run folder's record of what its result depends on (:func:`run_settings`), written when
+#: training starts: a run is resumed or reused only with the same settings.
+SETTINGS_FILE = "settings.json"
+#: Profile fields that do not change what training computes: decoding, or applied by
+#: :meth:`~course_lib.config.Profile.for_model` already.
+_NOT_TRAINING = ("name", "beam_width", "model_settings")
+
+
+def run_settings(profile: config.Profile, features) -> dict:
+    """What a training run's weights depend on besides the captions: the features it reads
+    (:func:`features_key`) and the training fields of ``profile`` (already ``for_model``)."""
+    training = {k: v for k, v in profile.to_dict().items() if k not in _NOT_TRAINING}
+    return {"features_key": features_key(features), **training}
+
+
+def _stored_settings(run_dir: Path) -> dict | None:
+    """The settings a run in ``run_dir`` was started with: its ``settings.json``, or, for a run
+    finished before the course wrote one, what its ``run.json`` records; None for no run."""
+    if (run_dir / SETTINGS_FILE).exists():
+        return read_json(run_dir / SETTINGS_FILE)
+    if (run_dir / "run.json").exists():
+        meta = read_json(run_dir / "run.json")
+        profile = meta.get("profile", {})
+        training = {k: v for k, v in profile.items() if k not in _NOT_TRAINING}
+        return {"features_key": meta.get("features_key"), **training}
+    return None
 
 
 def _clear_run(run_dir: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -45,12 +46,31 @@ def test_a_finished_run_is_reused_and_retrained_when_the_features_change(
     assert again.history["loss"] == first.history["loss"]
     assert first.train_seconds > 0 and again.train_seconds == first.train_seconds  # recorded
 
-    meta = read_json(run_dir / "run.json")
-    atomic_write_json(run_dir / "run.json", {**meta, "features_key": "made by another backbone"})
+    settings = read_json(run_dir / "settings.json")
+    other = {**settings, "features_key": "made by another backbone"}
+    atomic_write_json(run_dir / "settings.json", other)
     capsys.readouterr()
     get_captioner(tiny_mini, tmp_path, verbose=0)
-    assert "retraining" in capsys.readouterr().out
-    assert read_json(run_dir / "run.json")["features_key"] == meta["features_key"]
+    assert "other settings (features_key); retraining" in capsys.readouterr().out
+    assert read_json(run_dir / "settings.json") == settings
+
+
+def test_a_run_is_trained_again_when_its_training_settings_change(tmp_path, tiny_mini, capsys):
+    first = get_captioner(tiny_mini, tmp_path, verbose=0)
+    longer = dataclasses.replace(tiny_mini, epochs=tiny_mini.epochs + 1, dropout=0.1)
+    assert run_dir_for(longer, tmp_path) == first.run_dir  # same folder, other settings
+    capsys.readouterr()
+    again = get_captioner(longer, tmp_path, verbose=0)
+    assert "other settings (dropout, epochs); retraining" in capsys.readouterr().out
+    assert len(again.history["loss"]) == tiny_mini.epochs + 1
+
+    # A run finished before settings.json existed is judged by what its run.json records.
+    (first.run_dir / "settings.json").unlink()
+    mtime = (first.run_dir / "best.keras").stat().st_mtime_ns
+    get_captioner(longer, tmp_path, verbose=0)
+    assert (first.run_dir / "best.keras").stat().st_mtime_ns == mtime
+    get_captioner(tiny_mini, tmp_path, verbose=0)
+    assert "other settings (dropout, epochs); retraining" in capsys.readouterr().out
 
 
 def test_cli_train_evaluate_and_caption(tmp_path, capsys):
