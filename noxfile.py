@@ -8,7 +8,8 @@ the stamp file records which extras are installed. ``tests_pythons`` keeps one e
 per other Python version (``.nox/course-py3.12``, ...). ``lint`` gets its own small one.
 
     nox -s book                                 # build the book → _build/html
-    nox -s lint tests notebooks student book    # the whole test suite (what .ci/run runs)
+    nox -s lint tests student book              # the whole test suite (what .ci/run runs)
+    nox -s notebooks                            # the book's chapters under nbval
     nox -s tests_pythons                        # the tests on Python 3.11, 3.12 and 3.13
 """
 
@@ -32,7 +33,7 @@ PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 #: The Pythons ``tests_pythons`` tries: Colab runs 3.12; TensorFlow 2.20+ ships for 3.13.
 PYTHONS = ("3.11", "3.12", "3.13")
 
-nox.options.sessions = ["lint", "tests", "notebooks", "student", "book"]
+nox.options.sessions = ["lint", "tests", "student", "book"]
 nox.options.reuse_existing_virtualenvs = True
 
 QUIET_ENV = {
@@ -116,6 +117,10 @@ def _find_python(version: str) -> str | None:
 
 
 A11Y = ROOT / "scripts" / "a11y"
+#: pytest-xdist: one worker per core (most tests wait on subprocesses, TensorFlow's start-up or
+#: single-threaded Python); a test file stays on one worker, so that a module's fixtures (a
+#: trained model, a two-device run) are made once. ``-- -n 0`` runs in one process.
+XDIST = ("-n", "auto", "--dist", "loadfile")
 
 
 def _install_axe(session: nox.Session) -> None:
@@ -145,8 +150,9 @@ def tests(session: nox.Session) -> None:
     _install_axe(session)  # tests/test_accessibility.py runs it on small pages
     # Agg only here: notebooks need Jupyter's inline backend to show their figures.
     session.run(
-        python, "-m", "pytest", "tests", *session.posargs, external=True, env=_env(MPLBACKEND="Agg")
-    )
+        python, "-m", "pytest", *XDIST, "tests", *session.posargs, external=True,
+        env=_env(MPLBACKEND="Agg"),
+    )  # fmt: skip
 
 
 @nox.session(venv_backend="none")
@@ -166,7 +172,10 @@ def tests_pythons(session: nox.Session) -> None:
         env_dir = COURSE_ENV if version == PYTHON else ROOT / ".nox" / f"course-py{version}"
         python = _course_python(session, ["book", "test"], interpreter=interpreter, env_dir=env_dir)
         session.log(f"Python {version}: pytest {' '.join(pytest_args)}")
-        session.run(python, "-m", "pytest", *pytest_args, external=True, env=_env(MPLBACKEND="Agg"))
+        session.run(
+            python, "-m", "pytest", *XDIST, *pytest_args, external=True,
+            env=_env(MPLBACKEND="Agg"),
+        )  # fmt: skip
     if not any(found.values()):
         session.skip(f"none of Python {', '.join(versions)} found")
 
