@@ -143,14 +143,17 @@ def make_tf_dataset(
     lengths = np.count_nonzero(ids, axis=1).astype(np.int32)
     n_batches = -(-len(ids) // batch_size)
 
-    ds = tf.data.Dataset.from_tensor_slices((rows, ids, lengths))
+    # The shuffles and the sorting move caption numbers, not captions: a shuffle buffer holds a
+    # whole epoch, and one number per element keeps its memory small (the order is the same:
+    # a shuffle's order depends on its seed and size, not on what the elements hold).
+    rows, ids, lengths = tf.constant(rows), tf.constant(ids), tf.constant(lengths)
+    ds = tf.data.Dataset.range(len(ids))
     if shuffle:
         ds = ds.shuffle(len(ids), seed=seed, reshuffle_each_iteration=True)
     if sort_window > 1:
 
-        def by_length(row, seq, length):
-            order = tf.argsort(length, stable=True)
-            return tf.gather(row, order), tf.gather(seq, order), tf.gather(length, order)
+        def by_length(numbers):
+            return tf.gather(numbers, tf.argsort(tf.gather(lengths, numbers), stable=True))
 
         ds = ds.batch(sort_window * batch_size).map(by_length).unbatch()
         ds = ds.apply(tf.data.experimental.assert_cardinality(len(ids)))
@@ -158,9 +161,10 @@ def make_tf_dataset(
     if shuffle and sort_window > 1:
         ds = ds.shuffle(n_batches, seed=seed + 1, reshuffle_each_iteration=True)
 
-    def to_model_inputs(row, seq, length):
-        seq = seq[:, : tf.maximum(tf.reduce_max(length), 2)]
-        return {"image": image_of(row), "caption": seq[:, :-1]}, seq[:, 1:]
+    def to_model_inputs(numbers):
+        seq = tf.gather(ids, numbers)
+        seq = seq[:, : tf.maximum(tf.reduce_max(tf.gather(lengths, numbers)), 2)]
+        return {"image": image_of(tf.gather(rows, numbers)), "caption": seq[:, :-1]}, seq[:, 1:]
 
     ds = ds.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
