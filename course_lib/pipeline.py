@@ -348,8 +348,11 @@ _NOT_TRAINING = ("name", "beam_width", "model_settings")
 def run_settings(profile: config.Profile, features) -> dict:
     """What a training run's weights depend on besides the captions: the features it reads
     (:func:`features_key`) and the training fields of ``profile`` (already ``for_model``)."""
-    training = {k: v for k, v in profile.to_dict().items() if k not in _NOT_TRAINING}
-    return {"features_key": features_key(features), **training}
+    return _settings(features_key(features), profile.to_dict())
+
+
+def _settings(key: str | None, profile: dict) -> dict:
+    return {"features_key": key, **{k: v for k, v in profile.items() if k not in _NOT_TRAINING}}
 
 
 def _stored_settings(run_dir: Path) -> dict | None:
@@ -359,9 +362,7 @@ def _stored_settings(run_dir: Path) -> dict | None:
         return read_json(run_dir / SETTINGS_FILE)
     if (run_dir / "run.json").exists():
         meta = read_json(run_dir / "run.json")
-        profile = meta.get("profile", {})
-        training = {k: v for k, v in profile.items() if k not in _NOT_TRAINING}
-        return {"features_key": meta.get("features_key"), **training}
+        return _settings(meta.get("features_key"), meta.get("profile", {}))
     return None
 
 
