@@ -41,11 +41,6 @@ FIGURES = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("name", sorted(FIGURES))
-def test_every_figure_is_readable_at_page_width(name):
-    assert small_text(FIGURES[name]()) == []
-
-
 def test_one_panel_per_word_with_its_word_and_the_box():
     fig = FIGURES["plot_attention"]()
     assert len(fig.axes) == len(WORDS)

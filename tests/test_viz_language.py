@@ -13,7 +13,6 @@ import pytest
 from readability import small_text
 
 from course_lib import viz
-from course_lib.viz.style import PAGE_WIDTH_IN
 
 TOKENS = ["<pad>", "<unk>", "<start>", "<end>", "a", "small", "yellow", "square", "on", "beige"]
 ID = {t: i for i, t in enumerate(TOKENS)}
@@ -40,13 +39,6 @@ FIGURES = {
         ["<start>", "a", "yellow", "square", "<end>"], 22
     ),
 }  # fmt: skip
-
-
-@pytest.mark.parametrize("name", sorted(FIGURES))
-def test_figures_fit_the_page_with_text_of_at_least_9_pt(name):
-    fig = FIGURES[name]()
-    assert fig.get_figwidth() <= PAGE_WIDTH_IN + 1e-9
-    assert small_text(fig) == []
 
 
 def test_long_captions_and_rows_stay_readable():

@@ -13,7 +13,6 @@ from readability import small_text
 
 from course_lib import viz
 from course_lib.viz.rnn import GATE_NAMES, RNN_PATTERNS
-from course_lib.viz.style import PAGE_WIDTH_IN
 
 WORDS = ["<start>", "a", "small", "yellow", "square", "on", "a", "beige", "background"]
 
@@ -35,13 +34,6 @@ FIGURES = {
         title="how much the output after 40 steps depends on each input step",
     ),
 }
-
-
-@pytest.mark.parametrize("name", sorted(FIGURES))
-def test_figures_fit_the_page_with_text_of_at_least_9_pt(name):
-    fig = FIGURES[name]()
-    assert fig.get_figwidth() <= PAGE_WIDTH_IN + 1e-9
-    assert small_text(fig) == []
 
 
 def test_the_gates_of_a_long_sequence_stay_readable():
