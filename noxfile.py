@@ -1,14 +1,18 @@
-"""Nox sessions: tests, tests_pythons, notebooks, book, student, lint, bench.
+"""Nox sessions: tests, tests_pythons, colab, minimums, notebooks, book, student, lint, bench.
 
 TensorFlow is a 600 MB install, so the sessions that need it share one virtual environment,
 ``.nox/course`` (created on first use; rebuilt when ``pyproject.toml`` changes), instead of
 one each. Each session installs only the extras it needs (``book`` builds the book without
 the test tools); a session that needs an extra the environment lacks adds it in place, and
 the stamp file records which extras are installed. ``tests_pythons`` keeps one environment
-per other Python version (``.nox/course-py3.12``, ...). ``lint`` gets its own small one.
+per other Python version (``.nox/course-py3.12``, ...); ``colab`` and ``minimums`` one each,
+installed through a constraints file of ``constraints/`` (rebuilt when it changes). ``lint``
+gets its own small one.
 
     nox -s book                                 # build the book → _build/html
     nox -s lint tests student book              # the whole test suite (what .ci/run runs)
+    nox -s colab                                # the unit tests on Colab's Python and versions
+    nox -s minimums                             # the unit tests at the declared minimums
     nox -s notebooks                            # the book's chapters under nbval
     nox -s tests_pythons                        # the tests on Python 3.11, 3.12 and 3.13
 """
@@ -30,8 +34,16 @@ import nox
 ROOT = Path(__file__).resolve().parent
 COURSE_ENV = ROOT / ".nox" / "course"
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
-#: The Pythons ``tests_pythons`` tries: Colab runs 3.12; TensorFlow 2.20+ ships for 3.13.
+#: The Pythons ``tests_pythons`` tries (the newest versions of everything on each).
 PYTHONS = ("3.11", "3.12", "3.13")
+#: Constraints files (``constraints/NAME.txt``): pinned versions and, on a ``# python: X.Y``
+#: line, the Python they are for. ``colab``: Colab's runtime; ``minimums``: the lower bounds.
+CONSTRAINTS = ROOT / "constraints"
+#: What ``minimums`` and ``colab`` run by default: the unit tests (the slow ones train models
+#: and start subprocesses on the same APIs; ``nox -s tests`` runs them) and, on Colab's stack,
+#: the setup cell's tests (``colab`` marker).
+UNIT_TESTS = ("tests", "-m", "not slow")
+COLAB_TESTS = ("tests", "-m", "not slow or colab")
 
 nox.options.sessions = ["lint", "tests", "student", "book"]
 nox.options.reuse_existing_virtualenvs = True
@@ -43,6 +55,14 @@ QUIET_ENV = {
     "COURSE_PROFILE": "mini",
     "PYTHONHASHSEED": "0",
 }
+
+
+def _digest(*paths: Path) -> str:
+    """One SHA-256 over the contents of ``paths``: an environment's recipe."""
+    sha = hashlib.sha256()
+    for path in paths:
+        sha.update(path.read_bytes())
+    return sha.hexdigest()
 
 
 def _installed_extras(env_dir: Path, wanted_digest: str) -> set[str] | None:
@@ -65,14 +85,16 @@ def _course_python(
     *,
     interpreter: str = sys.executable,
     env_dir: Path = COURSE_ENV,
+    constraints: Path | None = None,
 ) -> str:
     """The Python of a shared environment with ``course_lib[extras]`` installed.
 
-    Rebuilt when ``pyproject.toml`` changes; extras it lacks are added in place, so that the
-    sessions share one TensorFlow install.
+    Rebuilt when ``pyproject.toml`` (or ``constraints``, a pip constraints file that every
+    install goes through) changes; extras it lacks are added in place, so that the sessions
+    share one TensorFlow install.
     """
     python = env_dir / "bin" / "python"
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    digest = _digest(ROOT / "pyproject.toml", *([constraints] if constraints else []))
     installed = _installed_extras(env_dir, digest)
     if installed is not None and set(extras) <= installed:
         session.log(f"reusing {env_dir} (course_lib[{','.join(sorted(installed))}])")
@@ -85,7 +107,8 @@ def _course_python(
         installed = set()
     extras = sorted(installed | set(extras))
     target = f"{ROOT}[{','.join(extras)}]" if extras else str(ROOT)
-    session.run(str(python), "-m", "pip", "install", "-e", target, external=True)
+    pinned = ["-c", str(constraints)] if constraints else []
+    session.run(str(python), "-m", "pip", "install", *pinned, "-e", target, external=True)
     stamp = {"pyproject_sha256": digest, "extras": extras}
     (env_dir / ".installed-from").write_text(json.dumps(stamp))
     return str(python)
@@ -178,6 +201,58 @@ def tests_pythons(session: nox.Session) -> None:
         )  # fmt: skip
     if not any(found.values()):
         session.skip(f"none of Python {', '.join(versions)} found")
+
+
+def _constraints_python(path: Path) -> str:
+    """The Python version a constraints file is for: its ``# python: X.Y`` line."""
+    match = re.search(r"^# python: (3\.\d+)$", path.read_text(), re.MULTILINE)
+    if match is None:
+        raise ValueError(f"{path}: no '# python: X.Y' line says which Python it is for")
+    return match[1]
+
+
+def _constrained_tests(session: nox.Session, name: str, default: Sequence[str]) -> None:
+    """pytest (arguments: the session's, else ``default``) in ``.nox/NAME``:
+    course_lib[book,test] installed through ``constraints/NAME.txt`` on the Python it names.
+
+    Where that Python is missing the session is skipped with a message, or fails under CI.
+    """
+    constraints = CONSTRAINTS / f"{name}.txt"
+    version = _constraints_python(constraints)
+    interpreter = _find_python(version)
+    if interpreter is None:
+        missing = f"no working python{version} on this machine ({constraints.name} is for it)"
+        if os.environ.get("CI"):
+            session.error(missing)
+        session.skip(missing)
+    python = _course_python(
+        session, ["book", "test"], interpreter=interpreter, env_dir=ROOT / ".nox" / name,
+        constraints=constraints,
+    )  # fmt: skip
+    session.run(python, "-m", "pip", "list", "--format=freeze", external=True)  # in the log
+    session.run(
+        python, "-m", "pytest", *XDIST, *(session.posargs or default), external=True,
+        env=_env(MPLBACKEND="Agg", COURSE_CONSTRAINTS=str(constraints)),
+    )  # fmt: skip
+
+
+@nox.session(venv_backend="none")
+def colab(session: nox.Session) -> None:
+    """pytest on Colab's runtime: its Python and versions (``constraints/colab.txt``).
+
+    Arguments go to pytest (default: ``tests -m "not slow or colab"``).
+    """
+    _constrained_tests(session, "colab", COLAB_TESTS)
+
+
+@nox.session(venv_backend="none")
+def minimums(session: nox.Session) -> None:
+    """pytest at the declared minimums: the lowest Python and the lower bound of every
+    runtime dependency of ``pyproject.toml`` (``constraints/minimums.txt``).
+
+    Arguments go to pytest (default: ``tests -m "not slow"``).
+    """
+    _constrained_tests(session, "minimums", UNIT_TESTS)
 
 
 @nox.session(venv_backend="none")

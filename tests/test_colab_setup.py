@@ -7,17 +7,22 @@ environment with a fake ``google.colab`` and ``course_lib`` built from this chec
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import REPO_ROOT
+
+from course_lib import _versions
 
 BOOK = REPO_ROOT / "book"
 NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
@@ -125,18 +130,14 @@ def _build_wheel(tmp_path: Path) -> Path:
     return wheels[0]
 
 
-@pytest.mark.slow
-def test_setup_cell_in_a_simulated_colab_installs_course_lib_and_uses_drive(tmp_path):
-    wheel = _build_wheel(tmp_path)
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-
+def _run_setup_cell(tmp_path: Path, python: Path, **pip_env: str):
+    """Run the setup cell with ``python`` in a simulated Colab (a fake ``google.colab``, Drive
+    mounts logged to ``tmp_path/drive.log``), offline: pip reads no configuration file and no
+    index. ``pip_env`` adds pip's settings (``PIP_*``) and ``COURSE_LIB_SPEC``."""
     fake = tmp_path / "fake_colab"
     for rel, text in FAKE_COLAB.items():
         (fake / rel).parent.mkdir(parents=True, exist_ok=True)
         (fake / rel).write_text(text, encoding="utf-8")
-    drive_log = tmp_path / "drive.log"
     env = {
         k: v
         for k, v in os.environ.items()
@@ -144,18 +145,28 @@ def test_setup_cell_in_a_simulated_colab_installs_course_lib_and_uses_drive(tmp_
     }
     env.update(
         PYTHONPATH=str(fake),
-        FAKE_DRIVE_LOG=str(drive_log),
-        COURSE_LIB_SPEC=str(wheel),
-        PIP_NO_DEPS="1",
+        FAKE_DRIVE_LOG=str(tmp_path / "drive.log"),
+        PIP_CONFIG_FILE=os.devnull,
         PIP_NO_INDEX="1",
         PIP_DISABLE_PIP_VERSION_CHECK="1",
+        **pip_env,
     )
     script = tmp_path / "cell.py"
     script.write_text(PRELUDE + setup_cell.setup_cell_source() + EPILOGUE, encoding="utf-8")
-    result = subprocess.run(
+    return subprocess.run(
         [str(python), str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
-        timeout=120,
+        timeout=300,
     )  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.colab
+def test_setup_cell_in_a_simulated_colab_installs_course_lib_and_uses_drive(tmp_path):
+    wheel = _build_wheel(tmp_path)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    result = _run_setup_cell(tmp_path, python, COURSE_LIB_SPEC=str(wheel), PIP_NO_DEPS="1")
     assert result.returncode == 0, result.stdout + result.stderr
 
     installed = subprocess.run(
@@ -168,14 +179,71 @@ def test_setup_cell_in_a_simulated_colab_installs_course_lib_and_uses_drive(tmp_
     assert version == _load_version()
     assert str(venv) in location  # installed into the venv, not imported from the checkout
 
-    assert drive_log.read_text().splitlines() == ["/content/drive"]
+    assert (tmp_path / "drive.log").read_text().splitlines() == ["/content/drive"]
     data_line = [line for line in result.stdout.splitlines() if line.startswith("COURSE_DATA_DIR=")]
     assert data_line == ["COURSE_DATA_DIR=/content/drive/MyDrive/captioning-course/data"]
     if shutil.which("nvidia-smi") is None:
         assert "WARNING: no GPU is attached" in result.stdout
 
 
+#: What Colab has installed before the setup cell runs, and must keep as it is.
+PREINSTALLED = ("tensorflow", "keras", "numpy")
+SHOW_VERSIONS = (
+    "import importlib.metadata as m, json, sys; "
+    "print(json.dumps({n: m.version(n) for n in sys.argv[1:]}))"
+)
+
+
+def _preinstalled_view(tmp_path: Path) -> Path:
+    """A folder of links to everything installed in this environment except course_lib: the
+    packages a fresh interpreter sees as preinstalled, as Colab's are."""
+    view = tmp_path / "preinstalled"
+    view.mkdir()
+    site = Path(sysconfig.get_path("purelib"))
+    own = ("course_lib", "__editable__", "_course_lib", "__editable___course_lib")
+    for entry in site.iterdir():
+        if not entry.name.lower().startswith(own) and entry.suffix != ".pth":
+            (view / entry.name).symlink_to(entry)
+    return view
+
+
+@pytest.mark.slow
+@pytest.mark.colab
+def test_the_setup_cell_leaves_the_preinstalled_tensorflow_keras_and_numpy_as_they_are(tmp_path):
+    """The setup cell's own pip install, dependencies resolved and no index to download from,
+    with this environment's packages preinstalled (under ``nox -s colab``: Colab's versions).
+    """
+    wheel = _build_wheel(tmp_path)
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
+    )
+    python = venv / "bin" / "python"
+    site = Path(
+        subprocess.check_output(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            text=True,
+        ).strip()
+    )
+    (site / "preinstalled.pth").write_text(f"{_preinstalled_view(tmp_path)}\n")
+    names = [*PREINSTALLED, *_versions.minimums()]
+    before = {n: importlib.metadata.version(n) for n in names}
+
+    result = _run_setup_cell(tmp_path, python, COURSE_LIB_SPEC=str(wheel))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    installed = {d.metadata["Name"] for d in importlib.metadata.distributions(path=[str(site)])}
+    assert installed == {"course_lib"}, f"the setup cell also installed {installed}"
+    after = subprocess.run(
+        [str(python), "-c", SHOW_VERSIONS, *names], capture_output=True, text=True, timeout=60
+    )
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout) == before
+
+
 def _load_version() -> str:
-    namespace: dict = {}
-    exec((REPO_ROOT / "course_lib" / "__init__.py").read_text(encoding="utf-8"), namespace)
-    return namespace["__version__"]
+    match = re.search(
+        r'^__version__ = "([^"]+)"$', (REPO_ROOT / "course_lib" / "__init__.py").read_text(), re.M
+    )
+    assert match, "course_lib/__init__.py sets no __version__"
+    return match[1]

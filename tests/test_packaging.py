@@ -1,5 +1,6 @@
-"""The project's own files install everything: pyproject.toml and environment.yml agree,
-every package a test imports is declared, and CI runs what the README says."""
+"""The project's own files install everything: pyproject.toml, environment.yml and the
+constraints files agree, every package a test imports is declared, and CI runs what the README
+says."""
 
 from __future__ import annotations
 
@@ -36,6 +37,34 @@ def _pyproject_requirements(extras: tuple[str, ...] = ("book", "test", "dev")) -
     for extra in extras:
         reqs += project["optional-dependencies"][extra]
     return {_name(r): _spec(r) for r in reqs}
+
+
+def _lower_bounds() -> dict[str, str]:
+    """Runtime dependency -> its lower bound (``name>=version``, the only form allowed)."""
+    bounds = {}
+    for requirement in _project()["dependencies"]:
+        match = re.fullmatch(r"([a-z0-9-]+)>=(\d+(?:\.\d+)*)", _spec(requirement))
+        assert match, f"{requirement!r}: a runtime dependency is 'name>=version' and nothing else"
+        bounds[match[1]] = match[2]
+    return bounds
+
+
+def _constraints(name: str) -> tuple[str, dict[str, str]]:
+    """``constraints/NAME.txt``: the Python it is for (``# python: X.Y``) and its pins."""
+    text = (REPO_ROOT / "constraints" / f"{name}.txt").read_text()
+    python = re.search(r"^# python: (3\.\d+)$", text, re.MULTILINE)
+    assert python, f"constraints/{name}.txt has no '# python: X.Y' line"
+    pins = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            package, version = line.split("==")
+            pins[_name(package)] = version
+    return python[1], pins
+
+
+def _release(version: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.match(r"\d+(?:\.\d+)*", version).group().split("."))
 
 
 def _noxfile() -> ast.Module:
@@ -86,16 +115,36 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     assert _environment_requirements() == _pyproject_requirements()
 
 
+def test_environment_yml_python_is_one_the_tests_run_on():
+    env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
+    python = next(d for d in env["dependencies"] if isinstance(d, str) and _name(d) == "python")
+    assert python.split("=", 1)[1] in _nox_pythons()
+
+
 def test_environment_yml_installs_the_project_with_book_and_test_extras():
     env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert any(r.startswith("-e .[") and "book" in r and "test" in r for r in pip)
 
 
-def test_tensorflow_and_keras_have_lower_bounds_only_so_colab_keeps_its_own():
-    reqs = _pyproject_requirements()
-    assert reqs["tensorflow"] == "tensorflow>=2.16"
-    assert reqs["keras"] == "keras>=3"
+def test_runtime_dependencies_have_lower_bounds_only_so_colab_keeps_its_own():
+    bounds = _lower_bounds()  # fails on an upper bound or a pin
+    assert {"tensorflow", "keras", "numpy"} <= set(bounds)
+
+
+def test_the_minimums_constraints_pin_every_lower_bound_of_pyproject():
+    python, pins = _constraints("minimums")
+    assert pins == _lower_bounds()
+    assert _project()["requires-python"] == f">={python}"
+
+
+def test_colabs_versions_meet_the_lower_bounds_so_installing_course_lib_keeps_them():
+    python, pins = _constraints("colab")
+    assert python in _nox_pythons()
+    assert {"tensorflow", "keras", "numpy", "matplotlib", "pillow"} <= set(pins)
+    for package, minimum in _lower_bounds().items():
+        assert package in pins, f"constraints/colab.txt does not say which {package} Colab has"
+        assert _release(pins[package]) >= _release(minimum), (package, pins[package], minimum)
 
 
 def test_jupyter_book_is_pinned_to_version_1():
@@ -122,7 +171,7 @@ def test_python_versions_have_no_upper_cap_and_start_at_the_oldest_tested():
     requires = _project()["requires-python"]
     assert "<" not in requires, "TensorFlow ships for new Pythons; no cap that nothing requires"
     pythons = _nox_pythons()
-    assert "3.12" in pythons, "Colab runs Python 3.12"
+    assert _constraints("colab")[0] in pythons, "tests_pythons runs Colab's Python too"
     assert requires == f">={pythons[0]}"
 
 
@@ -138,11 +187,10 @@ def test_the_book_session_installs_the_book_extra_without_the_test_tools():
     assert not {"pycocoevalcap", "pytest", "nbval"} & book_extra
 
 
-def test_ci_runs_the_unit_tests_on_python_3_12_too():
-    ci = (REPO_ROOT / ".ci" / "run").read_text()
-    line = next(x for x in ci.splitlines() if "tests_pythons" in x)
-    assert "nox -s tests_pythons -- 3.12" in line
-    assert "tests_pythons -- 3.12" in (REPO_ROOT / "README.md").read_text()
+def test_ci_runs_the_unit_tests_on_colabs_stack_too():
+    commands = [x for x in (REPO_ROOT / ".ci" / "run").read_text().splitlines() if "nox -s" in x]
+    assert commands[-1].strip() == "python3 -m nox -s colab"
+    assert "python3 -m nox -s colab" in (REPO_ROOT / "README.md").read_text()
 
 
 def test_ci_runs_the_readme_test_command():

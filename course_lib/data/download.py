@@ -130,6 +130,7 @@ def download(
         try:
             _fetch_into(url, part, timeout=timeout, progress=progress, label=dest.name)
         except HTTPError as err:
+            err.close()  # an HTTPError holds the response: close its connection
             if err.code == 416:  # our Range starts at or past the end of the file
                 if _part_is_complete(part, err):
                     pass  # a previous run got every byte but stopped before the rename
