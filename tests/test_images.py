@@ -33,7 +33,7 @@ def test_rgb_jpeg_loads_at_its_own_size_and_resized(tmp_path):
 
 
 def test_grayscale_becomes_three_equal_channels(tmp_path):
-    gray = Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8) * 4, "L")
+    gray = Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8) * 4)
     array = load_image(save(gray, tmp_path / "gray.png"))
     check_rgb(array, (8, 8))
     assert (array[..., 0] == array[..., 1]).all() and (array[..., 1] == array[..., 2]).all()

@@ -106,7 +106,7 @@ def _to_rgb(image: Image.Image, path: Path) -> Image.Image:
         if mode.startswith("I;16") or (mode == "I" and values.max(initial=0) > 255):
             values = values / 257.0  # 0..65535 -> 0..255
         gray = np.clip(np.rint(values), 0, 255).astype(np.uint8)
-        return Image.fromarray(np.repeat(gray[:, :, None], 3, axis=2), "RGB")
+        return Image.fromarray(np.repeat(gray[:, :, None], 3, axis=2))
     try:
         return image.convert("RGB")  # L, 1, CMYK, YCbCr, ...
     except (ValueError, OSError) as err:

@@ -353,7 +353,7 @@ def render_scene(scene: Mapping, rng: np.random.Generator) -> np.ndarray:
 
 def _jpeg_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(array, "RGB").save(buffer, format="JPEG", quality=95, subsampling=0)
+    Image.fromarray(array).save(buffer, format="JPEG", quality=95, subsampling=0)
     return buffer.getvalue()
 
 

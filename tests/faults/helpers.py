@@ -29,7 +29,7 @@ def scene_image(k: int, size: tuple[int, int] = (40, 30)) -> Image.Image:
     """A small, distinct RGB picture for image number ``k`` (deterministic)."""
     rng = np.random.default_rng(k)
     pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-    return Image.fromarray(pixels, "RGB")
+    return Image.fromarray(pixels)
 
 
 def jpeg_bytes(image: Image.Image, **kw) -> bytes:

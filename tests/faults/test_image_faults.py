@@ -35,7 +35,7 @@ def rgba_png() -> bytes:
     image = scene_image(4).convert("RGBA")
     alpha = np.zeros((image.height, image.width), np.uint8)
     alpha[:, : image.width // 2] = 255  # right half fully transparent
-    image.putalpha(Image.fromarray(alpha, "L"))
+    image.putalpha(Image.fromarray(alpha))
     return png_bytes(image)
 
 

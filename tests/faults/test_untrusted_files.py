@@ -119,7 +119,8 @@ def test_vocabulary_of_metacharacter_captions_holds_plain_words_and_round_trips(
 def test_cli_info_prints_metacharacter_entries_as_plain_text(nasty_dataset, tmp_path, capsys):
     from course_lib.__main__ import main
 
-    (nasty_dataset.root / "Flickr8k.token.txt").open("a").write(f"{NASTY_NAME}#9 no tab\n")
+    with (nasty_dataset.root / "Flickr8k.token.txt").open("a") as captions:
+        captions.write(f"{NASTY_NAME}#9 no tab\n")
     assert main(["info", "--dataset", "synthetic", "--data-dir", str(tmp_path / "data")]) == 0
     out = capsys.readouterr().out
     assert repr(f"{NASTY_NAME}#9 no tab") in out and "skipped entries: 1" in out
