@@ -1,8 +1,11 @@
 """Every chapter opens with the Colab setup cell, and that cell works in a simulated Colab.
 
 The setup cell (``scripts/setup_cell.py``) installs ``course_lib`` in Colab only, keeps the data
-on Google Drive and warns when no GPU is attached. The slow test runs it in a fresh virtual
-environment with a fake ``google.colab`` and ``course_lib`` built from this checkout (offline).
+on Google Drive and warns when no GPU is attached. The ``colab`` tests run it in a fresh virtual
+environment with a fake ``google.colab`` and ``course_lib`` built from this checkout (offline):
+once on its own, and once with this environment's packages preinstalled, as Colab's are, where
+its install must leave TensorFlow, Keras and NumPy as they were (``nox -s colab`` runs them on
+Colab's versions).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -159,33 +163,6 @@ def _run_setup_cell(tmp_path: Path, python: Path, **pip_env: str):
     )  # fmt: skip
 
 
-@pytest.mark.slow
-@pytest.mark.colab
-def test_setup_cell_in_a_simulated_colab_installs_course_lib_and_uses_drive(tmp_path):
-    wheel = _build_wheel(tmp_path)
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    result = _run_setup_cell(tmp_path, python, COURSE_LIB_SPEC=str(wheel), PIP_NO_DEPS="1")
-    assert result.returncode == 0, result.stdout + result.stderr
-
-    installed = subprocess.run(
-        [str(python), "-c", SHOW_INSTALLED],
-        cwd=tmp_path, env={"PATH": os.environ.get("PATH", "")}, capture_output=True, text=True,
-        timeout=60,
-    )  # fmt: skip
-    assert installed.returncode == 0, installed.stderr
-    version, location = installed.stdout.split()
-    assert version == _load_version()
-    assert str(venv) in location  # installed into the venv, not imported from the checkout
-
-    assert (tmp_path / "drive.log").read_text().splitlines() == ["/content/drive"]
-    data_line = [line for line in result.stdout.splitlines() if line.startswith("COURSE_DATA_DIR=")]
-    assert data_line == ["COURSE_DATA_DIR=/content/drive/MyDrive/captioning-course/data"]
-    if shutil.which("nvidia-smi") is None:
-        assert "WARNING: no GPU is attached" in result.stdout
-
-
 #: What Colab has installed before the setup cell runs, and must keep as it is.
 PREINSTALLED = ("tensorflow", "keras", "numpy")
 SHOW_VERSIONS = (
@@ -194,10 +171,10 @@ SHOW_VERSIONS = (
 )
 
 
-def _preinstalled_view(tmp_path: Path) -> Path:
+def _preinstalled_view(folder: Path) -> Path:
     """A folder of links to everything installed in this environment except course_lib: the
     packages a fresh interpreter sees as preinstalled, as Colab's are."""
-    view = tmp_path / "preinstalled"
+    view = folder / "preinstalled"
     view.mkdir()
     site = Path(sysconfig.get_path("purelib"))
     own = ("course_lib", "__editable__", "_course_lib", "__editable___course_lib")
@@ -207,38 +184,80 @@ def _preinstalled_view(tmp_path: Path) -> Path:
     return view
 
 
-@pytest.mark.slow
-@pytest.mark.colab
-def test_the_setup_cell_leaves_the_preinstalled_tensorflow_keras_and_numpy_as_they_are(tmp_path):
-    """The setup cell's own pip install, dependencies resolved and no index to download from,
-    with this environment's packages preinstalled (under ``nox -s colab``: Colab's versions).
-    """
-    wheel = _build_wheel(tmp_path)
-    venv = tmp_path / "venv"
+@dataclass
+class ColabInstall:
+    """The setup cell, run once in a simulated Colab (see :func:`colab_install`)."""
+
+    folder: Path
+    python: Path
+    site: Path  # the venv's own site-packages, where pip installs
+    result: subprocess.CompletedProcess
+    before: dict[str, str]  # the preinstalled versions of PREINSTALLED and course_lib's deps
+
+
+@pytest.fixture(scope="module")
+def colab_install(tmp_path_factory) -> ColabInstall:
+    """A fresh venv that sees this environment's packages as preinstalled (under ``nox -s
+    colab``: Colab's versions), and the setup cell run in it: its own pip install of a wheel
+    built from this checkout, dependencies resolved, offline."""
+    folder = tmp_path_factory.mktemp("colab")
+    wheel = _build_wheel(folder)
+    venv = folder / "venv"
     subprocess.run(
         [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
-    )
+    )  # pip comes with the preinstalled packages, as in Colab
     python = venv / "bin" / "python"
     site = Path(
         subprocess.check_output(
             [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-            text=True,
+            text=True, timeout=60,
         ).strip()
-    )
-    (site / "preinstalled.pth").write_text(f"{_preinstalled_view(tmp_path)}\n")
+    )  # fmt: skip
+    (site / "preinstalled.pth").write_text(f"{_preinstalled_view(folder)}\n")
     names = [*PREINSTALLED, *_versions.minimums()]
     before = {n: importlib.metadata.version(n) for n in names}
+    result = _run_setup_cell(folder, python, COURSE_LIB_SPEC=str(wheel))
+    return ColabInstall(folder, python, site, result, before)
 
-    result = _run_setup_cell(tmp_path, python, COURSE_LIB_SPEC=str(wheel))
+
+@pytest.mark.slow
+@pytest.mark.colab
+def test_setup_cell_in_a_simulated_colab_installs_course_lib_and_uses_drive(colab_install):
+    result = colab_install.result
     assert result.returncode == 0, result.stdout + result.stderr
+    installed = subprocess.run(
+        [str(colab_install.python), "-c", SHOW_INSTALLED],
+        cwd=colab_install.folder, env={"PATH": os.environ.get("PATH", "")},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    version, location = installed.stdout.split()
+    assert version == _load_version()
+    assert location.startswith(str(colab_install.site))  # the wheel, not this checkout
 
-    installed = {d.metadata["Name"] for d in importlib.metadata.distributions(path=[str(site)])}
+    assert (colab_install.folder / "drive.log").read_text().splitlines() == ["/content/drive"]
+    data_line = [line for line in result.stdout.splitlines() if line.startswith("COURSE_DATA_DIR=")]
+    assert data_line == ["COURSE_DATA_DIR=/content/drive/MyDrive/captioning-course/data"]
+    if shutil.which("nvidia-smi") is None:
+        assert "WARNING: no GPU is attached" in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.colab
+def test_the_setup_cell_leaves_the_preinstalled_tensorflow_keras_and_numpy_as_they_are(
+    colab_install,
+):
+    assert colab_install.result.returncode == 0, colab_install.result.stderr
+    site = str(colab_install.site)
+    installed = {d.metadata["Name"] for d in importlib.metadata.distributions(path=[site])}
     assert installed == {"course_lib"}, f"the setup cell also installed {installed}"
+    names = list(colab_install.before)
     after = subprocess.run(
-        [str(python), "-c", SHOW_VERSIONS, *names], capture_output=True, text=True, timeout=60
-    )
+        [str(colab_install.python), "-c", SHOW_VERSIONS, *names],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
     assert after.returncode == 0, after.stderr
-    assert json.loads(after.stdout) == before
+    assert json.loads(after.stdout) == colab_install.before
 
 
 def _load_version() -> str:
