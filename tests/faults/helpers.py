@@ -118,6 +118,9 @@ def wait_for(
             out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
             raise AssertionError(f"child exited ({proc.returncode}) before {what}:\n{out[-3000:]}")
         if time.monotonic() > deadline:
+            if proc is not None:  # not left running, its pipe left to the garbage collector
+                proc.kill()
+                proc.communicate()
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
 
