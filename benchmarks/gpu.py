@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import load_average, now
+from benchmarks import _cpu_model, _memory_total_gib, load_average, now
 
 PARTS = ("extraction", "training", "decoding")
 #: Flickr8k: images in the folder, training and test images, and the course's vocabulary
@@ -144,21 +144,11 @@ def device_info() -> dict[str, Any]:
         },
         "cpu_count": os.cpu_count(),
         "cpu_model": _cpu_model(),
+        "memory_gib": _memory_total_gib(),
         "platform": platform.platform(),
     }
     info.update({"jax": _jax_devices, "torch": _torch_devices}.get(backend, _tf_devices)())
     return info
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _jax_devices() -> dict[str, Any]:
