@@ -344,7 +344,7 @@ def caption_batches(features, rows, ids, *, batch_size, width_step, seed, sort_w
             self.lengths = np.count_nonzero(ids, axis=1)
             self.rng = np.random.default_rng(seed)
             self.fixed = batches is not None
-            self.batches = batches if self.fixed else self.plan()
+            self.batches = self.shapes_free(batches if self.fixed else self.plan())
 
         def plan(self) -> list[np.ndarray]:
             order = self.rng.permutation(len(ids))
@@ -359,6 +359,20 @@ def caption_batches(features, rows, ids, *, batch_size, width_step, seed, sort_w
         def width(self, numbers: np.ndarray) -> int:
             return _padded_width(int(self.lengths[numbers].max()), width_step, ids.shape[1])
 
+        def shapes_free(self, batches: list[np.ndarray]) -> list[np.ndarray]:
+            """``batches`` with the smallest first and then one of another width, where there
+            are such: on TensorFlow, Keras fixes every dimension that a PyDataset's first two
+            batches share, and then refuses a batch of another shape."""
+            if len(batches) < 2:
+                return batches
+            first = min(range(len(batches)), key=lambda i: len(batches[i]))
+            rest = [i for i in range(len(batches)) if i != first]
+            other = [i for i in rest if self.width(batches[i]) != self.width(batches[first])]
+            if other:
+                rest.remove(other[0])
+                rest.insert(0, other[0])
+            return [batches[i] for i in (first, *rest)]
+
         def __len__(self) -> int:
             return len(self.batches)
 
@@ -370,7 +384,7 @@ def caption_batches(features, rows, ids, *, batch_size, width_step, seed, sort_w
 
         def on_epoch_end(self) -> None:
             if not self.fixed:
-                self.batches = self.plan()
+                self.batches = self.shapes_free(self.plan())
 
         def shapes(self) -> set[tuple[int, int]]:
             """The (captions, positions) shapes of this epoch's batches."""

@@ -1,6 +1,8 @@
 """The GPU benchmark (``benchmarks/gpu.py``) run tiny on the CPU, on the course's default
 backend: it finishes, prints its table and writes a JSON with every part, the device and the
-sizes. No speed is asserted; every number must be positive and finite."""
+sizes. No speed is asserted; every number must be positive and finite. 30 training images
+make 3 batches of different shapes, which Keras's TensorFlow adapter of a PyDataset accepts
+only when its first two batches differ in both dimensions."""
 
 from __future__ import annotations
 
@@ -35,8 +37,8 @@ def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpu") / "gpu.json"
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
     run = subprocess.run(
-        [sys.executable, "-m", "benchmarks.gpu", "--scale", "0.0005", "--threads", "2",
-         "--out", str(out)],
+        [sys.executable, "-m", "benchmarks.gpu", "--scale", "0.0005", "--train-images", "30",
+         "--threads", "2", "--out", str(out)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
@@ -56,7 +58,7 @@ def test_the_json_has_every_part_the_device_and_the_sizes(tiny_run):
     assert device["devices"] and device["cpu_count"] >= 1
     sizes = result["sizes"]
     assert (sizes["vocab_size"], sizes["max_words"], sizes["grid_shape"]) == (7591, 37, [196, 512])
-    assert (sizes["extraction_images"], sizes["train_images"], sizes["decode_images"]) == (4, 3, 2)
+    assert (sizes["extraction_images"], sizes["train_images"], sizes["decode_images"]) == (4, 30, 2)
 
     extraction = result["extraction"]
     assert extraction["fc2"]["output_shape"] == [4096]
@@ -67,9 +69,10 @@ def test_the_json_has_every_part_the_device_and_the_sizes(tiny_run):
     assert extraction["decoding_only"]["images"] == 4
 
     training = result["training"]
-    assert training["captions"] == 15
+    assert training["captions"] == 150
     for kind in ("merge", "attention"):
-        assert training[kind]["steps"] == 1
+        assert training[kind]["steps"] == 3  # 64 + 64 + 22 captions
+        assert training[kind]["batch_shapes"] >= 2
         for name in ("greedy", "beam3"):
             decoded = result["decoding"][kind][name]
             assert decoded["images"] == 2
