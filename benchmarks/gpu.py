@@ -401,10 +401,12 @@ def caption_batches(features, rows, ids, *, batch_size, width_step, seed, sort_w
 def train_one_epoch(model, batches) -> dict[str, Any]:
     """A warm-up ``fit`` of one batch of each shape of the epoch (compilation: ``fit``'s
     train function is kept and reused), then one timed epoch; seconds per step is the epoch's
-    wall time over its steps."""
+    wall time over its steps. The warm-up runs two epochs: a model's first ``fit`` reads one
+    batch to build its loss and metrics, and with a PyDataset that batch is then missing from
+    the epoch (its shape would be compiled in the timed epoch)."""
     warmup = batches.one_of_each_shape()
     with Timer() as compiling:
-        model.fit(warmup, epochs=1, verbose=0)
+        model.fit(warmup, epochs=2, verbose=0)
     with Timer() as epoch:
         history = model.fit(batches, epochs=1, verbose=0)
     steps = len(batches)
