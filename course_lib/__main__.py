@@ -71,11 +71,14 @@ def _add_vgg16_weights_arg(parser: argparse.ArgumentParser) -> None:
 
 def _cmd_data(args: argparse.Namespace) -> int:
     from course_lib.data import prepare_dataset
+    from course_lib.pipeline import synthetic_sizes
 
     kwargs: dict = {}
     if args.dataset == "synthetic":
         kwargs["layout"] = args.layout
-        if args.n_images is not None:
+        if args.n_images is None:
+            kwargs.update(synthetic_sizes(config.get_profile("mini")))
+        else:
             kwargs["n_images"] = args.n_images
     if args.dataset == "flickr8k" and args.text_only:
         kwargs["images"] = False
