@@ -71,11 +71,14 @@ def _add_vgg16_weights_arg(parser: argparse.ArgumentParser) -> None:
 
 def _cmd_data(args: argparse.Namespace) -> int:
     from course_lib.data import prepare_dataset
+    from course_lib.pipeline import synthetic_sizes
 
     kwargs: dict = {}
     if args.dataset == "synthetic":
         kwargs["layout"] = args.layout
-        if args.n_images is not None:
+        if args.n_images is None:
+            kwargs.update(synthetic_sizes(config.get_profile("mini")))
+        else:
             kwargs["n_images"] = args.n_images
     if args.dataset == "flickr8k" and args.text_only:
         kwargs["images"] = False
@@ -338,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "vgg16_weights", None) is not None:
         os.environ[config.VGG16_WEIGHTS_ENV] = str(args.vgg16_weights)
+    if getattr(args, "seed", None) is not None:  # the small CNN's pretraining reads it too
+        os.environ[config.SEED_ENV] = str(args.seed)
     try:
         return args.func(args)
     except (DataError, ValueError, RuntimeError, OSError) as err:

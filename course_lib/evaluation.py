@@ -668,6 +668,37 @@ def scene_accuracy(
     return result
 
 
+def relation_pairs(
+    scenes: Mapping[str, Mapping[str, Any]], image_ids: Iterable[str]
+) -> tuple[list[str], list[list[str]], list[list[str]]]:
+    """For every scene of two or more objects, its first relation stated both ways round.
+
+    Returns ``(ids, true, opposite)``: the ids of those scenes and, for each, two token lists
+    that name the same two objects in the same order, ``"a small red circle to the left of a
+    large blue square"`` (the relation that holds) and ``"… to the right of …"`` (its opposite,
+    as many words long). A model that knows where the objects are gives the first the higher
+    probability; one that does not is right half of the time.
+    """
+    from course_lib.data.synthetic import INVERSE_RELATION, RELATION_PHRASES, describe_object
+
+    ids, true, opposite = [], [], []
+    for image_id in image_ids:
+        scene = scenes[image_id]
+        if len(scene["objects"]) < 2:
+            continue
+        first = scene["relations"][0]
+        a, b = (scene["objects"][first[k]] for k in ("subject", "object"))
+
+        def caption(relation: str, a=a, b=b) -> list[str]:
+            phrase = list(RELATION_PHRASES[relation][0])
+            return [*describe_object(a).split(), *phrase, *describe_object(b).split()]
+
+        ids.append(image_id)
+        true.append(caption(first["relation"]))
+        opposite.append(caption(INVERSE_RELATION[first["relation"]]))
+    return ids, true, opposite
+
+
 def scene_report_table(
     result: Mapping[str, Any], *, per_image: bool = False
 ) -> list[dict[str, Any]]:

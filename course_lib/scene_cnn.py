@@ -5,9 +5,10 @@ predicting their attributes (which coloured shapes are present, their sizes, whe
 and how they stand to each other) from the pixels. Cut before its classifier, it turns each
 64×64 scene into a 256-d feature vector, the way VGG16's ``fc2`` turns a photo into 4096.
 
-It is trained on first use (about 20 s on 2 CPU cores), deterministically for a seed, and saved
-as ``<backbones_dir>/smallcnn-<dataset fingerprint>.keras`` with a JSON sidecar of its metrics
-and :data:`SCENE_CNN_VERSION`; a CNN of another version is retrained.
+It is trained on first use (about 20 s on 2 CPU cores), deterministically for the course's seed
+(:func:`course_lib.config.course_seed`), and saved as
+``<backbones_dir>/smallcnn-<dataset fingerprint>-seed<seed>.keras`` with a JSON sidecar of its
+metrics and :data:`SCENE_CNN_VERSION`; a CNN of another version is retrained.
 """
 
 from __future__ import annotations
@@ -33,11 +34,10 @@ logger = logging.getLogger(__name__)
 FEATURE_DIM = 256
 #: Side of the square images it reads.
 IMAGE_SIZE = 64
-#: Epochs, learning rate, batch size and seed of the pretraining on the scenes.
+#: Epochs, learning rate and batch size of the pretraining on the scenes.
 SCENE_CNN_EPOCHS = 10
 SCENE_CNN_LEARNING_RATE = 1e-3
 SCENE_CNN_BATCH_SIZE = 32
-SCENE_CNN_SEED = 0
 #: Version of the small CNN's architecture, labels, training recipe and image decoding, stored
 #: beside its weights: a pretrained CNN of another version is retrained (and so its features
 #: re-extracted).
@@ -192,9 +192,14 @@ def grid_model(model):
     return keras.Model(model.input, regions, name=f"{model.name}_grid")
 
 
-def scene_cnn_path(dataset: Any, data_dir: str | os.PathLike | None = None) -> Path:
-    """``<backbones_dir>/smallcnn-<dataset fingerprint[:16]>.keras``."""
-    return config.backbones_dir(data_dir) / f"smallcnn-{dataset.fingerprint()[:16]}.keras"
+def scene_cnn_path(
+    dataset: Any, data_dir: str | os.PathLike | None = None, seed: int | None = None
+) -> Path:
+    """``<backbones_dir>/smallcnn-<dataset fingerprint[:16]>-seed<seed>.keras`` (default
+    seed: :func:`course_lib.config.course_seed`)."""
+    seed = config.course_seed() if seed is None else seed
+    name = f"smallcnn-{dataset.fingerprint()[:16]}-seed{seed}.keras"
+    return config.backbones_dir(data_dir) / name
 
 
 def scene_attribute_names(scenes: Iterable[dict]) -> list[str]:
@@ -294,7 +299,7 @@ def train_scene_cnn(
     *,
     image_size: int = 64,
     epochs: int = SCENE_CNN_EPOCHS,
-    seed: int = SCENE_CNN_SEED,
+    seed: int | None = None,
     data_dir: str | os.PathLike | None = None,
     batch_size: int = SCENE_CNN_BATCH_SIZE,
     progress: bool = True,
@@ -302,11 +307,12 @@ def train_scene_cnn(
     """Pretrain the small CNN on the TRAIN split's scene attributes and save it.
 
     Multi-label classification (sigmoid, binary cross-entropy) of the attributes of
-    :func:`scene_attribute_names`; deterministic for a seed. Writes
-    ``<backbones_dir>/smallcnn-<fingerprint>.keras`` and a ``.json`` sidecar with the training
-    metrics (also accuracy on the dev split when it has scenes). Returns the ``.keras`` path.
+    :func:`scene_attribute_names`; deterministic for a seed (default: the course's). Writes
+    :func:`scene_cnn_path` and a ``.json`` sidecar with the training metrics (also accuracy
+    on the dev split when it has scenes). Returns the ``.keras`` path.
     """
-    path = scene_cnn_path(dataset, data_dir)
+    seed = config.course_seed() if seed is None else seed
+    path = scene_cnn_path(dataset, data_dir, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(path):
         return _train_scene_cnn(dataset, path, image_size, epochs, seed, batch_size, progress)
@@ -315,9 +321,10 @@ def train_scene_cnn(
 def ensure_scene_cnn(
     dataset: Any, data_dir: str | os.PathLike | None, progress: bool = True
 ) -> Path:
-    """Path of the pretrained small CNN of ``dataset``, training it on first use (under a
-    lock); ``progress=False`` trains silently."""
-    path = scene_cnn_path(dataset, data_dir)
+    """Path of the pretrained small CNN of ``dataset`` for the course's seed, training it on
+    first use (under a lock); ``progress=False`` trains silently."""
+    seed = config.course_seed()
+    path = scene_cnn_path(dataset, data_dir, seed)
     if _is_current_scene_cnn(path):
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -331,7 +338,7 @@ def ensure_scene_cnn(
             path,
             IMAGE_SIZE,
             SCENE_CNN_EPOCHS,
-            SCENE_CNN_SEED,
+            seed,
             SCENE_CNN_BATCH_SIZE,
             progress,
         )

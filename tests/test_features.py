@@ -397,7 +397,7 @@ def test_scene_attributes_encode_objects_and_relations():
 def test_train_scene_cnn_saves_a_loadable_backbone_with_metrics(tmp_path, data_dir):
     dataset = make_dataset(tmp_path / "synthetic", n_images=40)
     path = S.train_scene_cnn(dataset, epochs=1, seed=0, data_dir=data_dir, progress=False)
-    assert path.name == f"smallcnn-{dataset.fingerprint()[:16]}.keras"
+    assert path.name == f"smallcnn-{dataset.fingerprint()[:16]}-seed0.keras"
     metrics = S.scene_cnn_metrics(path)
     assert metrics["n_train"] == 28 and metrics["epochs"] == 1
     assert len(metrics["train_history"]["loss"]) == 1

@@ -12,9 +12,9 @@ the dataset::
 
     <root>/Flicker8k_Dataset/syn_00000.jpg ...
     <root>/Flickr8k.token.txt            "<image id>#<k>\\t<caption>", k = 0..4
-    <root>/Flickr_8k.trainImages.txt     75 % of the ids
+    <root>/Flickr_8k.trainImages.txt     75 % of the first n_images ids
     <root>/Flickr_8k.devImages.txt       12.5 %
-    <root>/Flickr_8k.testImages.txt      12.5 %
+    <root>/Flickr_8k.testImages.txt      12.5 %, and the extra test images
     <root>/scenes.json                   {image id: scene}
     <root>/synthetic.json                manifest, written last
 
@@ -368,17 +368,20 @@ def _normalise_size(image_size: int | Sequence[int]) -> tuple[int, int]:
     return low, high
 
 
-def _split_sizes(n_images: int) -> dict[str, int]:
-    """75 / 12.5 / 12.5 split: 2000 -> 1500 / 250 / 250."""
+def _split_sizes(n_images: int, extra_test_images: int = 0) -> dict[str, int]:
+    """75 / 12.5 / 12.5 split, then the extra test images: 4000 + 500 -> 3000 / 500 / 1000."""
     n_held = n_images // 8
-    return {"train": n_images - 2 * n_held, "dev": n_held, "test": n_held}
+    return {"train": n_images - 2 * n_held, "dev": n_held, "test": n_held + extra_test_images}
 
 
-def _parameters(n_images: int, seed: int, image_size: tuple[int, int], layout: str) -> dict:
+def _parameters(
+    n_images: int, extra_test_images: int, seed: int, image_size: tuple[int, int], layout: str
+) -> dict:
     return {
         "generator": "course_lib.data.synthetic",
         "generator_version": GENERATOR_VERSION,
         "n_images": n_images,
+        "extra_test_images": extra_test_images,
         "seed": seed,
         "image_size": list(image_size),
         "layout": layout,
@@ -447,6 +450,7 @@ def generate_synthetic(
     root: str | Path,
     *,
     n_images: int = 2000,
+    extra_test_images: int = 0,
     seed: int = 0,
     image_size: int | tuple[int, int] = (64, 96),
     progress: bool = True,
@@ -458,9 +462,12 @@ def generate_synthetic(
 
     ``n_images`` (at least 8) square JPEG images whose side is drawn from the inclusive range
     ``image_size`` (or equals it when it is an int), five captions each, a 75/12.5/12.5
-    train/dev/test split and ``scenes.json``. Idempotent: when ``synthetic.json`` records the
-    same parameters and the files are there, nothing is rewritten. Every file is written
-    atomically and the manifest last, under a lock, so an interrupted run is simply redone.
+    train/dev/test split and ``scenes.json``; then ``extra_test_images`` more, all in the test
+    split: a larger test split, whose scores move less from one trained model to another (the
+    first ``n_images`` and their split are the same with or without them). Idempotent: when
+    ``synthetic.json`` records the same parameters and the files are there, nothing is
+    rewritten. Every file is written atomically and the manifest last, under a lock, so an
+    interrupted run is simply redone.
     """
     root = Path(root)
     if int(n_images) != n_images or n_images < 8:
@@ -468,13 +475,17 @@ def generate_synthetic(
             f"n_images must be an integer >= 8 (one per dev/test split), got {n_images}"
         )
     n_images = int(n_images)
+    if int(extra_test_images) != extra_test_images or extra_test_images < 0:
+        raise ValueError(f"extra_test_images must be an integer >= 0, got {extra_test_images}")
+    extra_test_images = int(extra_test_images)
     seed = int(seed)
     sides = _normalise_size(image_size)
     if layout not in ("flickr8k", "karpathy"):
         raise ValueError(f"layout must be 'flickr8k' or 'karpathy', not {layout!r}")
-    parameters = _parameters(n_images, seed, sides, layout)
-    width = max(5, len(str(n_images - 1)))
-    image_ids = [f"syn_{i:0{width}d}.jpg" for i in range(n_images)]
+    parameters = _parameters(n_images, extra_test_images, seed, sides, layout)
+    total = n_images + extra_test_images
+    width = max(5, len(str(total - 1)))
+    image_ids = [f"syn_{i:0{width}d}.jpg" for i in range(total)]
     if _is_complete(root, parameters, image_ids):
         return root
     root.mkdir(parents=True, exist_ok=True)
@@ -491,7 +502,7 @@ def generate_synthetic(
 
         scenes: dict[str, dict] = {}
         token_lines: list[str] = []
-        iterator = range(n_images)
+        iterator = range(total)
         if progress:
             from tqdm import tqdm
 
@@ -509,13 +520,15 @@ def generate_synthetic(
 
         split_rng = np.random.default_rng([seed, n_images, 8])
         order = split_rng.permutation(n_images)
-        sizes = _split_sizes(n_images)
+        sizes = _split_sizes(n_images, extra_test_images)
         start = 0
         splits = {}
         for split, filename in SPLIT_FILES.items():
-            ids = sorted(image_ids[int(i)] for i in order[start : start + sizes[split]])
+            ids = [image_ids[int(i)] for i in order[start : start + sizes[split]]]
             start += sizes[split]
-            splits[split] = ids
+            if split == "test":
+                ids += image_ids[n_images:]
+            splits[split] = ids = sorted(ids)
             atomic_write_bytes(root / filename, "".join(f"{x}\n" for x in ids).encode("utf-8"))
         scenes_text = json.dumps(scenes, sort_keys=True, separators=(",", ":")) + "\n"
         atomic_write_bytes(root / SCENES_FILE, scenes_text.encode("utf-8"))
