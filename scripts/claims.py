@@ -417,7 +417,7 @@ def headline_table(headlines: dict[str, dict]) -> list[str]:
     keys += sorted(
         k for h in headlines.values() for k in h
         if k not in keys and ("scene" in k or "attention_correctness" in k)
-        and not k.endswith(("_n", ".n", "count"))
+        and not k.rsplit(".", 1)[-1].startswith("n_")
     )  # fmt: skip
     keys = list(dict.fromkeys(keys))
     lines = [
