@@ -70,7 +70,7 @@ def sizes(scale: float) -> tuple[int, int]:
 
 # ----------------------------------------------------------------------------- child process
 def _dataset(root: Path):
-    from course_lib.data.dataset import load_dataset
+    from course_lib.data import load_dataset
 
     return load_dataset(root, name="synthetic")
 

@@ -15,10 +15,12 @@ from typing import Any
 import keras
 import numpy as np
 
-from course_lib.models import StepModel, build_step_model
+from course_lib.attention import AttentionStepModel, build_attention_step_model
+from course_lib.models import StepModel, build_step_model, model_kind
 from course_lib.text import pad_sequences_right
 
 __all__ = [
+    "as_step_model",
     "beam_search_decode",
     "greedy_decode",
     "naive_greedy_decode",
@@ -36,10 +38,14 @@ def _never(probs: np.ndarray, vocab: Any) -> np.ndarray:
     return probs
 
 
-def _step_model(model: keras.Model | StepModel) -> StepModel:
-    """A caption model's step model; anything with ``init``/``step``/``select`` is used as is."""
+def as_step_model(model: keras.Model | StepModel | AttentionStepModel) -> Any:
+    """A caption model's step model (:class:`~course_lib.models.StepModel` for merge and
+    inject, :class:`~course_lib.attention.AttentionStepModel` for attention); anything with
+    ``init``/``step``/``select`` is used as it is."""
     if all(hasattr(model, name) for name in ("init", "step", "select")):
-        return model  # type: ignore[return-value]
+        return model
+    if model_kind(model) == "attention":
+        return build_attention_step_model(model)
     return build_step_model(model)
 
 
@@ -67,7 +73,7 @@ def _choose_and_decode(
 ):
     """Shared loop of greedy and sampling: ``choose(probs (B, V)) -> ids (B,)`` each step.
     With ``return_attention`` also each caption's attention weights (see greedy_decode)."""
-    step_model = _step_model(model)
+    step_model = as_step_model(model)
     features = _features(features)
     captions: list[list[str]] = []
     attention: list[np.ndarray] = []
@@ -177,7 +183,7 @@ def beam_search_decode(
     """
     if beam_width < 1:
         raise ValueError(f"beam_width must be >= 1, got {beam_width}")
-    step_model = _step_model(model)
+    step_model = as_step_model(model)
     features = _features(features)
     k, norm = beam_width, float(length_normalisation)
     captions: list[list[str]] = []

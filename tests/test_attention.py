@@ -13,10 +13,10 @@ import keras
 import numpy as np
 import pytest
 
-from course_lib.attention import RegionPositions, build_attention_model
+from course_lib.attention import RegionPositions, build_attention_model, build_attention_step_model
 from course_lib.decoding import beam_search_decode, greedy_decode
 from course_lib.evaluation import attention_correctness, box_coverage
-from course_lib.models import build_step_model, compile_captioner, model_kind
+from course_lib.models import compile_captioner, model_kind
 from course_lib.text import Vocabulary
 from course_lib.training import load_captioner
 
@@ -92,7 +92,7 @@ def test_the_step_model_reproduces_the_full_model():
     model, inputs = tiny_model(), batch()
     probs = np.asarray(model(inputs, training=False))
     alphas = weights_of(model, inputs)
-    step = build_step_model(model)
+    step = build_attention_step_model(model)
     state = step.init(inputs["image"])
     for t in range(inputs["caption"].shape[1]):
         p, state = step.step(inputs["caption"][:, t], state)
@@ -115,7 +115,7 @@ def test_wider_beams_return_the_weights_of_the_caption_they_chose():
     captions, scores, weights = beam_search_decode(
         model, images, VOCAB, 5, 3, return_scores=True, return_attention=True
     )
-    step = build_step_model(model)
+    step = build_attention_step_model(model)
     for image, caption, w in zip(images, captions, weights, strict=True):
         state, word = step.init(image[None]), VOCAB.start_id
         for t, token in enumerate([*VOCAB.encode(caption)[1:-1], VOCAB.end_id][: len(w)]):

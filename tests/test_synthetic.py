@@ -386,7 +386,7 @@ def test_describe_object_names_size_colour_and_shape():
 
 
 def test_loads_with_the_flickr8k_parser(small_set):
-    from course_lib.data.dataset import load_dataset
+    from course_lib.data import load_dataset
 
     dataset = load_dataset(small_set, name="synthetic")
     assert len(dataset.captions) == N_SMALL

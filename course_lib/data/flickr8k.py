@@ -21,7 +21,7 @@ from course_lib.data.dataset import (
     TOKEN_FILE,
     CaptionDataset,
     list_files,
-    load_dataset,
+    load_flickr8k_layout,
 )
 from course_lib.data.download import (
     CorruptArchiveError,
@@ -256,7 +256,7 @@ def prepare_flickr8k(
                     "folder, then run again."
                 )
 
-        dataset = load_dataset(root, name="flickr8k")
+        dataset = load_flickr8k_layout(root, name="flickr8k")
         if images:
             _report_image_mismatch(dataset)
             atomic_write_json(

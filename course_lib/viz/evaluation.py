@@ -170,11 +170,11 @@ def beam_trace(
     previous step's ``kept`` list), ``ended`` and ``kept`` (its place in the beam or ``None``);
     ``caption`` is the chosen caption (words, without ``<end>``).
     """
-    from course_lib.decoding import _TINY, _never, _step_model
+    from course_lib.decoding import _TINY, _never, as_step_model
 
     if beam_width < 1:
         raise ValueError(f"beam_width must be >= 1, got {beam_width}")
-    step_model = _step_model(model)
+    step_model = as_step_model(model)
     feats = np.asarray(features, dtype=np.float32)
     feats = feats[None] if feats.ndim == 1 else feats
     if len(feats) != 1:
