@@ -54,7 +54,8 @@ def run(
     progress=print,
 ) -> dict[str, Any]:
     """Measure both ways; way B on ``n_naive`` images (default ``max(3, 50 * scale)``)."""
-    from course_lib.decoding import greedy_decode, naive_greedy_decode
+    from course_lib.decoding import greedy_decode
+    from course_lib.seed_tutorial import naive_greedy_decode
 
     load_start = load_average()
     wall = time.perf_counter()
@@ -62,10 +63,10 @@ def run(
     model, vocab = build_model_and_vocab(vocab_size, feature_dim)
     features = np.random.default_rng(0).random((n_images, feature_dim), dtype=np.float32)
 
-    greedy_decode(model, features[:1], vocab, max_length)  # warm-up
+    greedy_decode(model, features[:1], vocab, max_tokens=max_length)  # warm-up
     progress(f"  decoding: greedy with carried state, {n_images} images …")
     start = time.perf_counter()
-    fast = greedy_decode(model, features, vocab, max_length)
+    fast = greedy_decode(model, features, vocab, max_tokens=max_length).captions
     seconds_a = time.perf_counter() - start
     words_a = sum(len(c) for c in fast)
 

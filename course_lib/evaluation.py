@@ -757,8 +757,8 @@ def attention_correctness(
     that is not in the scene are not counted.
 
     ``hypotheses``: ``{id: tokens}``; ``attention``: ``{id: (n_steps, H·W)}``, row ``t`` the
-    weights when token ``t`` was chosen (what ``greedy_decode(..., return_attention=True)``
-    returns); ``scenes``: ground truth; ``grid``: (H, W) of the attended map.
+    weights when token ``t`` was chosen (a decoder's ``Decoded.attention``); ``scenes``:
+    ground truth; ``grid``: (H, W) of the attended map.
 
     Returns ``{"correctness", "chance", "ratio", "n_words", "n_images", "by_kind", "details"}``:
     the mean share on the box, the mean share the box has of the image (what uniform attention

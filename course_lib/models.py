@@ -256,18 +256,16 @@ class StepModel:
 
 
 def build_step_model(model: keras.Model) -> StepModel:
-    """A :class:`StepModel` sharing a merge or inject ``model``'s layers (and so its weights,
-    even as they train). The attention captioner has its own,
-    :func:`course_lib.attention.build_attention_step_model`.
-
-    The LSTM is stepped through its own cell (``model.get_layer("lstm").cell``), which is the
-    exact computation the LSTM layer repeats at every time step; dropout is inactive.
-    """
+    """A :class:`StepModel` sharing a merge or inject ``model``'s layers (so
+    its weights, even as they train); for the attention captioner, see
+    :func:`course_lib.attention.build_attention_step_model`. The LSTM steps
+    through its own cell, the computation the LSTM layer repeats at every
+    time step (dropout inactive)."""
     kind = model_kind(model)
     if kind == "attention":
         raise ValueError(
             f"model {model.name!r} is the attention captioner: use "
-            "course_lib.attention.build_attention_step_model (or course_lib.decoding.step_model)"
+            "course_lib.attention.build_attention_step_model"
         )
     lstm = model.get_layer("lstm")
     output = model.get_layer("output")

@@ -434,19 +434,18 @@ def decode_captions(
     *,
     decoder: str = "beam",
     beam_width: int = 3,
-    return_attention: bool = False,
 ):
-    """Captions (token lists without start/end) for image features: vectors (N, D), or region
-    grids (N, L, C) for the attention model. With ``return_attention`` (attention model) also
-    each caption's attention weights, (words + 1, L) per image."""
+    """Captions of image features, vectors (N, D) or region grids (N, L, C) for the attention
+    model, by ``decoder`` (``"greedy"`` or ``"beam"``): a :class:`course_lib.decoding.Decoded`,
+    with the attention model's weights, (words + 1, L) per image."""
     from course_lib.decoding import beam_search_decode, greedy_decode
 
+    args = (captioner.model, features, captioner.vocab)
     max_tokens = captioner.row_length - 1
-    args = (captioner.model, features, captioner.vocab, max_tokens)
     if decoder == "greedy":
-        return greedy_decode(*args, return_attention=return_attention)
+        return greedy_decode(*args, max_tokens=max_tokens)
     if decoder == "beam":
-        return beam_search_decode(*args, beam_width=beam_width, return_attention=return_attention)
+        return beam_search_decode(*args, max_tokens=max_tokens, beam_width=beam_width)
     raise ValueError(f"unknown decoder {decoder!r}; choose 'greedy' or 'beam'")
 
 
@@ -492,10 +491,9 @@ def evaluate_captioner(
     beam_width = beam_width or profile.beam_width
     ids = [i for i in dataset.splits[split] if i in features]
     decoded = decode_captions(
-        captioner, features.matrix(ids), decoder=decoder, beam_width=beam_width,
-        return_attention=attention,
-    )  # fmt: skip
-    hyps = dict(zip(ids, decoded[0] if attention else decoded, strict=True))
+        captioner, features.matrix(ids), decoder=decoder, beam_width=beam_width
+    )
+    hyps = dict(zip(ids, decoded.captions, strict=True))
     report = evaluate_captions(
         references_for(dataset, ids),
         hyps,
@@ -504,7 +502,7 @@ def evaluate_captioner(
         scenes=dataset.scenes,
     )
     if attention and dataset.scenes is not None:
-        weights = dict(zip(ids, decoded[1], strict=True))
+        weights = dict(zip(ids, decoded.attention, strict=True))
         result = attention_correctness(hyps, weights, dataset.scenes, grid_size(features))
         result.pop("details")
         report["attention_correctness"] = result
@@ -561,14 +559,13 @@ def caption_images(
         images = np.stack(list(readable.values())).astype(np.float32)
         features = np.asarray(backbone.predict(images, verbose=0))
         decoded = decode_captions(
-            captioner, features, decoder=decoder, beam_width=beam_width or profile.beam_width,
-            return_attention=attention,
-        )  # fmt: skip
-        words = decoded[0] if attention else decoded
+            captioner, features, decoder=decoder, beam_width=beam_width or profile.beam_width
+        )
+        words = decoded.captions
         captions.update((k, " ".join(c)) for k, c in zip(readable, words, strict=True))
         if attention_figure is not None:
             _save_attention_figures(
-                Path(attention_figure), readable, words, decoded[1], features.shape[1]
+                Path(attention_figure), readable, words, decoded.attention, features.shape[1]
             )
     return [(Path(p), captions[k]) for k, p in enumerate(paths)]
 

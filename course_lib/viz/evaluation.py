@@ -5,9 +5,8 @@ Meaning is never carried by colour alone: matched n-grams are marked ✓, unmatc
 the reason written out, kept beam candidates ✓ with a solid border, dropped ones ✗ with a dashed
 border, correct captions are dots and wrong ones crosses.
 
-:func:`beam_trace` records every candidate that beam search scores for one image, with the rule
-of :func:`course_lib.decoding.beam_search_decode` (the tests check that both pick the same
-caption); :func:`draw_beam_search` draws such a trace.
+:func:`draw_beam_search` draws the trace of a beam search, every candidate it scored for one
+image (:func:`course_lib.decoding.beam_trace`).
 """
 
 from __future__ import annotations
@@ -145,116 +144,18 @@ def _close(fig):
 # --------------------------------------------------------------------------------------------
 
 
-def beam_trace(
-    model: Any,
-    features: np.ndarray,
-    vocab: Any,
-    max_tokens: int,
-    beam_width: int = 3,
-    length_normalisation: float = 0.0,
-) -> dict[str, Any]:
-    """Every candidate that beam search scores for **one** image, step by step.
-
-    The rule is :func:`course_lib.decoding.beam_search_decode`'s: at each step every beam is
-    extended by every word, a candidate's score is its log-probability divided by
-    ``length ** length_normalisation``, the ``beam_width`` best are kept (ties: earlier beam,
-    then lower word id), and a beam that has produced ``<end>`` is carried on unchanged.
-    ``model``: a caption model or anything with ``init``/``step``/``select``; ``features``:
-    one image's feature vector (D,) (or a batch of one).
-
-    Returns ``{"steps", "caption", "log_prob", "score", "chosen", "beam_width",
-    "length_normalisation"}`` (``chosen``: the answer's place in the last step's beam):
-    ``steps[t]`` is a list of candidates, dicts with ``tokens`` (the caption so far, ``<end>``
-    included once it has ended), ``word`` (the word added; ``None`` for a carried ended
-    beam), ``log_prob``, ``score``, ``parent`` (the beam it extends: an index into the
-    previous step's ``kept`` list), ``ended`` and ``kept`` (its place in the beam or ``None``);
-    ``caption`` is the chosen caption (words, without ``<end>``).
-    """
-    from course_lib.decoding import _TINY, _never, as_step_model
-
-    if beam_width < 1:
-        raise ValueError(f"beam_width must be >= 1, got {beam_width}")
-    step_model = as_step_model(model)
-    feats = np.asarray(features, dtype=np.float32)
-    feats = feats[None] if feats.ndim == 1 else feats
-    if len(feats) != 1:
-        raise ValueError(f"beam_trace follows one image; got {len(feats)} feature vectors")
-    k, norm = beam_width, float(length_normalisation)
-    state = step_model.select(step_model.init(feats), np.zeros(k, dtype=np.int64))
-    words = np.full(k, vocab.start_id, dtype=np.int32)
-    log_prob = np.full(k, -np.inf)
-    log_prob[0] = 0.0
-    lengths = np.zeros(k, dtype=np.int64)
-    finished = np.zeros(k, dtype=bool)
-    prefixes: list[list[str]] = [[] for _ in range(k)]
-    steps: list[list[dict[str, Any]]] = []
-    for t in range(max_tokens):
-        probs, state = step_model.step(words, state)
-        probs = _never(np.asarray(probs), vocab)
-        vocab_size = probs.shape[-1]
-        step_lp = np.log(np.maximum(probs, _TINY))
-        step_lp[finished] = -np.inf
-        step_lp[finished, vocab.pad_id] = 0.0
-        cand_lp = log_prob[:, None] + step_lp  # (k, V)
-        cand_len = np.where(finished, lengths, t + 1)[:, None]
-        cand_score = cand_lp / np.maximum(cand_len, 1) ** norm if norm else cand_lp
-        best = np.argsort(-cand_score.ravel(), kind="stable")[:k]
-        slot_of = {int(b): s for s, b in enumerate(best)}
-        candidates = []
-        for parent in range(k):
-            for word in range(vocab_size):
-                lp = cand_lp[parent, word]
-                if not np.isfinite(lp):
-                    continue
-                carried = bool(finished[parent])
-                token = None if carried else vocab.id_to_token[word]
-                candidates.append({
-                    "tokens": prefixes[parent] + ([] if carried else [token]),
-                    "word": token,
-                    "log_prob": float(lp),
-                    "score": float(cand_score[parent, word]),
-                    "parent": parent,
-                    "ended": carried or word == vocab.end_id,
-                    "kept": slot_of.get(parent * vocab_size + word),
-                })  # fmt: skip
-        steps.append(candidates)
-        parent, word = best // vocab_size, best % vocab_size
-        was_finished = finished[parent]
-        log_prob = cand_lp.ravel()[best]
-        lengths = np.where(was_finished, lengths[parent], t + 1)
-        prefixes = [
-            prefixes[p] + ([] if f else [vocab.id_to_token[w]])
-            for p, w, f in zip(parent, word, was_finished, strict=True)
-        ]
-        finished = was_finished | (word == vocab.end_id)
-        state = step_model.select(state, parent)
-        words = np.where(was_finished, vocab.end_id, word).astype(np.int32)
-        if finished[np.isfinite(log_prob)].all():
-            break
-    final = log_prob / np.maximum(lengths, 1) ** norm if norm else log_prob
-    choice = int(final.argmax())
-    return {
-        "steps": steps,
-        "caption": vocab.decode(vocab.encode(prefixes[choice], add_start_end=False)),
-        "log_prob": float(log_prob[choice]),
-        "score": float(final[choice]),
-        "chosen": choice,
-        "beam_width": k,
-        "length_normalisation": norm,
-    }
-
-
 def draw_beam_search(
     trace: dict[str, Any],
     *,
     max_shown: int = 6,
     min_log_prob: float = -15.0,
 ):
-    """A beam search drawn from :func:`beam_trace`: one row per step, its candidates from best
-    to worst (at most ``max_shown``), each with the word it adds and its score; a line joins
-    it to the beam it extends. Kept candidates: ✓, solid border; dropped: ✗, dashed border,
-    grey; the chosen caption's last candidate: ★. Candidates less probable than
-    ``exp(min_log_prob)`` (impossible words of a hand-made model) are not drawn.
+    """A beam search drawn from its trace (:func:`course_lib.decoding.beam_trace`): one row
+    per step, its candidates from best to worst (at most ``max_shown``), each with the word it
+    adds and its score; a line joins it to the beam it extends. Kept candidates: ✓, solid
+    border; dropped: ✗, dashed border, grey; the chosen caption's last candidate: ★.
+    Candidates less probable than ``exp(min_log_prob)`` (impossible words of a hand-made
+    model) are not drawn.
     Returns the ``Figure`` (one axis).
     """
     steps = trace["steps"]
