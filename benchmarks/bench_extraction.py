@@ -42,15 +42,16 @@ def _seed_loop(model, paths: list[Path], image_size: int) -> np.ndarray:
 
 def _measure(dataset, backbone: str, image_size: int, n_batched: int, n_loop: int, tmp: Path):
     from course_lib.backbones import build_backbone
-    from course_lib.features import extract_features
+    from course_lib.features import FeatureRequest, extract_features
 
     ids = sorted(dataset.captions)
     batched_ids = ids[:n_batched]
     start = time.perf_counter()
-    store = extract_features(
+    request = FeatureRequest(
         dataset, backbone, weights=None, image_size=image_size, data_dir=tmp / f"a-{backbone}",
         batch_size=32, progress=False, image_ids=batched_ids,
     )  # fmt: skip
+    store = extract_features(request)
     seconds_a = time.perf_counter() - start
     if len(store) != len(batched_ids):
         raise RuntimeError(f"batched extraction returned {len(store)} of {len(batched_ids)}")

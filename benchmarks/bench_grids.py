@@ -145,13 +145,14 @@ def _write_streamed(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
 
     F.image_batches = image_batches
     F.build_backbone = lambda *a, **k: Backbone()
-    store = F.extract_features(
+    request = F.FeatureRequest(
         _Dataset(ids), "vgg16", weights=None, image_size=224, data_dir=folder,
         progress=False, shard_size=args.shard_size, spatial=True,
     )  # fmt: skip
+    store = F.extract_features(request)
     if len(store) != len(ids) or store.item_shape != grid:
         raise RuntimeError(f"the store holds {len(store)} grids of {store.item_shape}")
-    path = F.feature_cache_path(_Dataset.name, "vgg16", None, 224, folder, spatial=True)
+    path = F.feature_cache_path(request)
     return {"store": str(path), "shards": len(store.shards), "shard_size": args.shard_size}
 
 

@@ -78,29 +78,25 @@ def _dataset(root: Path):
 def _child_extract(args: argparse.Namespace) -> dict[str, Any]:
     from course_lib.backbones import build_backbone
     from course_lib.data.images import image_batches
-    from course_lib.features import extract_features, feature_cache_path
+    from course_lib.features import FeatureRequest, extract_features, feature_cache_path
 
     dataset = _dataset(Path(args.root))
     data_dir = Path(args.work) / args.way
     # Built before the baseline by both ways (way A's extract_features builds its own), so
     # that the libraries TensorFlow loads on first use are not counted as features' memory.
-    backbone = build_backbone(
-        "smallcnn", weights=None, image_size=IMAGE_SIZE, dataset=dataset, spatial=True
-    )
+    backbone = build_backbone("smallcnn", weights=None, image_size=IMAGE_SIZE, spatial=True)
     backbone.predict_on_batch(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.float32))
     load_start = load_average()
     baseline, base_status = peak_rss_mib(), AnonSampler.read()
     start = time.perf_counter()
     with AnonSampler() as sampler:
         if args.way == "streamed":
-            store = extract_features(
+            request = FeatureRequest(
                 dataset, "smallcnn", weights=None, image_size=IMAGE_SIZE, data_dir=data_dir,
                 progress=False, spatial=True,
             )  # fmt: skip
-            images = len(store)
-            folder = feature_cache_path(
-                dataset.name, "smallcnn", None, IMAGE_SIZE, data_dir, spatial=True
-            )
+            images = len(extract_features(request))
+            folder = feature_cache_path(request)
         else:
             paths = [dataset.image_path(i) for i in dataset.image_ids()]
             rows = []

@@ -131,7 +131,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_features(args: argparse.Namespace) -> int:
-    from course_lib.pipeline import join_feature_parts, prepare_feature_part, prepare_features
+    from course_lib.pipeline import join_prepared_parts, prepare_feature_part, prepare_features
 
     profile = config.get_profile(args.profile)
     where = {"dataset_name": args.dataset, "spatial": args.grids}
@@ -140,7 +140,7 @@ def _cmd_features(args: argparse.Namespace) -> int:
         print(f"features: part {args.shard[0]}/{args.shard[1]} written to {folder}")
         return 0
     if args.join is not None:
-        store = join_feature_parts(profile, args.data_dir, parts=args.join, **where)
+        store = join_prepared_parts(profile, args.data_dir, parts=args.join, **where)
     else:
         store = prepare_features(profile, args.data_dir, **where)
     shape = " × ".join(map(str, store.item_shape))

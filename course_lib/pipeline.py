@@ -9,17 +9,45 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from course_lib import config
+from course_lib.attention import build_attention_model
+from course_lib.backbones import build_backbone, local_vgg16_weights
 from course_lib.data import CaptionDataset, load_named_dataset, prepare_dataset
-from course_lib.io import atomic_write_json, file_lock, read_json
+from course_lib.data.images import ImageError, load_image
+from course_lib.decoding import Decoded, beam_search_decode, greedy_decode
+from course_lib.distribute import check_batches, make_strategy
+from course_lib.evaluation import attention_correctness, evaluate_captions
+from course_lib.features import (
+    KEY_FIELDS,
+    FeatureRequest,
+    FeatureStore,
+    extract_feature_part,
+    extract_features,
+    join_feature_parts,
+)
+from course_lib.io import atomic_path, atomic_write_json, file_lock, read_json
+from course_lib.models import build_inject_model, build_merge_model, compile_captioner
+from course_lib.scene_cnn import ensure_scene_cnn, is_current_scene_cnn, scene_cnn_path
 from course_lib.text import Vocabulary, caption_length_stats, clean_caption, tokenize_captions
+from course_lib.training import (
+    SORT_WINDOW,
+    encode_captions,
+    load_captioner,
+    make_tf_dataset,
+    read_history,
+    train,
+)
+from course_lib.viz import plot_attention
 
 PathLike = str | os.PathLike
 
@@ -81,6 +109,61 @@ def _synthetic_parameters(profile: config.Profile, data_dir: PathLike | None) ->
         return {"n_images": profile.synthetic_images}
 
 
+def backbone_weights(
+    profile: config.Profile,
+    data_dir: PathLike | None = None,
+    *,
+    dataset: CaptionDataset | None = None,
+    progress: bool = True,
+    pretrain: bool = True,
+) -> Path | None:
+    """Pipeline step: the file the profile's backbone reads its weights from, made sure of.
+
+    The small CNN is pretrained on the profile's synthetic scenes on first use, unless
+    ``pretrain=False``, which raises ``FileNotFoundError`` instead (captioning reads the CNN its
+    captioner was trained with). VGG16's ImageNet weights: the local file named by
+    ``$COURSE_VGG16_WEIGHTS``, or None, for Keras's own copy, downloaded when the backbone is
+    first built. None too for random weights."""
+    if profile.weights is None:
+        return None
+    if profile.backbone == "vgg16":
+        return local_vgg16_weights()
+    dataset = load_dataset_for(profile, data_dir, dataset=dataset, progress=progress)
+    if pretrain:
+        return ensure_scene_cnn(dataset, data_dir, progress)
+    path = scene_cnn_path(dataset, data_dir)
+    if not is_current_scene_cnn(path):
+        raise FileNotFoundError(
+            f"{path}: no pretrained small CNN of this dataset; it is made with the features "
+            f"(python -m course_lib features --profile {profile.name})"
+        )
+    return path
+
+
+def feature_request(
+    profile: config.Profile,
+    data_dir: PathLike | None = None,
+    *,
+    dataset: CaptionDataset | None = None,
+    spatial: bool = False,
+    progress: bool = True,
+) -> FeatureRequest:
+    """The extraction of every image of the profile's dataset with its backbone (the backbone's
+    weights made sure of first: :func:`backbone_weights`): vectors, or ``spatial`` region grids
+    (what the attention model reads)."""
+    dataset = load_dataset_for(profile, data_dir, dataset=dataset, progress=progress)
+    return FeatureRequest(
+        dataset,
+        profile.backbone,
+        weights=profile.weights,
+        image_size=profile.image_size,
+        weights_file=backbone_weights(profile, data_dir, dataset=dataset, progress=progress),
+        spatial=spatial,
+        data_dir=data_dir,
+        progress=progress,
+    )
+
+
 def prepare_features(
     profile: config.Profile,
     data_dir: PathLike | None = None,
@@ -89,25 +172,14 @@ def prepare_features(
     dataset: CaptionDataset | None = None,
     progress: bool = True,
     spatial: bool = False,
-):
+) -> FeatureStore:
     """Backbone features of every image of the dataset (cached): a ``FeatureStore`` of
     vectors, or with ``spatial`` of region grids (what the attention model reads)."""
-    from course_lib.features import extract_features
-
     dataset = dataset or load_dataset_for(profile, data_dir, dataset_name, progress=progress)
-    return extract_features(dataset, **_feature_settings(profile, data_dir, progress, spatial))
-
-
-def _feature_settings(profile: config.Profile, data_dir, progress: bool, spatial: bool) -> dict:
-    """The arguments that every extraction of ``profile`` shares."""
-    return {
-        "backbone": profile.backbone,
-        "weights": profile.weights,
-        "image_size": profile.image_size,
-        "data_dir": data_dir,
-        "progress": progress,
-        "spatial": spatial,
-    }
+    request = feature_request(
+        profile, data_dir, dataset=dataset, spatial=spatial, progress=progress
+    )
+    return extract_features(request)
 
 
 def prepare_feature_part(
@@ -121,14 +193,14 @@ def prepare_feature_part(
 ) -> Path:
     """Part ``(i, n)`` of a split extraction of :func:`prepare_features`' store (see
     :func:`course_lib.features.extract_feature_part`): the part's folder."""
-    from course_lib.features import extract_feature_part
-
     dataset = load_dataset_for(profile, data_dir, dataset_name, progress=progress)
-    settings = _feature_settings(profile, data_dir, progress, spatial)
-    return extract_feature_part(dataset, part=part, **settings)
+    request = feature_request(
+        profile, data_dir, dataset=dataset, spatial=spatial, progress=progress
+    )
+    return extract_feature_part(request, part)
 
 
-def join_feature_parts(
+def join_prepared_parts(
     profile: config.Profile,
     data_dir: PathLike | None = None,
     *,
@@ -136,14 +208,14 @@ def join_feature_parts(
     dataset_name: str | None = None,
     progress: bool = True,
     spatial: bool = False,
-):
+) -> FeatureStore:
     """Join the ``parts`` parts made by :func:`prepare_feature_part` into the store that
     :func:`prepare_features` reads (see :func:`course_lib.features.join_feature_parts`)."""
-    from course_lib import features
-
     dataset = load_dataset_for(profile, data_dir, dataset_name, progress=progress)
-    settings = _feature_settings(profile, data_dir, progress, spatial)
-    return features.join_feature_parts(dataset, parts=parts, **settings)
+    request = feature_request(
+        profile, data_dir, dataset=dataset, spatial=spatial, progress=progress
+    )
+    return join_feature_parts(request, parts)
 
 
 def _check_model(model: str) -> None:
@@ -154,9 +226,6 @@ def _check_model(model: str) -> None:
 def build_model(model: str, vocab_size: int, features, profile: config.Profile):
     """A new, uncompiled caption model of kind ``model`` for ``features`` (a FeatureStore:
     vectors for merge and inject, region grids for attention), sized by ``profile``."""
-    from course_lib.attention import build_attention_model
-    from course_lib.models import build_inject_model, build_merge_model
-
     _check_model(model)
     sizes = {"embed_dim": profile.embed_dim, "units": profile.units, "dropout": profile.dropout}
     if model == "attention":
@@ -205,8 +274,6 @@ class Captioner:
 def features_key(features) -> str:
     """A digest of what made a ``FeatureStore`` (dataset, backbone, weights, preprocessing…):
     a trained captioner is reused only with the features it was trained on."""
-    from course_lib.features import KEY_FIELDS
-
     key = {k: features.metadata.get(k) for k in KEY_FIELDS}
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -238,16 +305,6 @@ def train_captioner(
     :data:`course_lib.distribute.STRATEGIES`) picks the devices that train; the profile's
     ``batch_size`` is the global batch, split across them.
     """
-    from course_lib.distribute import check_batches, make_strategy
-    from course_lib.models import compile_captioner
-    from course_lib.training import (
-        SORT_WINDOW,
-        encode_captions,
-        load_captioner,
-        make_tf_dataset,
-        train,
-    )
-
     devices = make_strategy(strategy)  # first: a missing TPU fails before any data is read
     profile = profile.for_model(model)
     run_dir = run_dir_for(profile, data_dir, dataset_name=dataset_name, model=model)
@@ -368,8 +425,6 @@ def _stored_settings(run_dir: Path) -> dict | None:
 
 def _clear_run(run_dir: Path) -> None:
     """Delete a run's checkpoints, backup and history (not its lock) to train afresh."""
-    import shutil
-
     for path in run_dir.iterdir():
         if path.name.startswith("train.lock"):
             continue
@@ -384,8 +439,6 @@ def load_trained(
     model: str = "merge",
 ) -> Captioner:
     """Load a finished training run; a clear error says how to train it when it is missing."""
-    from course_lib.training import load_captioner, read_history
-
     run_dir = run_dir_for(profile, data_dir, dataset_name=dataset_name, model=model)
     done = run_dir / "run.json"
     if not done.exists():
@@ -438,8 +491,6 @@ def decode_captions(
     """Captions of image features, vectors (N, D) or region grids (N, L, C) for the attention
     model, by ``decoder`` (``"greedy"`` or ``"beam"``): a :class:`course_lib.decoding.Decoded`,
     with the attention model's weights, (words + 1, L) per image."""
-    from course_lib.decoding import beam_search_decode, greedy_decode
-
     args = (captioner.model, features, captioner.vocab)
     max_tokens = captioner.row_length - 1
     if decoder == "greedy":
@@ -478,8 +529,6 @@ def evaluate_captioner(
     """BLEU-1..4, CIDEr-D (and scene accuracy on the synthetic set) of the trained model on
     ``split``, with the decoder settings that produced them; for the attention model on the
     synthetic set also ``attention_correctness`` (without its per-word details)."""
-    from course_lib.evaluation import attention_correctness, evaluate_captions
-
     attention = model == "attention"
     dataset = load_dataset_for(profile, data_dir, dataset_name, dataset=dataset, progress=False)
     features = prepare_features(
@@ -521,18 +570,12 @@ def caption_images(
     dataset: CaptionDataset | None = None,
     attention_figure: PathLike | None = None,
 ) -> list[tuple[Path, str]]:
-    """Caption image files with the profile's trained model: ``[(path, caption), …]``.
-
-    Every image is decoded by :func:`course_lib.data.images.load_image`, exactly as for feature
-    extraction (EXIF orientation applied, any mode to RGB, the same resize). An image that
-    cannot be read gets ``"[skipped: <file>: <reason>]"`` instead of a caption. For the
-    attention model, ``attention_figure`` saves a figure of where it looked at each word
-    (:func:`course_lib.viz.plot_attention`): to that path for one image, else to
+    """Caption image files with the profile's trained model and its backbone (the one that made
+    its features; nothing is trained here): ``[(path, caption), …]`` (:func:`caption_files`).
+    For the attention model, ``attention_figure`` saves a figure of where it looked at each
+    word (:func:`course_lib.viz.plot_attention`): to that path for one image, else to
     ``<stem>-<k><suffix>`` for the k-th image.
     """
-    from course_lib.backbones import build_backbone
-    from course_lib.data.images import ImageError, load_image
-
     _check_model(model)
     attention = model == "attention"
     if attention_figure is not None and not attention:
@@ -540,46 +583,61 @@ def caption_images(
     captioner = load_trained(profile, data_dir, dataset_name=dataset_name, model=model)
     if profile.backbone == "smallcnn":
         dataset = load_dataset_for(profile, data_dir, dataset_name, dataset=dataset)
+    weights_file = backbone_weights(profile, data_dir, dataset=dataset, pretrain=False)
     backbone = build_backbone(
         profile.backbone,
         weights=profile.weights,
         image_size=profile.image_size,
-        data_dir=data_dir,
-        dataset=dataset,
+        weights_file=weights_file,
         spatial=attention,
     )
-    captions: dict[int, str] = {}
-    readable: dict[int, np.ndarray] = {}
-    for k, path in enumerate(map(Path, paths)):
+    files = [Path(p) for p in paths]
+    width = beam_width or profile.beam_width
+    captions, decoded = caption_files(captioner, backbone, files, decoder=decoder, beam_width=width)
+    if attention_figure is not None and decoded is not None:
+        _save_attention_figures(Path(attention_figure), files, captions, decoded, backbone)
+    return list(zip(files, captions, strict=True))
+
+
+def caption_files(
+    captioner: Captioner,
+    backbone: keras.Model,
+    paths: list[Path],
+    *,
+    decoder: str = "beam",
+    beam_width: int = 3,
+) -> tuple[list[str], Decoded | None]:
+    """Each file's caption (``"[skipped: <file>: <why>]"``); how it decoded."""
+    size = backbone.input_shape[1]  # read as the features were: load_image
+    captions, readable = {}, {}
+    for k, path in enumerate(paths):
         try:
-            readable[k] = load_image(path, profile.image_size)
+            readable[k] = load_image(path, size)
         except ImageError as err:
             captions[k] = f"[skipped: {err}]"
-    if readable:
-        images = np.stack(list(readable.values())).astype(np.float32)
-        features = np.asarray(backbone.predict(images, verbose=0))
-        decoded = decode_captions(
-            captioner, features, decoder=decoder, beam_width=beam_width or profile.beam_width
-        )
-        words = decoded.captions
-        captions.update((k, " ".join(c)) for k, c in zip(readable, words, strict=True))
-        if attention_figure is not None:
-            _save_attention_figures(
-                Path(attention_figure), readable, words, decoded.attention, features.shape[1]
-            )
-    return [(Path(p), captions[k]) for k, p in enumerate(paths)]
+    if not readable:
+        return [captions[k] for k in range(len(paths))], None
+    images = np.stack(list(readable.values())).astype(np.float32)
+    features = np.asarray(backbone.predict(images, verbose=0))
+    how = {"decoder": decoder, "beam_width": beam_width}
+    decoded = decode_captions(captioner, features, **how)
+    words = [" ".join(caption) for caption in decoded.captions]
+    captions.update(zip(readable, words, strict=True))
+    return [captions[k] for k in range(len(paths))], decoded
 
 
-def _save_attention_figures(target: Path, images: dict, captions, weights, n_regions: int):
+def _save_attention_figures(
+    target: Path, paths: list[Path], captions: list[str], decoded: Decoded, backbone
+) -> None:
     """One attention figure per captioned image (see :func:`caption_images`)."""
-    from course_lib.io import atomic_path
-    from course_lib.viz import plot_attention
-
-    side = round(n_regions**0.5)
-    for k, caption, w in zip(images, captions, weights, strict=True):
+    side = math.isqrt(backbone.output_shape[1])
+    read = [k for k, c in enumerate(captions) if not c.startswith("[skipped: ")]
+    size = backbone.input_shape[1]
+    for k, words, weights in zip(read, decoded.captions, decoded.attention or [], strict=True):
         name = f"{target.stem}-{k}{target.suffix}"
-        path = target if len(images) == 1 else target.with_name(name)
-        fig = plot_attention(images[k], [*caption, "<end>"], w, (side, side))
+        path = target if len(read) == 1 else target.with_name(name)
+        image = load_image(paths[k], size)
+        fig = plot_attention(image, [*words, "<end>"], weights, (side, side))
         with atomic_path(path) as tmp:
             fig.savefig(tmp, bbox_inches="tight", dpi=fig.dpi)
 

@@ -12,7 +12,6 @@ and :data:`SCENE_CNN_VERSION`; a CNN of another version is retrained.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import time
@@ -20,7 +19,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
+from keras import layers, ops
 
 from course_lib import __version__, config
 from course_lib.data.images import RESIZE, read_images
@@ -55,38 +56,28 @@ SMALLCNN_INIT_SEED = 0
 PREPROCESSING = RESIZE + "; float32 0-255; Rescaling(1/255) to [0, 1]"
 
 
-@functools.cache
-def _coordinates_layer():
-    """The (registered) Keras layer class that appends x/y coordinate channels in [-1, 1]."""
-    import keras
-    from keras import ops
+@keras.saving.register_keras_serializable(package="course_lib")
+class SpatialCoordinates(layers.Layer):
+    """(B, H, W, C) -> (B, H, W, C + 2): appends each cell's x and y in [-1, 1]
+    ("CoordConv"), so that the next convolution can tell *where* a shape is."""
 
-    @keras.saving.register_keras_serializable(package="course_lib")
-    class SpatialCoordinates(keras.layers.Layer):
-        """(B, H, W, C) -> (B, H, W, C + 2): appends each cell's x and y in [-1, 1]
-        ("CoordConv"), so that the next convolution can tell *where* a shape is."""
+    def call(self, inputs):
+        shape = ops.shape(inputs)
+        height, width = inputs.shape[1], inputs.shape[2]
+        xs = ops.linspace(-1.0, 1.0, width)
+        ys = ops.linspace(-1.0, 1.0, height)
+        grid = ops.stack(
+            [
+                ops.broadcast_to(xs[None, :], (height, width)),
+                ops.broadcast_to(ys[:, None], (height, width)),
+            ],
+            axis=-1,
+        )
+        grid = ops.broadcast_to(ops.cast(grid, inputs.dtype)[None], (shape[0], height, width, 2))
+        return ops.concatenate([inputs, grid], axis=-1)
 
-        def call(self, inputs):
-            shape = ops.shape(inputs)
-            height, width = inputs.shape[1], inputs.shape[2]
-            xs = ops.linspace(-1.0, 1.0, width)
-            ys = ops.linspace(-1.0, 1.0, height)
-            grid = ops.stack(
-                [
-                    ops.broadcast_to(xs[None, :], (height, width)),
-                    ops.broadcast_to(ys[:, None], (height, width)),
-                ],
-                axis=-1,
-            )
-            grid = ops.broadcast_to(
-                ops.cast(grid, inputs.dtype)[None], (shape[0], height, width, 2)
-            )
-            return ops.concatenate([inputs, grid], axis=-1)
-
-        def compute_output_shape(self, input_shape):
-            return (*input_shape[:-1], input_shape[-1] + 2)
-
-    return SpatialCoordinates
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 2)
 
 
 def build_scene_cnn(
@@ -108,8 +99,6 @@ def build_scene_cnn(
     the classifier used for pretraining with an extra sigmoid layer ``attributes``
     (B, n_outputs) whose bias starts at ``output_bias`` (log-odds of the label frequencies).
     """
-    import keras
-    from keras import layers
 
     def init(k: int):
         return keras.initializers.GlorotUniform(seed=seed + k)
@@ -128,7 +117,7 @@ def build_scene_cnn(
     x = block(x, 0, 24, size=5, strides=2)  # S/4
     x = block(x, 1, 48)  # S/8
     x = block(x, 2, 96, pool=False)
-    x = _coordinates_layer()(name="coordinates")(x)
+    x = SpatialCoordinates(name="coordinates")(x)
     x = block(x, 3, 128, pool=False)
     x = layers.GlobalMaxPooling2D(name="global_max")(x)
     features = layers.Dense(
@@ -148,15 +137,13 @@ def load_scene_classifier(path: str | os.PathLike):
     """Load a pretrained small CNN (safe mode) whole: images (B, S, S, 3) → the probability of
     each scene attribute (B, len(attributes)), in the order of ``scene_cnn_metrics(path)
     ["attributes"]``."""
-    import keras
-
     path = Path(path)
     try:
         return keras.saving.load_model(
             path,
             safe_mode=True,
             compile=False,
-            custom_objects={"SpatialCoordinates": _coordinates_layer()},
+            custom_objects={"SpatialCoordinates": SpatialCoordinates},
         )
     except Exception as err:
         raise ValueError(
@@ -166,15 +153,13 @@ def load_scene_classifier(path: str | os.PathLike):
 
 def load_scene_cnn(path: str | os.PathLike, *, image_size: int | None = None):
     """Load a pretrained small CNN (safe mode) and cut it at its ``features`` layer."""
-    import keras
-
     path = Path(path)
     classifier = load_scene_classifier(path)
     size = classifier.input_shape[1]
     if image_size is not None and size != image_size:
         raise ValueError(
             f"{path} was trained on {size}x{size} images but image_size={image_size}; "
-            f"use image_size={size} or train_scene_cnn(..., image_size={image_size})"
+            f"use image_size={size}"
         )
     return keras.Model(
         classifier.input, classifier.get_layer("features").output, name="smallcnn_scenes"
@@ -184,8 +169,6 @@ def load_scene_cnn(path: str | os.PathLike, *, image_size: int | None = None):
 def grid_model(model):
     """The small CNN (either cut) read at its last convolutional map ``relu3``: images
     (B, S, S, 3) → region vectors (B, (S/8)², 128), the grid attention looks at."""
-    import keras
-
     grid = model.get_layer("relu3").output
     height, width, channels = grid.shape[1:]
     regions = keras.layers.Reshape((height * width, channels), name="regions")(grid)
@@ -289,55 +272,26 @@ def mirror_scene(scene: dict) -> dict:
     return mirrored
 
 
-def train_scene_cnn(
-    dataset: Any,
-    *,
-    image_size: int = 64,
-    epochs: int = SCENE_CNN_EPOCHS,
-    seed: int = SCENE_CNN_SEED,
-    data_dir: str | os.PathLike | None = None,
-    batch_size: int = SCENE_CNN_BATCH_SIZE,
-    progress: bool = True,
-) -> Path:
-    """Pretrain the small CNN on the TRAIN split's scene attributes and save it.
-
-    Multi-label classification (sigmoid, binary cross-entropy) of the attributes of
-    :func:`scene_attribute_names`; deterministic for a seed. Writes
-    ``<backbones_dir>/smallcnn-<fingerprint>.keras`` and a ``.json`` sidecar with the training
-    metrics (also accuracy on the dev split when it has scenes). Returns the ``.keras`` path.
-    """
-    path = scene_cnn_path(dataset, data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(path):
-        return _train_scene_cnn(dataset, path, image_size, epochs, seed, batch_size, progress)
-
-
 def ensure_scene_cnn(
     dataset: Any, data_dir: str | os.PathLike | None, progress: bool = True
 ) -> Path:
     """Path of the pretrained small CNN of ``dataset``, training it on first use (under a
-    lock); ``progress=False`` trains silently."""
+    lock; :func:`course_lib.pipeline.backbone_weights` is the pipeline's step that calls it);
+    ``progress=False`` trains silently."""
     path = scene_cnn_path(dataset, data_dir)
-    if _is_current_scene_cnn(path):
+    if is_current_scene_cnn(path):
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(path):
-        if _is_current_scene_cnn(path):  # another process trained it while we waited
+        if is_current_scene_cnn(path):  # another process trained it while we waited
             return path
         if progress:
             print(f"Pretraining the small CNN on the synthetic scenes (first use) -> {path}")
-        return _train_scene_cnn(
-            dataset,
-            path,
-            IMAGE_SIZE,
-            SCENE_CNN_EPOCHS,
-            SCENE_CNN_SEED,
-            SCENE_CNN_BATCH_SIZE,
-            progress,
-        )
+        recipe = {"epochs": SCENE_CNN_EPOCHS, "seed": SCENE_CNN_SEED}
+        return train_scene_cnn(dataset, path, image_size=IMAGE_SIZE, progress=progress, **recipe)
 
 
-def _is_current_scene_cnn(path: Path) -> bool:
+def is_current_scene_cnn(path: Path) -> bool:
     """Whether ``path`` holds a pretrained small CNN of this :data:`SCENE_CNN_VERSION`."""
     if not path.is_file():
         return False
@@ -353,7 +307,8 @@ def _is_current_scene_cnn(path: Path) -> bool:
     return True
 
 
-def _split_arrays(dataset, split: str, names, image_size):
+def _split_arrays(dataset: Any, split: str, names: Sequence[str], image_size: int):
+    """The images (N, S, S, 3) and attribute labels (N, A) of a split's scenes, and their ids."""
     scenes = dataset.scenes or {}
     ids = [i for i in dataset.splits.get(split, []) if i in scenes]
     if not ids:
@@ -363,15 +318,14 @@ def _split_arrays(dataset, split: str, names, image_size):
     return ids, images, labels
 
 
-def _train_scene_cnn(dataset, path, image_size, epochs, seed, batch_size, progress) -> Path:
-    import keras
-
+def _training_scenes(dataset: Any, image_size: int):
+    """The attribute names, the training images with their mirror images and their labels,
+    and the training and dev ids and arrays."""
     if not getattr(dataset, "scenes", None):
         raise ValueError(
             f"dataset {dataset.name!r} has no scenes.json: the small CNN is pretrained on the "
             "synthetic scenes (prepare_dataset('synthetic')), not on Flickr8k"
         )
-    start = time.perf_counter()
     train_scenes = [dataset.scenes[i] for i in dataset.splits.get("train", [])]
     train_scenes = [s for s in train_scenes if s is not None]
     if not train_scenes:
@@ -384,9 +338,31 @@ def _train_scene_cnn(dataset, path, image_size, epochs, seed, batch_size, progre
     )
     x_train = np.concatenate([x_train, x_train[:, :, ::-1]])
     y_train = np.concatenate([y_train, mirrored])
-    dev_ids, x_dev, y_dev = _split_arrays(dataset, "dev", names, image_size)
-    load_seconds = time.perf_counter() - start
+    dev = _split_arrays(dataset, "dev", names, image_size)
+    return names, (train_ids, x_train, y_train), dev
 
+
+def train_scene_cnn(
+    dataset: Any,
+    path: Path,
+    *,
+    image_size: int,
+    epochs: int,
+    seed: int,
+    batch_size: int = SCENE_CNN_BATCH_SIZE,
+    progress: bool = True,
+) -> Path:
+    """Pretrain the small CNN on the TRAIN split's scene attributes and save it to ``path``.
+
+    Multi-label classification (sigmoid, binary cross-entropy) of the attributes of
+    :func:`scene_attribute_names`, deterministic for a seed; the ``.json`` sidecar holds the
+    recipe and the metrics (also on the dev split when it has scenes). Returns ``path``.
+    """
+    start = time.perf_counter()
+    names, (train_ids, x_train, y_train), (dev_ids, x_dev, y_dev) = _training_scenes(
+        dataset, image_size
+    )
+    load_seconds = time.perf_counter() - start
     config.set_seed(seed)
     rate = np.clip(y_train.mean(axis=0), 1e-3, 1 - 1e-3)
     model = build_scene_cnn(
@@ -399,26 +375,14 @@ def _train_scene_cnn(dataset, path, image_size, epochs, seed, batch_size, progre
     )
     fit_start = time.perf_counter()
     history = model.fit(
-        x_train,
-        y_train,
-        batch_size=batch_size,
-        epochs=epochs,
-        shuffle=True,
+        x_train, y_train, batch_size=batch_size, epochs=epochs, shuffle=True,
         verbose=2 if progress else 0,
-    )
+    )  # fmt: skip
     fit_seconds = time.perf_counter() - fit_start
-    metrics: dict[str, Any] = {
+    metrics = {
         "train_history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        **_split_metrics(model, {"train": (x_train, y_train), "dev": (x_dev, y_dev)}),
     }
-    for split, x, y in (("train", x_train, y_train), ("dev", x_dev, y_dev)):
-        if x is None:
-            continue
-        probs = model.predict(x, batch_size=128, verbose=0)
-        pred = probs > 0.5
-        metrics[f"{split}_label_accuracy"] = float(np.mean(pred == (y > 0.5)))
-        metrics[f"{split}_exact_match"] = float(np.mean(np.all(pred == (y > 0.5), axis=1)))
-        present = y > 0.5
-        metrics[f"{split}_recall_of_present"] = float(np.mean(pred[present]))
     with atomic_path(path) as tmp:
         model.save(tmp)
     sidecar = {
@@ -445,6 +409,21 @@ def _train_scene_cnn(dataset, path, image_size, epochs, seed, batch_size, progre
     }
     atomic_write_json(path.with_suffix(".json"), sidecar)
     return path
+
+
+def _split_metrics(model: Any, splits: dict[str, tuple]) -> dict[str, float]:
+    """Per-attribute accuracy, exact match and recall of present attributes of each split
+    that has images."""
+    metrics = {}
+    for split, (x, y) in splits.items():
+        if x is None:
+            continue
+        pred = model.predict(x, batch_size=128, verbose=0) > 0.5
+        present = y > 0.5
+        metrics[f"{split}_label_accuracy"] = float(np.mean(pred == present))
+        metrics[f"{split}_exact_match"] = float(np.mean(np.all(pred == present, axis=1)))
+        metrics[f"{split}_recall_of_present"] = float(np.mean(pred[present]))
+    return metrics
 
 
 def scene_cnn_metrics(path: str | os.PathLike) -> dict:
