@@ -1,4 +1,4 @@
-"""Nox sessions: tests, tests_pythons, notebooks, book, student, lint, bench.
+"""Nox sessions: tests, tests_pythons, notebooks, book, student, lint, bench, claims.
 
 TensorFlow is a 600 MB install, so the sessions that need it share one virtual environment,
 ``.nox/course`` (created on first use; rebuilt when ``pyproject.toml`` changes), instead of
@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import nox
+from nox.command import CommandFailed
 
 ROOT = Path(__file__).resolve().parent
 COURSE_ENV = ROOT / ".nox" / "course"
@@ -206,12 +207,32 @@ def book(session: nox.Session) -> None:
     # The placeholder repository URL is printed as a notice, not a -W error, so that the
     # quickstart builds on a fresh clone; COURSE_ALLOW_PLACEHOLDER_URL=0 makes it an error.
     allow = {"COURSE_ALLOW_PLACEHOLDER_URL": os.environ.get("COURSE_ALLOW_PLACEHOLDER_URL", "1")}
-    session.run(
-        jb, "build", ".", "-W", "--keep-going", *session.posargs, external=True, env=_env(**allow)
-    )
+    # A chapter that fails to execute fails the build, and check_book.py then names it (and
+    # keeps refusing the pages of a failed execution on later, incremental builds).
+    try:
+        session.run(
+            jb, "build", ".", "-W", "--keep-going", *session.posargs, external=True,
+            env=_env(**allow),
+        )  # fmt: skip
+        built = True
+    except CommandFailed:
+        built = False
     _install_axe(session)
     session.run(python, str(ROOT / "scripts" / "check_book.py"), external=True)
+    if not built:
+        session.error("jupyter-book build failed: see its warnings above")
     session.log(f"open {ROOT / '_build' / 'html' / 'index.html'}")
+
+
+@nox.session(venv_backend="none")
+def claims(session: nox.Session) -> None:
+    """The claims sweep (long, not part of CI): every chapter under the default settings,
+    ``COURSE_SEED=1..5`` and ``TF_ENABLE_ONEDNN_OPTS=0`` → benchmarks/results/claims.{json,md}.
+
+    Arguments go to ``scripts/claims.py`` (``-- --seeds 1 2 --chapters 07 08 --jobs 2``)."""
+    python = _course_python(session, ["book"])
+    session.run(python, str(ROOT / "scripts" / "claims.py"), *session.posargs, external=True,
+                env=_env())  # fmt: skip
 
 
 @nox.session(venv_backend="none")

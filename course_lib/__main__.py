@@ -338,6 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "vgg16_weights", None) is not None:
         os.environ[config.VGG16_WEIGHTS_ENV] = str(args.vgg16_weights)
+    if getattr(args, "seed", None) is not None:  # the small CNN's pretraining reads it too
+        os.environ[config.SEED_ENV] = str(args.seed)
     try:
         return args.func(args)
     except (DataError, ValueError, RuntimeError, OSError) as err:

@@ -10,8 +10,9 @@ profile   dataset      backbone                                    where
 ========  ===========  ==========================================  =================
 
 ``COURSE_PROFILE`` picks the profile (default: ``full`` where a GPU is visible, else
-``mini``); ``COURSE_DATA_DIR`` picks the data folder; ``COURSE_VGG16_WEIGHTS`` names a local
-copy of VGG16's ImageNet weights (:mod:`course_lib.backbones`).
+``mini``); ``COURSE_DATA_DIR`` picks the data folder; ``COURSE_SEED`` the seed of everything
+random in training (:func:`course_seed`); ``COURSE_VGG16_WEIGHTS`` names a local copy of
+VGG16's ImageNet weights (:mod:`course_lib.backbones`).
 
 Importing this module quiets TensorFlow's start-up log lines (:mod:`course_lib._tf_logging`):
 the command line and every notebook import it before anything imports TensorFlow.
@@ -34,6 +35,7 @@ _tf_logging.install()
 PROFILE_ENV = "COURSE_PROFILE"
 DATA_DIR_ENV = "COURSE_DATA_DIR"
 VGG16_WEIGHTS_ENV = "COURSE_VGG16_WEIGHTS"
+SEED_ENV = "COURSE_SEED"
 DEFAULT_SEED = 1234
 #: The datasets the course reads: its own two, and the larger ones in Karpathy's split format.
 DATASETS = ("synthetic", "flickr8k", "flickr30k", "coco")
@@ -151,15 +153,33 @@ def default_profile_name() -> str:
     return "full" if gpu_available() else "mini"
 
 
+def course_seed() -> int:
+    """``$COURSE_SEED``, else :data:`DEFAULT_SEED`: the seed of everything random in training
+    (the small CNN's pretraining, the caption models' initialisation, shuffles and dropout).
+
+    Another seed trains other models from the same data, as another processor's float rounding
+    does: the book's claims must hold for any seed."""
+    text = os.environ.get(SEED_ENV, "").strip()
+    if not text:
+        return DEFAULT_SEED
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{SEED_ENV}={text!r} is not an integer seed") from None
+
+
 def get_profile(name: str | None = None, **overrides) -> Profile:
-    """The named profile (default: :func:`default_profile_name`), with optional overrides.
+    """The named profile (default: :func:`default_profile_name`), with optional overrides;
+    its ``seed`` is :func:`course_seed` unless overridden.
 
     An override also wins over the profile's ``model_settings`` (``epochs=1`` trains every
     model kind for one epoch)."""
     name = name or default_profile_name()
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
-    if not overrides:
+    if overrides.get("seed") is None:
+        overrides["seed"] = course_seed()
+    if overrides == {"seed": PROFILES[name].seed}:
         return PROFILES[name]
     profile = replace(PROFILES[name], **overrides)
     settings = {

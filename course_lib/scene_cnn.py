@@ -5,9 +5,10 @@ predicting their attributes (which coloured shapes are present, their sizes, whe
 and how they stand to each other) from the pixels. Cut before its classifier, it turns each
 64×64 scene into a 256-d feature vector, the way VGG16's ``fc2`` turns a photo into 4096.
 
-It is trained on first use (about 20 s on 2 CPU cores), deterministically for a seed, and saved
-as ``<backbones_dir>/smallcnn-<dataset fingerprint>.keras`` with a JSON sidecar of its metrics
-and :data:`SCENE_CNN_VERSION`; a CNN of another version is retrained.
+It is trained on first use (about 20 s on 2 CPU cores), deterministically for the course's seed
+(:func:`course_lib.config.course_seed`), and saved as
+``<backbones_dir>/smallcnn-<dataset fingerprint>-seed<seed>.keras`` with a JSON sidecar of its
+metrics and :data:`SCENE_CNN_VERSION`; a CNN of another version is retrained.
 """
 
 from __future__ import annotations
@@ -34,11 +35,10 @@ logger = logging.getLogger(__name__)
 FEATURE_DIM = 256
 #: Side of the square images it reads.
 IMAGE_SIZE = 64
-#: Epochs, learning rate, batch size and seed of the pretraining on the scenes.
+#: Epochs, learning rate and batch size of the pretraining on the scenes.
 SCENE_CNN_EPOCHS = 10
 SCENE_CNN_LEARNING_RATE = 1e-3
 SCENE_CNN_BATCH_SIZE = 32
-SCENE_CNN_SEED = 0
 #: Version of the small CNN's architecture, labels, training recipe and image decoding, stored
 #: beside its weights: a pretrained CNN of another version is retrained (and so its features
 #: re-extracted).
@@ -175,9 +175,14 @@ def grid_model(model):
     return keras.Model(model.input, regions, name=f"{model.name}_grid")
 
 
-def scene_cnn_path(dataset: Any, data_dir: str | os.PathLike | None = None) -> Path:
-    """``<backbones_dir>/smallcnn-<dataset fingerprint[:16]>.keras``."""
-    return config.backbones_dir(data_dir) / f"smallcnn-{dataset.fingerprint()[:16]}.keras"
+def scene_cnn_path(
+    dataset: Any, data_dir: str | os.PathLike | None = None, seed: int | None = None
+) -> Path:
+    """``<backbones_dir>/smallcnn-<dataset fingerprint[:16]>-seed<seed>.keras`` (default
+    seed: :func:`course_lib.config.course_seed`)."""
+    seed = config.course_seed() if seed is None else seed
+    name = f"smallcnn-{dataset.fingerprint()[:16]}-seed{seed}.keras"
+    return config.backbones_dir(data_dir) / name
 
 
 def scene_attribute_names(scenes: Iterable[dict]) -> list[str]:
@@ -275,10 +280,11 @@ def mirror_scene(scene: dict) -> dict:
 def ensure_scene_cnn(
     dataset: Any, data_dir: str | os.PathLike | None, progress: bool = True
 ) -> Path:
-    """Path of the pretrained small CNN of ``dataset``, training it on first use (under a
-    lock; :func:`course_lib.pipeline.backbone_weights` is the pipeline's step that calls it);
-    ``progress=False`` trains silently."""
-    path = scene_cnn_path(dataset, data_dir)
+    """Path of the pretrained small CNN of ``dataset`` for the course's seed, training it on
+    first use (under a lock; :func:`course_lib.pipeline.backbone_weights` is the pipeline's
+    step that calls it); ``progress=False`` trains silently."""
+    seed = config.course_seed()
+    path = scene_cnn_path(dataset, data_dir, seed)
     if is_current_scene_cnn(path):
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -287,7 +293,7 @@ def ensure_scene_cnn(
             return path
         if progress:
             print(f"Pretraining the small CNN on the synthetic scenes (first use) -> {path}")
-        recipe = {"epochs": SCENE_CNN_EPOCHS, "seed": SCENE_CNN_SEED}
+        recipe = {"epochs": SCENE_CNN_EPOCHS, "seed": seed}
         return train_scene_cnn(dataset, path, image_size=IMAGE_SIZE, progress=progress, **recipe)
 
 

@@ -1,8 +1,15 @@
-"""Check the built book: figures with alt text, no log noise, no JavaScript error, and axe.
+"""Check the built book: complete executions, figures with alt text, no log noise, no
+JavaScript error, and axe.
 
     python scripts/check_book.py [_build/html]
 
-Fails (exit 1) when a chapter page has no image, has a figure without alternative text (no
+Refuses the build first (exit 1, ending with one line per chapter that names the claim or
+cell that failed) when a chapter's executed notebook (``_build/jupyter_execute/book/NN_*.ipynb``,
+what its page is made from) holds an error or stopped before its last cell: its page would be
+truncated. An incremental build that executes nothing keeps those notebooks, so a rebuild is
+refused for as long as any page comes from a failed execution.
+
+Then fails (exit 1) when a chapter page has no image, has a figure without alternative text (no
 ``alt``, or the file name Sphinx puts there when a cell sets none: see
 ``tests/test_accessibility.py``), shows a figure as text (``<Figure size …>``, the sign of a
 non-inline matplotlib backend), or contains TensorFlow log lines, Keras per-step progress bars
@@ -33,6 +40,45 @@ NOISE = {
     "a Keras per-step progress bar": re.compile(r"\d+/\d+ \[=+"),
     "a tqdm progress bar": re.compile(r"\d+%\|[█▏▎▍▌▋▊▉ ]*\|"),
 }
+
+
+def claim_of(source: str) -> str | None:
+    """The claim a claim cell states (its first line, ``# Claim: …``), else None."""
+    first = source.splitlines()[0] if source.strip() else ""
+    return first.removeprefix("# Claim:").strip() if first.startswith("# Claim:") else None
+
+
+def failed_execution(notebook: Path) -> str | None:
+    """What went wrong in one executed chapter notebook, in one line; None when it ran to
+    the end without an error."""
+    cells = json.loads(notebook.read_text("utf-8"))["cells"]
+    cells = [c for c in cells if c["cell_type"] == "code"]
+    for number, cell in enumerate(cells, 1):
+        source = "".join(cell["source"])
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                why = f"{output['ename']}: {output['evalue']}".strip().splitlines()[0][:200]
+                claim = claim_of(source)
+                what = f"the claim '{claim}'" if claim else f"code cell {number}"
+                return f"{notebook.stem}: {what} failed ({why})"
+        if cell.get("execution_count") is None and source.strip():
+            return f"{notebook.stem}: execution stopped before code cell {number}"
+    return None
+
+
+def failed_executions(html_dir: Path) -> list[str]:
+    """One line per chapter whose page comes from a failed or incomplete execution."""
+    build = html_dir.parent  # <project>/_build
+    executed = build / "jupyter_execute" / "book"
+    chapters = sorted((build.parent / "book").glob("[0-9][0-9]_*.ipynb"))
+    lines = []
+    for chapter in chapters:
+        notebook = executed / chapter.name
+        if not notebook.exists():
+            lines.append(f"{chapter.stem}: not executed (no {notebook.relative_to(build)})")
+        elif (line := failed_execution(notebook)) is not None:
+            lines.append(line)
+    return lines
 
 
 def problems(page: Path) -> list[str]:
@@ -168,6 +214,14 @@ def check_accessibility(html_dir: Path) -> int:
 
 def main(argv: list[str]) -> int:
     html_dir = Path(argv[0]) if argv else ROOT / "_build" / "html"
+    if failed := failed_executions(html_dir):
+        print(
+            f"refused: {len(failed)} chapter page(s) come from a failed execution (the build "
+            "keeps them until the chapter runs to the end); fix the chapter and build again"
+        )
+        for line in failed:
+            print(f"BOOK FAILED: {line}")
+        return 1
     pages = sorted((html_dir / "book").glob("0*.html"))
     if not pages:
         print(f"no chapter pages in {html_dir / 'book'}: build the book first")

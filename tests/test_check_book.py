@@ -1,9 +1,14 @@
-"""scripts/check_book.py's browser check: JavaScript console errors fail the book."""
+"""scripts/check_book.py: pages from a failed execution, and JavaScript console errors, fail
+the book."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT
@@ -58,3 +63,97 @@ def test_chromium_finds_a_script_declared_twice(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "book/01_x.html: JavaScript console: Uncaught SyntaxError" in out
     assert "THEBE_JS_URL" in out and "loaded 2 pages" in out
+
+
+# --------------------------------------------------------------------- failed executions
+def _notebook(cells: list[tuple[str, list[str], list[dict], int | None]]) -> dict:
+    """A notebook of code cells ``(source, tags, outputs, execution_count)``."""
+    return {
+        "cells": [
+            {"cell_type": "code", "source": src, "metadata": {"tags": tags},
+             "outputs": outs, "execution_count": count}
+            for src, tags, outs, count in cells
+        ],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
+    }  # fmt: skip
+
+
+def _project(tmp_path, executed: dict | None):
+    """A project with one chapter, ``book/03_x.ipynb``, executed into ``_build`` as given."""
+    (tmp_path / "book").mkdir(parents=True)
+    (tmp_path / "book" / "03_x.ipynb").write_text("{}")
+    html = tmp_path / "_build" / "html"
+    html.mkdir(parents=True)
+    if executed is not None:
+        out = tmp_path / "_build" / "jupyter_execute" / "book"
+        out.mkdir(parents=True)
+        (out / "03_x.ipynb").write_text(json.dumps(executed))
+    return html
+
+
+ERROR = {"output_type": "error", "ename": "AssertionError", "evalue": "0.58", "traceback": []}
+
+
+def test_a_failed_claim_refuses_the_build_and_names_chapter_and_claim(tmp_path, capsys):
+    executed = _notebook([
+        ("x = 1", [], [], 1),
+        ("# Claim: three different numbers\nassert x == 2", ["claim"], [ERROR], 2),
+        ("print(x)", [], [], None),
+    ])  # fmt: skip
+    assert check_book.main([str(_project(tmp_path, executed))]) == 1
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == (
+        "BOOK FAILED: 03_x: the claim 'three different numbers' failed (AssertionError: 0.58)"
+    )
+
+
+def test_an_execution_that_stopped_or_never_ran_is_refused(tmp_path, capsys):
+    stopped = _notebook([("x = 1", [], [], 1), ("y = 2", [], [], None)])
+    assert check_book.failed_executions(_project(tmp_path / "a", stopped)) == [
+        "03_x: execution stopped before code cell 2"
+    ]
+    assert check_book.failed_executions(_project(tmp_path / "b", None)) == [
+        "03_x: not executed (no jupyter_execute/book/03_x.ipynb)"
+    ]
+    complete = _notebook([("x = 1", [], [], 1), ("", [], [], None)])
+    assert check_book.failed_executions(_project(tmp_path / "c", complete)) == []
+
+
+TINY_CONFIG = """title: tiny
+only_build_toc_files: true
+execute:
+  execute_notebooks: cache
+  allow_errors: false
+"""
+
+
+@pytest.mark.slow
+def test_a_failed_chapter_fails_every_build_until_it_is_fixed(tmp_path, capsys):
+    """Built twice with a failing claim, the book is refused twice (the second, incremental
+    build executes nothing); fixed, it passes the execution check."""
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    if not jupyter_book.exists():
+        pytest.skip("jupyter-book is not installed beside this Python")
+    (tmp_path / "_config.yml").write_text(TINY_CONFIG)
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: index\nchapters:\n- file: book/00_x\n"
+    )
+    (tmp_path / "index.md").write_text("# Tiny\n")
+    (tmp_path / "book").mkdir()
+    chapter = tmp_path / "book" / "00_x.ipynb"
+
+    def write(claim: str) -> None:
+        nb = _notebook([("x = 1", [], [], None), (claim, ["remove-cell", "claim"], [], None)])
+        nb["metadata"]["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+        chapter.write_text(json.dumps(nb))
+
+    def build() -> int:
+        subprocess.run([str(jupyter_book), "build", str(tmp_path), "-W", "--keep-going"],
+                       capture_output=True, check=False)  # fmt: skip
+        return check_book.failed_executions(tmp_path / "_build" / "html")
+
+    write("# Claim: x is two\nassert x == 2, x")
+    assert build() == ["00_x: the claim 'x is two' failed (AssertionError: 1)"]
+    assert build() == ["00_x: the claim 'x is two' failed (AssertionError: 1)"]
+    write("# Claim: x is one\nassert x == 1, x")
+    assert build() == []

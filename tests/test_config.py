@@ -75,3 +75,32 @@ def test_a_model_kind_trains_with_its_own_settings_unless_overridden():
     assert short.patience == config.ATTENTION_MINI["patience"]
     with pytest.raises(ValueError, match="unknown model"):
         mini.for_model("transformer")
+
+
+def test_course_seed_sets_the_profiles_seed_unless_overridden(monkeypatch):
+    monkeypatch.delenv("COURSE_SEED", raising=False)
+    assert config.course_seed() == config.DEFAULT_SEED
+    assert config.get_profile("mini") is config.PROFILES["mini"]
+    monkeypatch.setenv("COURSE_SEED", " 3 ")
+    assert config.course_seed() == 3
+    assert config.get_profile("mini").seed == 3
+    assert config.get_profile("mini", seed=7).seed == 7
+    assert config.get_profile("mini").for_model("attention").seed == 3
+
+
+def test_a_course_seed_that_is_not_a_number_is_refused(monkeypatch):
+    monkeypatch.setenv("COURSE_SEED", "one")
+    with pytest.raises(ValueError, match="COURSE_SEED='one' is not an integer seed"):
+        config.course_seed()
+
+
+def test_the_small_cnn_of_each_seed_has_its_own_file(monkeypatch, tmp_path):
+    from course_lib import scene_cnn
+
+    class Dataset:
+        def fingerprint(self) -> str:
+            return "f" * 64
+
+    monkeypatch.setenv("COURSE_SEED", "5")
+    assert scene_cnn.scene_cnn_path(Dataset(), tmp_path).name == f"smallcnn-{'f' * 16}-seed5.keras"
+    assert scene_cnn.scene_cnn_path(Dataset(), tmp_path, seed=2).name.endswith("-seed2.keras")

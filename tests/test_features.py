@@ -403,7 +403,7 @@ def test_scene_attributes_encode_objects_and_relations():
 
 def train_scene_cnn(dataset, data_dir, seed: int = 0):
     """The small CNN pretrained on ``dataset`` for one epoch, where the pipeline keeps it."""
-    path = S.scene_cnn_path(dataset, data_dir)
+    path = S.scene_cnn_path(dataset, data_dir, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     return S.train_scene_cnn(dataset, path, image_size=64, epochs=1, seed=seed, progress=False)
 
@@ -412,7 +412,7 @@ def train_scene_cnn(dataset, data_dir, seed: int = 0):
 def test_train_scene_cnn_saves_a_loadable_backbone_with_metrics(tmp_path, data_dir):
     dataset = make_dataset(tmp_path / "synthetic", n_images=40)
     path = train_scene_cnn(dataset, data_dir)
-    assert path.name == f"smallcnn-{dataset.fingerprint()[:16]}.keras"
+    assert path.name == f"smallcnn-{dataset.fingerprint()[:16]}-seed0.keras"
     metrics = S.scene_cnn_metrics(path)
     assert metrics["n_train"] == 28 and metrics["epochs"] == 1
     assert len(metrics["train_history"]["loss"]) == 1
