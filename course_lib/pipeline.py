@@ -26,7 +26,7 @@ from course_lib.data import CaptionDataset, load_named_dataset, prepare_dataset
 from course_lib.data.images import ImageError, load_image
 from course_lib.decoding import Decoded, beam_search_decode, greedy_decode
 from course_lib.distribute import check_batches, make_strategy
-from course_lib.evaluation import attention_correctness, evaluate_captions
+from course_lib.evaluation import evaluate_captions
 from course_lib.features import (
     KEY_FIELDS,
     FeatureRequest,
@@ -37,6 +37,7 @@ from course_lib.features import (
 )
 from course_lib.io import atomic_path, atomic_write_json, file_lock, read_json
 from course_lib.models import build_inject_model, build_merge_model, compile_captioner
+from course_lib.scene_checks import attention_correctness
 from course_lib.scene_cnn import ensure_scene_cnn, is_current_scene_cnn, scene_cnn_path
 from course_lib.text import Vocabulary, caption_length_stats, clean_caption, tokenize_captions
 from course_lib.training import (

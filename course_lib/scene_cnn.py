@@ -5,6 +5,14 @@ predicting their attributes (which coloured shapes are present, their sizes, whe
 and how they stand to each other) from the pixels. Cut before its classifier, it turns each
 64×64 scene into a 256-d feature vector, the way VGG16's ``fc2`` turns a photo into 4096.
 
+The network (:func:`build_scene_cnn`): a strided 5×5 stem and 3 conv blocks (BatchNorm, ReLU)
+down to an (S/8)×(S/8) map; x/y coordinate channels go into the last block, whose global max
+pooling says *what* is in the image and *where* (which the captions talk about), into
+Dense(256, relu) ``features``. Pooling over positions makes each detector work anywhere in the
+image, so the CNN learns from a few thousand scenes (flattening the map made it learn every
+position separately). Pretrained, it is a classifier with an extra sigmoid layer
+``attributes``, one output per scene attribute (:func:`scene_attribute_names`).
+
 It is trained on first use (about 20 s on 2 CPU cores), deterministically for the course's seed
 (:func:`course_lib.config.course_seed`), and saved as
 ``<backbones_dir>/smallcnn-<dataset fingerprint>-seed<seed>.keras`` with a JSON sidecar of its
@@ -80,57 +88,66 @@ class SpatialCoordinates(layers.Layer):
         return (*input_shape[:-1], input_shape[-1] + 2)
 
 
+def _conv_block(
+    x: keras.KerasTensor,
+    k: int,
+    filters: int,
+    seed: int,
+    *,
+    size: int = 3,
+    strides: int = 1,
+    pool: bool = True,
+) -> keras.KerasTensor:
+    """Block ``k``: a convolution, batch normalisation, ReLU and, unless
+    ``pool=False``, a 2×2 max pooling."""
+    init = keras.initializers.GlorotUniform(seed=seed + k)
+    conv = layers.Conv2D(
+        filters, size, strides=strides, padding="same", use_bias=False,
+        kernel_initializer=init, name=f"conv{k}",
+    )  # fmt: skip
+    x = layers.BatchNormalization(momentum=0.9, name=f"bn{k}")(conv(x))
+    x = layers.ReLU(name=f"relu{k}")(x)
+    return layers.MaxPooling2D(2, name=f"pool{k}")(x) if pool else x
+
+
 def build_scene_cnn(
     image_size: int = 64,
     n_outputs: int | None = None,
     *,
     seed: int = 0,
     output_bias: np.ndarray | None = None,
-):
-    """The small CNN: a strided 5×5 stem and 3 conv blocks (BatchNorm, ReLU) down to an
-    (S/8)×(S/8) map; x/y coordinate channels go into the last block, whose global max pooling
-    says *what* is in the image and *where* (which the captions talk about), into
-    Dense(256, relu) ``features``.
-
-    Pooling over positions makes each detector work anywhere in the image, so the CNN learns
-    from a few thousand scenes (flattening the map made it learn every position separately).
-
-    Input: RGB 0–255 images (B, S, S, 3); output: (B, 256) features, or, with ``n_outputs``,
-    the classifier used for pretraining with an extra sigmoid layer ``attributes``
-    (B, n_outputs) whose bias starts at ``output_bias`` (log-odds of the label frequencies).
-    """
-
-    def init(k: int):
-        return keras.initializers.GlorotUniform(seed=seed + k)
-
-    def block(x, k: int, filters: int, size: int = 3, strides: int = 1, pool: bool = True):
-        x = layers.Conv2D(
-            filters, size, strides=strides, padding="same", use_bias=False,
-            kernel_initializer=init(k), name=f"conv{k}",
-        )(x)  # fmt: skip
-        x = layers.BatchNormalization(momentum=0.9, name=f"bn{k}")(x)
-        x = layers.ReLU(name=f"relu{k}")(x)
-        return layers.MaxPooling2D(2, name=f"pool{k}")(x) if pool else x
-
+) -> keras.Model:
+    """The small CNN: RGB 0–255 images (B, S, S, 3) → features (B, 256); with
+    ``n_outputs``, the classifier it is pretrained as (module docstring)."""
     inputs = keras.Input((image_size, image_size, 3), name="image")
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
-    x = block(x, 0, 24, size=5, strides=2)  # S/4
-    x = block(x, 1, 48)  # S/8
-    x = block(x, 2, 96, pool=False)
+    x = _conv_block(x, 0, 24, seed, size=5, strides=2)  # S/4
+    x = _conv_block(x, 1, 48, seed)  # S/8
+    x = _conv_block(x, 2, 96, seed, pool=False)
     x = SpatialCoordinates(name="coordinates")(x)
-    x = block(x, 3, 128, pool=False)
+    x = _conv_block(x, 3, 128, seed, pool=False)
     x = layers.GlobalMaxPooling2D(name="global_max")(x)
-    features = layers.Dense(
-        FEATURE_DIM, activation="relu", kernel_initializer=init(10), name="features"
-    )(x)
+    init = keras.initializers.GlorotUniform(seed=seed + 10)
+    relu = {"activation": "relu", "kernel_initializer": init}
+    features = layers.Dense(FEATURE_DIM, name="features", **relu)(x)
     if n_outputs is None:
         return keras.Model(inputs, features, name="smallcnn")
-    bias = "zeros" if output_bias is None else keras.initializers.Constant(output_bias)
-    head = layers.Dense(
-        n_outputs, activation="sigmoid", kernel_initializer=init(11), bias_initializer=bias,
-        name="attributes",
-    )(features)  # fmt: skip
+    head = _attributes_head(features, n_outputs, seed, output_bias)
     return keras.Model(inputs, head, name="smallcnn_classifier")
+
+
+def _attributes_head(
+    features: keras.KerasTensor, n_outputs: int, seed: int, output_bias: np.ndarray | None
+) -> keras.KerasTensor:
+    """The pretraining classifier's sigmoid layer ``attributes`` (B, n_outputs), its bias
+    starting at ``output_bias`` (log-odds of the label frequencies)."""
+    bias = "zeros" if output_bias is None else keras.initializers.Constant(output_bias)
+    init = keras.initializers.GlorotUniform(seed=seed + 11)
+    head = layers.Dense(
+        n_outputs, activation="sigmoid", kernel_initializer=init, bias_initializer=bias,
+        name="attributes",
+    )  # fmt: skip
+    return head(features)
 
 
 def load_scene_classifier(path: str | os.PathLike):
@@ -166,13 +183,16 @@ def load_scene_cnn(path: str | os.PathLike, *, image_size: int | None = None):
     )
 
 
-def grid_model(model):
-    """The small CNN (either cut) read at its last convolutional map ``relu3``: images
-    (B, S, S, 3) → region vectors (B, (S/8)², 128), the grid attention looks at."""
+def grid_model(model: keras.Model) -> keras.Model:
+    """The small CNN (either cut) read at its last convolutional map
+    ``relu3``: images (B, S, S, 3) → region vectors (B, (S/8)², 128), the
+    grid attention looks at."""
     grid = model.get_layer("relu3").output
     height, width, channels = grid.shape[1:]
-    regions = keras.layers.Reshape((height * width, channels), name="regions")(grid)
-    return keras.Model(model.input, regions, name=f"{model.name}_grid")
+    flatten = layers.Reshape((height * width, channels), name="regions")
+    regions = flatten(grid)
+    name = f"{model.name}_grid"
+    return keras.Model(model.input, regions, name=name)
 
 
 def scene_cnn_path(

@@ -1,15 +1,14 @@
-"""Training: token ids, the teacher-forcing ``tf.data`` pipeline, the seed's per-prefix samples,
-and a resumable ``fit`` loop.
+"""Training: token ids, the teacher-forcing ``tf.data`` pipeline and a resumable ``fit`` loop.
 
 Teacher forcing feeds each caption once: the input is ``ids[:, :-1]`` and the target
 ``ids[:, 1:]``, and the LSTM's ``return_sequences=True`` gives one prediction per position. The
-seed tutorial instead made one sample per *prefix* (``ids[:i]`` → ``ids[i]``); with the same
-weights both give the same mean loss over the real words (see :func:`per_prefix_samples`), but
-teacher forcing reads each caption once instead of once per word.
+seed tutorial instead made one sample per *prefix* (``ids[:i]`` → ``ids[i]``;
+:func:`course_lib.seed_tutorial.per_prefix_samples`); with the same weights both give the same
+mean loss over the real words, but teacher forcing reads each caption once instead of once per
+word.
 
-Three lengths appear here: the *row length* of the id matrix (``<start>``, the words, ``<end>``
-and right padding; :func:`encode_captions`), the *prefix length* of the seed's pre-padded
-prefixes (:func:`per_prefix_samples`), and each batch's own width, its longest caption
+Two lengths appear here: the *row length* of the id matrix (``<start>``, the words, ``<end>``
+and right padding; :func:`encode_captions`) and each batch's own width, its longest caption
 (:func:`make_tf_dataset`).
 """
 
@@ -20,7 +19,7 @@ import io
 import os
 import shutil
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,14 +33,10 @@ from course_lib.text import pad_sequences_right
 
 __all__ = [
     "EpochLogger",
-    "build_per_prefix_model",
-    "copy_weights_by_name",
     "encode_captions",
     "feature_matrix",
     "load_captioner",
     "make_tf_dataset",
-    "per_prefix_arrays",
-    "per_prefix_samples",
     "read_history",
     "train",
 ]
@@ -192,105 +187,6 @@ def _image_lookup(features: Any, unique: list[str]):
         return tf.ensure_shape(images, shape)
 
     return lookup
-
-
-# ----------------------------------------------------------------------------- the seed's way
-def per_prefix_samples(
-    image_ids: Sequence[str],
-    ids: np.ndarray,
-    features: Any,
-    vocab_size: int,
-    prefix_length: int | None = None,
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The seed tutorial's samples, one per caption and word: ``(image (D,),
-    prefix (prefix_length,), one-hot next word (V,))``.
-
-    For caption ``ids[n]`` and every position ``i >= 1`` holding a real id, the prefix is
-    ``ids[n, :i]`` padded with 0 at the front to ``prefix_length`` (default ``L - 1``, as the
-    tutorial's ``pad_sequences``), and the target is ``to_categorical(ids[n, i], vocab_size)``.
-    A caption of ``k`` ids gives ``k - 1`` samples, which is why this formulation needs so much
-    memory.
-    """
-    ids = np.asarray(ids, dtype=np.int32)
-    prefix_length = ids.shape[1] - 1 if prefix_length is None else prefix_length
-    vectors = feature_matrix(features, list(dict.fromkeys(image_ids)))
-    row_of = {image_id: row for row, image_id in enumerate(dict.fromkeys(image_ids))}
-    for image_id, seq in zip(image_ids, ids, strict=True):
-        real = seq[seq != 0]
-        if len(real) - 1 > prefix_length:
-            raise ValueError(f"a caption of {len(real)} ids needs prefix_length >= {len(real) - 1}")
-        for i in range(1, len(real)):
-            prefix = np.zeros(prefix_length, dtype=np.int32)
-            prefix[prefix_length - i :] = real[:i]
-            target = np.zeros(vocab_size, dtype=np.float32)
-            target[real[i]] = 1.0
-            yield vectors[row_of[image_id]], prefix, target
-
-
-def per_prefix_arrays(
-    image_ids: Sequence[str],
-    ids: np.ndarray,
-    features: Any,
-    vocab_size: int,
-    prefix_length: int | None = None,
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """All of :func:`per_prefix_samples` stacked: ``({"image": (S, D),
-    "caption": (S, prefix_length)}, one-hot targets (S, V))``. Only for small data: ``S × V``
-    floats."""
-    samples = list(per_prefix_samples(image_ids, ids, features, vocab_size, prefix_length))
-    if not samples:
-        raise ValueError("no samples: every caption is empty")
-    images, prefixes, targets = (np.stack(column) for column in zip(*samples, strict=True))
-    return {"image": images, "caption": prefixes}, targets
-
-
-def build_per_prefix_model(
-    vocab_size: int,
-    feature_dim: int,
-    prefix_length: int,
-    *,
-    embed_dim: int = 256,
-    units: int = 256,
-    dropout: float = 0.5,
-    name: str = "per_prefix_merge",
-) -> keras.Model:
-    """The seed tutorial's model: (image (B, D), prefix (B, prefix_length)) → next word (B, V).
-
-    Same layers, names and weight shapes as :func:`course_lib.models.build_merge_model`, but the
-    LSTM returns only its last output (``return_sequences=False``) and it is trained with
-    categorical cross-entropy on one-hot targets (compiled here).
-    """
-    from keras import layers
-
-    image = keras.Input(shape=(feature_dim,), dtype="float32", name="image")
-    caption = keras.Input(shape=(prefix_length,), dtype="int32", name="caption")
-    x = layers.Dropout(dropout, name="image_dropout")(image)
-    image_vector = layers.Dense(units, activation="relu", name="image_dense")(x)
-    w = layers.Embedding(vocab_size, embed_dim, mask_zero=True, name="embedding")(caption)
-    w = layers.Dropout(dropout, name="caption_dropout")(w)
-    w = layers.LSTM(units, name="lstm")(w)
-    h = layers.Add(name="add")([image_vector, w])
-    h = layers.Dense(units, activation="relu", name="decoder_dense")(h)
-    probs = layers.Dense(vocab_size, activation="softmax", name="output")(h)
-    model = keras.Model({"image": image, "caption": caption}, probs, name=name)
-    model.compile(optimizer="adam", loss="categorical_crossentropy")
-    return model
-
-
-def copy_weights_by_name(source: keras.Model, target: keras.Model) -> list[str]:
-    """Copy the weights of every layer of ``target`` that ``source`` has under the same name;
-    returns the names copied. Shapes must agree (they do between merge and per-prefix)."""
-    copied = []
-    for layer in target.layers:
-        if not layer.weights:
-            continue
-        try:
-            other = source.get_layer(layer.name)
-        except ValueError:
-            continue
-        layer.set_weights(other.get_weights())
-        copied.append(layer.name)
-    return copied
 
 
 # ----------------------------------------------------------------------------- training loop

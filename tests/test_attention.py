@@ -15,8 +15,8 @@ import pytest
 
 from course_lib.attention import RegionPositions, build_attention_model, build_attention_step_model
 from course_lib.decoding import beam_search_decode, greedy_decode
-from course_lib.evaluation import attention_correctness, box_coverage
 from course_lib.models import build_merge_model, compile_captioner, model_kind
+from course_lib.scene_checks import attention_correctness, box_coverage
 from course_lib.text import Vocabulary
 from course_lib.training import load_captioner
 

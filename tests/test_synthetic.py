@@ -24,7 +24,7 @@ from course_lib.data.synthetic import (
     describe_object,
     generate_synthetic,
 )
-from course_lib.evaluation import parse_scene_caption
+from course_lib.scene_checks import parse_scene_caption
 
 N_SMALL = 40
 SIZE_SMALL = (48, 64)

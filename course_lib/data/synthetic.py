@@ -5,7 +5,7 @@ blue or yellow, small or large) on a gently shaded background. Five captions per
 written like five annotators would: paraphrases, a spatial relation stated either way round,
 more or less detail. The language is deliberately small and regular, so a small LSTM can learn
 it in minutes on a CPU, and every caption is true of its scene: ``scenes.json`` holds the
-ground truth that ``course_lib.evaluation.scene_accuracy`` checks generated captions against.
+ground truth that ``course_lib.scene_checks.scene_accuracy`` checks generated captions against.
 
 The files use Flickr8k's own layout and names, so the rest of the course never branches on
 the dataset::
@@ -55,7 +55,7 @@ __all__ = [
     "render_scene",
 ]
 
-# --- The vocabulary shared with course_lib.evaluation (do not change lightly) -------------------
+# --- The vocabulary shared with course_lib.scene_checks (do not change lightly) -----------------
 SHAPES = ("circle", "square", "triangle")
 COLOURS = {
     "red": (220, 40, 40),
