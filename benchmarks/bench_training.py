@@ -121,7 +121,8 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
     import keras
 
     from course_lib.models import build_merge_model, compile_captioner
-    from course_lib.training import build_per_prefix_model, make_tf_dataset, per_prefix_arrays
+    from course_lib.seed_tutorial import build_per_prefix_model, per_prefix_arrays
+    from course_lib.training import make_tf_dataset
 
     load_start = load_average()
     keras.utils.set_random_seed(0)
