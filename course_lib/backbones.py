@@ -24,6 +24,7 @@ import urllib.error
 from pathlib import Path
 
 import keras
+from keras import ops
 
 from course_lib import config, scene_cnn
 from course_lib.data.images import RESIZE
@@ -78,18 +79,13 @@ def describe_preprocessing(
     )
 
 
-def _vgg16_preprocess_layer():
-    """A Keras layer doing ``vgg16.preprocess_input`` ("caffe" mode) with ``keras.ops``."""
-    from keras import ops
+class VGG16Preprocess(keras.layers.Layer):
+    """RGB 0-255 -> BGR minus the ImageNet means: ``vgg16.preprocess_input`` ("caffe" mode)
+    with ``keras.ops``."""
 
-    class VGG16Preprocess(keras.layers.Layer):
-        """RGB 0-255 -> BGR minus the ImageNet means (``vgg16.preprocess_input``)."""
-
-        def call(self, images):
-            bgr = ops.flip(images, axis=-1)
-            return bgr - ops.convert_to_tensor(VGG16_BGR_MEAN, dtype=bgr.dtype)
-
-    return VGG16Preprocess(name="vgg16_preprocess")
+    def call(self, images):
+        bgr = ops.flip(images, axis=-1)
+        return bgr - ops.convert_to_tensor(VGG16_BGR_MEAN, dtype=bgr.dtype)
 
 
 def _md5_file(path: Path, chunk_size: int = 1 << 20) -> str:
@@ -170,7 +166,7 @@ def _build_vgg16(
     output = vgg.get_layer(layer).output
     cut = keras.Model(vgg.input, output, name=f"vgg16_{layer}")
     inputs = keras.Input((224, 224, 3), name="image")
-    outputs = cut(_vgg16_preprocess_layer()(inputs))
+    outputs = cut(VGG16Preprocess(name="vgg16_preprocess")(inputs))
     if spatial:
         regions = keras.layers.Reshape((14 * 14, 512), name="regions")
         outputs = regions(outputs)

@@ -10,6 +10,23 @@ word.
 Two lengths appear here: the *row length* of the id matrix (``<start>``, the words, ``<end>``
 and right padding; :func:`encode_captions`) and each batch's own width, its longest caption
 (:func:`make_tf_dataset`).
+
+**The batches** (:func:`make_tf_dataset`): ``caption = ids[:, :-1]`` and ``targets =
+ids[:, 1:]``, cut per batch to the batch's longest caption (right padding means the trailing
+columns are all 0). Each image's features are stored once and gathered per batch. Captions of
+similar length share a batch, so that little of a batch is padding (whose softmax and LSTM
+steps are computed, then masked): the rows are taken ``sort_window`` batches at a time, each
+window is sorted by caption length and cut into batches (``sort_window=1``: batches of plain
+shuffled rows, as many padding cells as chance gives). With ``shuffle``, the rows are shuffled
+before the windows are cut and the batches are shuffled after, every epoch differently and the
+same way for the same ``seed``; without it, windows follow the order of ``ids``. The shuffles
+and the sorting move caption numbers, not captions: a shuffle buffer holds a whole epoch, and
+one number per element keeps its memory small (the order is the same: a shuffle's order
+depends on its seed and size, not on what the elements hold). The number of batches,
+``ceil(N / batch_size)``, is known (``cardinality()``), which resuming in :func:`train` needs.
+The masked loss is a mean over each batch's real words, so grouping by length gives a word of a
+short caption somewhat more weight than one of a long caption (as a per-caption mean would);
+with shuffled batches of mixed lengths every word weighs about the same.
 """
 
 from __future__ import annotations
@@ -19,17 +36,24 @@ import io
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import h5py
 import keras
 import numpy as np
+import tensorflow as tf
 
+import course_lib.attention  # noqa: F401  (registers its layers, which saved models name)
 from course_lib import config
 from course_lib.io import atomic_path, atomic_write_json, atomic_write_text, read_json
-from course_lib.text import pad_sequences_right
+from course_lib.text import clean_caption, pad_sequences_right
+
+#: tf.data's choice of parallelism and buffer sizes.
+AUTOTUNE = tf.data.AUTOTUNE
 
 __all__ = [
     "EpochLogger",
@@ -60,8 +84,6 @@ def encode_captions(
     is the longest encoded caption, or ``row_length`` (longer captions then lose their last
     *words* and keep ``<end>``). ``image_ids[n]`` is the image of row ``n``.
     """
-    from course_lib.text import clean_caption
-
     if row_length is not None and row_length < 3:
         raise ValueError(f"row_length must leave room for <start>, a word and <end>: {row_length}")
     image_ids: list[str] = []
@@ -102,28 +124,52 @@ def make_tf_dataset(
     shuffle: bool = True,
     seed: int = 0,
     sort_window: int = SORT_WINDOW,
-):
-    """Teacher-forcing batches ``({"image": (B, D), "caption": (B, T)}, targets (B, T))``.
+) -> tf.data.Dataset:
+    """Batches ({"image": (B, D), "caption": (B, T)}, targets (B, T))."""
+    ids = _checked_rows(image_ids, ids, batch_size, sort_window)
+    image_of, rows = _image_lookup(features, image_ids)  # rows: (N,) int32
+    lengths = tf.constant(np.count_nonzero(ids, axis=1), dtype=tf.int32)
+    ids = tf.constant(ids)
+    ds = _caption_batches(lengths, batch_size, shuffle, seed, sort_window)
 
-    ``caption = ids[:, :-1]`` and ``targets = ids[:, 1:]``, cut per batch to the batch's longest
-    caption (right padding means the trailing columns are all 0). Each image's features are
-    stored once and gathered per batch.
+    def to_model_inputs(batch):  # the batch's caption numbers
+        seq = tf.gather(ids, batch)
+        seq = seq[:, : tf.maximum(tf.reduce_max(tf.gather(lengths, batch)), 2)]
+        image = image_of(tf.gather(rows, batch))
+        return {"image": image, "caption": seq[:, :-1]}, seq[:, 1:]
 
-    Captions of similar length share a batch, so that little of a batch is padding (whose
-    softmax and LSTM steps are computed, then masked): the rows are taken ``sort_window``
-    batches at a time, each window is sorted by caption length and cut into batches
-    (``sort_window=1``: batches of plain shuffled rows, as many padding cells as chance gives).
-    With ``shuffle``, the rows are shuffled before the windows are cut and the batches are
-    shuffled after, every epoch differently and the same way for the same ``seed``; without
-    it, windows follow the order of ``ids``. The number of batches, ``ceil(N / batch_size)``,
-    is known (``cardinality()``), which resuming in :func:`train` needs.
+    ds = ds.map(to_model_inputs, AUTOTUNE, deterministic=True)  # in parallel
+    return ds.prefetch(AUTOTUNE)
 
-    The masked loss is a mean over each batch's real words, so grouping by length gives a word
-    of a short caption somewhat more weight than one of a long caption (as a per-caption mean
-    would); with shuffled batches of mixed lengths every word weighs about the same.
-    """
-    import tensorflow as tf
 
+def _caption_batches(
+    lengths: tf.Tensor, size: int, shuffle: bool, seed: int, window: int
+) -> tf.data.Dataset:
+    """Batches of ``size`` caption numbers 0 … N − 1: shuffled, sorted by
+    length ``window`` batches at a time, the batches shuffled again."""
+    n = int(lengths.shape[0])
+    ds = tf.data.Dataset.range(n)
+    if shuffle:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    if window > 1:
+
+        def by_length(numbers):
+            order = tf.argsort(tf.gather(lengths, numbers), stable=True)
+            return tf.gather(numbers, order)
+
+        ds = ds.batch(window * size).map(by_length).unbatch()
+        ds = ds.apply(tf.data.experimental.assert_cardinality(n))
+    ds = ds.batch(size)
+    if shuffle and window > 1:
+        batches = -(-n // size)
+        ds = ds.shuffle(batches, seed=seed + 1, reshuffle_each_iteration=True)
+    return ds
+
+
+def _checked_rows(
+    image_ids: Sequence[str], ids: np.ndarray, batch_size: int, sort_window: int
+) -> np.ndarray:
+    """``ids`` as int32 (N, L), or a ValueError saying what is wrong with the arguments."""
     ids = np.asarray(ids, dtype=np.int32)
     if ids.ndim != 2 or ids.shape[1] < 2:
         raise ValueError(f"ids must have shape (N, L) with L >= 2, got {ids.shape}")
@@ -131,52 +177,23 @@ def make_tf_dataset(
         raise ValueError(f"{len(image_ids)} image ids for {len(ids)} captions")
     if batch_size < 1 or sort_window < 1:
         raise ValueError(f"batch_size and sort_window must be >= 1: {batch_size}, {sort_window}")
-    unique = list(dict.fromkeys(image_ids))
-    row_of = {image_id: row for row, image_id in enumerate(unique)}
-    image_of = _image_lookup(features, unique)
-    rows = np.array([row_of[i] for i in image_ids], dtype=np.int32)
-    lengths = np.count_nonzero(ids, axis=1).astype(np.int32)
-    n_batches = -(-len(ids) // batch_size)
-
-    # The shuffles and the sorting move caption numbers, not captions: a shuffle buffer holds a
-    # whole epoch, and one number per element keeps its memory small (the order is the same:
-    # a shuffle's order depends on its seed and size, not on what the elements hold).
-    rows, ids, lengths = tf.constant(rows), tf.constant(ids), tf.constant(lengths)
-    ds = tf.data.Dataset.range(len(ids))
-    if shuffle:
-        ds = ds.shuffle(len(ids), seed=seed, reshuffle_each_iteration=True)
-    if sort_window > 1:
-
-        def by_length(numbers):
-            return tf.gather(numbers, tf.argsort(tf.gather(lengths, numbers), stable=True))
-
-        ds = ds.batch(sort_window * batch_size).map(by_length).unbatch()
-        ds = ds.apply(tf.data.experimental.assert_cardinality(len(ids)))
-    ds = ds.batch(batch_size)
-    if shuffle and sort_window > 1:
-        ds = ds.shuffle(n_batches, seed=seed + 1, reshuffle_each_iteration=True)
-
-    def to_model_inputs(numbers):
-        seq = tf.gather(ids, numbers)
-        seq = seq[:, : tf.maximum(tf.reduce_max(tf.gather(lengths, numbers)), 2)]
-        return {"image": image_of(tf.gather(rows, numbers)), "caption": seq[:, :-1]}, seq[:, 1:]
-
-    ds = ds.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return ids
 
 
-def _image_lookup(features: Any, unique: list[str]):
-    """``rows (B,) → image features (B, …)`` for ``make_tf_dataset``.
+def _image_lookup(features: Any, image_ids: Sequence[str]):
+    """``rows (B,) → image features (B, …)`` for ``make_tf_dataset``, and each caption's row
+    (N,): the features of each image are held once.
 
     Vectors are small: they are copied into one tensor, gathered per batch. Region grids
     (a spatial ``FeatureStore``, memory-mapped shards) are read per batch from the store, so a
     grid store larger than memory (Flickr8k's VGG16 grids are 1.6 GB) is streamed, never loaded
     whole."""
-    import tensorflow as tf
-
+    unique = list(dict.fromkeys(image_ids))
+    row_of = {image_id: row for row, image_id in enumerate(unique)}
+    rows = tf.constant([row_of[i] for i in image_ids], dtype=tf.int32)
     if not getattr(features, "spatial", False):
         matrix = tf.constant(feature_matrix(features, unique))
-        return lambda rows: tf.gather(matrix, rows)
+        return (lambda rows: tf.gather(matrix, rows)), rows
     shape = (None, *features.item_shape)
 
     def read(rows: np.ndarray) -> np.ndarray:
@@ -186,7 +203,7 @@ def _image_lookup(features: Any, unique: list[str]):
         images = tf.numpy_function(read, [rows], tf.float32, stateful=False)
         return tf.ensure_shape(images, shape)
 
-    return lookup
+    return lookup, rows
 
 
 # ----------------------------------------------------------------------------- training loop
@@ -301,8 +318,6 @@ def _read_backup(backup_dir: Path) -> dict | None:
         problem = _h5_problem(weights)
     if problem is None:
         return record
-    import warnings
-
     warnings.warn(
         f"ignoring the training backup in {backup_dir}: {problem}; training starts again "
         "from epoch 1",
@@ -317,8 +332,6 @@ def _h5_problem(path: Path) -> str | None:
     if not path.is_file():
         return f"{path} is missing"
     try:
-        import h5py
-
         with h5py.File(path, "r") as handle:
             list(handle.keys())
     except Exception as err:  # truncated or not HDF5 at all
@@ -585,8 +598,6 @@ def load_captioner(path: str | os.PathLike, *, compile: bool = True) -> keras.Mo
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no saved model here (train one first)")
-    import course_lib.attention  # noqa: F401  (registers the loss, metric and layers)
-
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=compile)
     except Exception as err:

@@ -145,7 +145,7 @@ def test_vgg16_preprocessing_matches_keras_preprocess_input():
     import keras
 
     x = np.random.default_rng(1).uniform(0, 255, (2, 5, 5, 3)).astype("float32")
-    ours = np.asarray(B._vgg16_preprocess_layer()(x))
+    ours = np.asarray(B.VGG16Preprocess()(x))
     theirs = keras.applications.vgg16.preprocess_input(x.copy())
     np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-4)
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib.patches import Rectangle
 
 from course_lib.viz.diagrams import arrow, box
 from course_lib.viz.style import (
@@ -75,8 +76,6 @@ def _overlay(ax, picture: np.ndarray, heat: np.ndarray, box_: Box | None, top: f
     ax.imshow(heat, cmap="magma", alpha=0.6, vmin=0.0, vmax=top, interpolation="bilinear",
               extent=(-0.5, width - 0.5, height - 0.5, -0.5))  # fmt: skip
     if box_ is not None:
-        from matplotlib.patches import Rectangle
-
         x0, y0, x1, y1 = box_
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="white",
                                linestyle="--", linewidth=1.5))  # fmt: skip

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.patches import Rectangle
 
 from course_lib.viz.style import (
     BOX_COLOURS,
@@ -113,8 +115,6 @@ def plot_feature_maps(
 def _filter_mosaic(kernel: np.ndarray, count: int, ncols: int, channel: int | None) -> np.ndarray:
     """The first ``count`` filters of ``kernel`` (kh, kw, in, filters) tiled ``ncols`` wide as
     one RGB image in [0, 1], filters one pixel apart on white."""
-    from matplotlib import colormaps
-
     kh, kw, channels, _ = kernel.shape
     nrows = int(np.ceil(count / ncols))
     mosaic = np.ones((nrows * (kh + 1) - 1, ncols * (kw + 1) - 1, 3))
@@ -193,8 +193,6 @@ def draw_feature_shapes(model, layers: Sequence[str] | None = None, *, title: st
     layer's name is written above. The shapes are read from ``model``, so the picture is always
     the model's. Returns the ``Figure`` (one axis).
     """
-    from matplotlib.patches import Rectangle
-
     if layers is None:
         kinds = ("ReLU", "MaxPooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling2D", "Flatten")
         layers = [model.layers[0].name]

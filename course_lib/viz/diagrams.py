@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from matplotlib.patches import FancyBboxPatch
 
 from course_lib.viz.style import BOX_COLOURS, FONT, SMALL, TITLE, figure, finish
 
@@ -13,8 +14,6 @@ def box(ax, x: float, y: float, text: str, kind: str, *, w: float = 1.5, h: floa
     """Draw a rounded box of colour ``BOX_COLOURS[kind]`` centred at (x, y) with ``text``;
     returns ``(x, y, w, h)`` for :func:`arrow`. A ``"highlight"`` box is not told by its colour
     alone: it has a thick border and bold text too."""
-    from matplotlib.patches import FancyBboxPatch
-
     highlight = kind == "highlight"
     ax.add_patch(
         FancyBboxPatch(

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib.patches import Rectangle
 
-from course_lib.viz.style import PAGE_WIDTH_IN, SMALL, figure, finish
+from course_lib.viz.style import PAGE_WIDTH_IN, SMALL, figure, finish, plt
 
 _MATCHED = "#b6d7a8"  # green: the n-gram counts
 _CLIPPED = "#f9cb9c"  # orange: in a reference, but used up
@@ -112,8 +113,8 @@ def draw_ngram_matches(
             prefix, colour, style, hatch = marks[state]
             xy, w, h = (x_of(i) + 0.03, lane_y + 0.025), n * col - 0.06, lane_h - 0.05
             # the fill (hatched in a light grey), then the border (its line style by status)
-            ax.add_patch(_rectangle(xy, w, h, fc=colour, ec="0.72", hatch=hatch, lw=0))
-            ax.add_patch(_rectangle(xy, w, h, fc="none", ec="0.25", ls=style, lw=1.0))
+            ax.add_patch(Rectangle(xy, w, h, fc=colour, ec="0.72", hatch=hatch, lw=0))
+            ax.add_patch(Rectangle(xy, w, h, fc="none", ec="0.25", ls=style, lw=1.0))
             ax.text(x_of(i + n / 2), lane_y + lane_h / 2, prefix + " ".join(hyp[i : i + n]),
                     ha="center", va="center", fontsize=SMALL,
                     bbox={"fc": "white", "ec": "none", "pad": 0.8, "alpha": 0.9})  # fmt: skip
@@ -126,15 +127,7 @@ def draw_ngram_matches(
     return _close(fig)
 
 
-def _rectangle(xy, w, h, **kw):
-    from matplotlib.patches import Rectangle
-
-    return Rectangle(xy, w, h, **kw)
-
-
 def _close(fig):
-    from course_lib.viz.style import plt
-
     plt().close(fig)
     return fig
 
@@ -196,7 +189,7 @@ def draw_beam_search(
             mark = "★ " if star else ("✓ " if kept else "✗ ")
             word = cand["word"] if cand["word"] is not None else "(ended)"
             ax.add_patch(
-                _rectangle((x - box_w / 2, y - box_h / 2), box_w, box_h,
+                Rectangle((x - box_w / 2, y - box_h / 2), box_w, box_h,
                            fc=_KEPT if kept else "white", ec="0.2" if kept else "0.55",
                            ls="-" if kept else "--", lw=2.0 if star else 1.0)
             )  # fmt: skip

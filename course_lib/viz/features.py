@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import matplotlib.patheffects as effects
 import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 
 from course_lib.viz.style import BOX_COLOURS, SMALL, TITLE, figure, finish, plt
 
@@ -39,8 +42,6 @@ def draw_vgg16(*, grid: bool = True, title: str | None = None):
     side, with its output shape, and the cut the course makes after ``fc2`` (the feature
     vector); with ``grid``, also the last convolutional map ``block5_conv3`` marked as the grid
     of region vectors that attention reads. Returns the ``Figure`` (one axis)."""
-    from matplotlib.patches import Rectangle
-
     fig, axes = figure(height=3.6)
     ax = axes[0, 0]
     for k, (label, layer, shape) in enumerate(VGG16_STAGES):
@@ -199,8 +200,6 @@ def plot_pca(
             if pick.any():
                 ax.scatter(coords[pick, 0], coords[pick, 1], s=14, marker=markers[mname],
                            alpha=0.65, color=_colour(colours[cname]), linewidths=0)  # fmt: skip
-    import matplotlib.patheffects as effects
-
     halo = [effects.withStroke(linewidth=3, foreground="white")]
     for cname in colour_names:
         centre = np.median(coords[colour_of == cname], axis=0)
@@ -209,8 +208,6 @@ def plot_pca(
     ax.set_xlabel("component 1")
     ax.set_ylabel("component 2")
     ax.set_title(title, fontsize=SMALL + 1)
-    from matplotlib.lines import Line2D
-
     colour_handles = [
         Line2D([], [], marker="o", ls="", color=_colour(colours[c]), label=c) for c in colour_names
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib.patches import Rectangle
 
 from course_lib.viz.style import FONT, PAGE_WIDTH_IN, SMALL, figure, finish, wrap
 
@@ -15,8 +16,6 @@ WORD, RESERVED, PADDING, TARGET = "#cfe3ff", "#ffd9a0", "#e6e6e6", "#d9f0d3"
 
 def _cell(ax, x: float, y: float, w: float, text: str, colour: str, h: float = 0.8, **kw):
     """A box ``w`` × ``h`` centred at (x, y) (data units) with ``text``."""
-    from matplotlib.patches import Rectangle
-
     ax.add_patch(Rectangle((x - w / 2, y - h / 2), w, h, facecolor=colour, edgecolor="white"))
     if text:
         ax.text(x, y, text, ha="center", va="center", fontsize=SMALL, **kw)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib.colors import ListedColormap
 
 from course_lib.viz.style import BOX_COLOURS, FONT, SMALL, figure, finish
 
@@ -93,8 +94,6 @@ def draw_lstm_weights(input_dim: int, units: int):
 
     Returns the ``Figure`` (one axis).
     """
-    from matplotlib.colors import ListedColormap
-
     if input_dim < 1 or units < 1:
         raise ValueError(f"draw_lstm_weights: sizes must be positive, got {input_dim}, {units}")
     rows = input_dim + units + 1
