@@ -15,6 +15,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -310,89 +311,111 @@ def train_captioner(
     profile = profile.for_model(model)
     run_dir = run_dir_for(profile, data_dir, dataset_name=dataset_name, model=model)
     run_dir.mkdir(parents=True, exist_ok=True)
-    quiet = verbose == 0
+    progress = verbose != 0
     with file_lock(run_dir / "train"):
         dataset = load_dataset_for(
-            profile, data_dir, dataset_name, dataset=dataset, progress=not quiet
+            profile, data_dir, dataset_name, dataset=dataset, progress=progress
         )
+        spatial = model == "attention"
         features = prepare_features(
-            profile, data_dir, dataset=dataset, progress=not quiet, spatial=model == "attention"
+            profile, data_dir, dataset=dataset, progress=progress, spatial=spatial
         )
-        done = run_dir / "run.json"
-        wanted = run_settings(profile, features)
-        stored = _stored_settings(run_dir)
-        if not retrain and stored is not None:
-            changed = sorted(k for k in {*stored, *wanted} if stored.get(k) != wanted.get(k))
-            if changed:
-                print(f"{run_dir}: trained with other settings ({', '.join(changed)}); retraining")
-                retrain = True
-            elif done.exists() and (run_dir / "best.keras").exists():
-                return load_trained(profile, data_dir, dataset_name=dataset_name, model=model)
-        if retrain:
-            _clear_run(run_dir)
-        atomic_write_json(run_dir / SETTINGS_FILE, wanted)
+        if _reuse_or_clear(run_dir, run_settings(profile, features), retrain):
+            return load_trained(profile, data_dir, dataset_name=dataset_name, model=model)
         vocab, row_length = build_vocabulary(dataset, profile)
         vocab.save(run_dir / "vocab.json")
-
         config.set_seed(profile.seed)
-        splits = {}
-        for split in ("train", "dev"):
-            captions = {i: c for i, c in dataset.split_captions(split).items() if i in features}
-            splits[split] = encode_captions(captions, vocab, row_length)
-        check_batches(
-            devices,
-            profile.batch_size,
-            train_rows=len(splits["train"][1]),
-            val_rows=len(splits["dev"][1]),
-        )
-        train_ds = make_tf_dataset(
-            features,
-            *splits["train"],
-            batch_size=profile.batch_size,
-            shuffle=True,
-            seed=profile.seed,
-            sort_window=profile.sort_window or SORT_WINDOW,
-        )
-        val_ds = make_tf_dataset(
-            features,
-            *splits["dev"],
-            batch_size=profile.batch_size,
-            shuffle=False,
-            seed=profile.seed,
+        train_ds, val_ds = _training_datasets(
+            dataset, features, vocab, row_length, profile, devices
         )
         with devices.scope():
             net = build_model(model, len(vocab), features, profile)
             compile_captioner(net, profile.learning_rate)
         start = time.perf_counter()
         history = train(
-            net,
-            train_ds,
-            val_ds,
-            epochs=profile.epochs,
-            run_dir=run_dir,
-            patience=profile.patience,
-            seed=profile.seed,
-            verbose=verbose,
-        )
+            net, train_ds, val_ds, epochs=profile.epochs, run_dir=run_dir,
+            patience=profile.patience, seed=profile.seed, verbose=verbose,
+        )  # fmt: skip
         seconds = round(time.perf_counter() - start, 1)
-        atomic_write_json(
-            done,
-            {
-                "profile": profile.to_dict(),
-                "model": model,
-                "dataset": dataset.name,
-                "row_length": row_length,
-                "vocab_size": len(vocab),
-                "feature_dim": features.dim,
-                "features_key": features_key(features),
-                "epochs_run": len(history.get("loss", [])),
-                "train_seconds": seconds,
-            },
-        )
+        record = {"model": model, "dataset": dataset.name, "row_length": row_length}
+        _write_run_record(run_dir, profile, features, vocab, history, seconds, **record)
         return Captioner(
             load_captioner(run_dir / "best.keras"), vocab, row_length, run_dir, history, profile,
             seconds,
         )  # fmt: skip
+
+
+def _reuse_or_clear(run_dir: Path, wanted: dict, retrain: bool) -> bool:
+    """True when ``run_dir`` holds a finished run made with the settings ``wanted`` (and not
+    ``retrain``): it is reused. Otherwise the run folder is cleared when it was made with other
+    settings (saying which) or ``retrain``, and ``wanted`` written for the run about to start
+    (or resume)."""
+    stored = _stored_settings(run_dir)
+    if not retrain and stored is not None:
+        changed = sorted(k for k in {*stored, *wanted} if stored.get(k) != wanted.get(k))
+        if changed:
+            print(f"{run_dir}: trained with other settings ({', '.join(changed)}); retraining")
+            retrain = True
+        elif (run_dir / "run.json").exists() and (run_dir / "best.keras").exists():
+            return True
+    if retrain:
+        _clear_run(run_dir)
+    atomic_write_json(run_dir / SETTINGS_FILE, wanted)
+    return False
+
+
+def _training_datasets(
+    dataset: CaptionDataset,
+    features: FeatureStore,
+    vocab: Vocabulary,
+    row_length: int,
+    profile: config.Profile,
+    devices: Any,
+) -> tuple[Any, Any]:
+    """The training and validation ``tf.data`` pipelines of the captions whose images have
+    features, checked to split evenly across the ``devices``."""
+    splits = {}
+    for split in ("train", "dev"):
+        captions = {i: c for i, c in dataset.split_captions(split).items() if i in features}
+        splits[split] = encode_captions(captions, vocab, row_length)
+    check_batches(
+        devices,
+        profile.batch_size,
+        train_rows=len(splits["train"][1]),
+        val_rows=len(splits["dev"][1]),
+    )
+    train_ds = make_tf_dataset(
+        features, *splits["train"], batch_size=profile.batch_size, shuffle=True,
+        seed=profile.seed, sort_window=profile.sort_window or SORT_WINDOW,
+    )  # fmt: skip
+    val_ds = make_tf_dataset(
+        features, *splits["dev"], batch_size=profile.batch_size, shuffle=False, seed=profile.seed
+    )
+    return train_ds, val_ds
+
+
+def _write_run_record(
+    run_dir: Path,
+    profile: config.Profile,
+    features: FeatureStore,
+    vocab: Vocabulary,
+    history: dict[str, list[float]],
+    seconds: float,
+    **record: Any,
+) -> None:
+    """``run.json``, written last: what a finished run was trained with, and how long."""
+    atomic_write_json(
+        run_dir / "run.json",
+        {
+            "profile": profile.to_dict(),
+            **record,
+            "vocab_size": len(vocab),
+            "feature_dim": features.dim,
+            "features_key": features_key(features),
+            "epochs_run": len(history.get("loss", [])),
+            "train_seconds": seconds,
+        },
+    )
 
 
 #: A run folder's record of what its result depends on (:func:`run_settings`), written when

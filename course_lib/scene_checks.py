@@ -399,42 +399,17 @@ def attention_correctness(
     missing = set(hypotheses) - set(scenes) | set(hypotheses) - set(attention)
     if missing:
         raise ValueError(f"no scene or no attention for hypotheses {describe_ids(missing)}")
-    cells = grid[0] * grid[1]
     details: list[dict[str, Any]] = []
     for image_id in sorted(hypotheses):
-        tokens = [t.lower() for t in strip_special_tokens(hypotheses[image_id])]
         weights = np.asarray(attention[image_id], dtype=float)
-        if weights.ndim != 2 or weights.shape[1] != cells:
+        if weights.ndim != 2 or weights.shape[1] != grid[0] * grid[1]:
             raise ValueError(
-                f"attention of {image_id!r} has shape {weights.shape}; expected (steps, {cells})"
+                f"attention of {image_id!r} has shape {weights.shape}; "
+                f"expected (steps, {grid[0] * grid[1]})"
             )
-        scene = scenes[image_id]
-        objects = list(scene.get("objects", []))
-        mentions = parse_scene_caption(tokens)["mentions"]
-        named, mention_to_object = _named_objects(mentions)
-        match = _match(named, objects)
-        for mention, k in zip(mentions, mention_to_object, strict=True):
-            if match[k] is None:
-                continue
-            obj = objects[match[k]]
-            cover = box_coverage(obj, scene, grid)
-            for position in range(mention["start"], min(mention["end"], len(weights))):
-                word = tokens[position]
-                kind = "shape" if position == mention["end"] - 1 else (
-                    "colour" if word == mention["colour"] else "size"
-                )  # fmt: skip
-                details.append(
-                    {
-                        "image_id": image_id,
-                        "position": position,
-                        "word": word,
-                        "kind": kind,
-                        "object": _describe(obj),
-                        "box": _box(obj),
-                        "mass": float(weights[position] @ cover),
-                        "chance": float(cover.sum() / cells),
-                    }
-                )
+        details += _words_on_objects(
+            image_id, hypotheses[image_id], weights, scenes[image_id], grid
+        )
 
     def mean(key: str, rows: list[dict[str, Any]]) -> float | None:
         return math.fsum(d[key] for d in rows) / len(rows) if rows else None
@@ -455,3 +430,43 @@ def attention_correctness(
         "by_kind": by_kind,
         "details": details,
     }
+
+
+def _words_on_objects(
+    image_id: str,
+    hypothesis: Sequence[str],
+    weights: np.ndarray,
+    scene: Mapping[str, Any],
+    grid: tuple[int, int],
+) -> list[dict[str, Any]]:
+    """One dict per word of a caption that names an object of its scene: its attention
+    ``weights`` (steps, H·W) on the object's box, and the box's chance."""
+    tokens = [t.lower() for t in strip_special_tokens(hypothesis)]
+    objects = list(scene.get("objects", []))
+    mentions = parse_scene_caption(tokens)["mentions"]
+    named, mention_to_object = _named_objects(mentions)
+    match = _match(named, objects)
+    details = []
+    for mention, k in zip(mentions, mention_to_object, strict=True):
+        if match[k] is None:
+            continue
+        obj = objects[match[k]]
+        cover = box_coverage(obj, scene, grid)
+        for position in range(mention["start"], min(mention["end"], len(weights))):
+            word = tokens[position]
+            kind = "shape" if position == mention["end"] - 1 else (
+                "colour" if word == mention["colour"] else "size"
+            )  # fmt: skip
+            details.append(
+                {
+                    "image_id": image_id,
+                    "position": position,
+                    "word": word,
+                    "kind": kind,
+                    "object": _describe(obj),
+                    "box": _box(obj),
+                    "mass": float(weights[position] @ cover),
+                    "chance": float(cover.sum() / (grid[0] * grid[1])),
+                }
+            )
+    return details

@@ -411,30 +411,33 @@ def train_scene_cnn(
     }
     with atomic_path(path) as tmp:
         model.save(tmp)
+    recipe = {"image_size": image_size, "epochs": epochs, "seed": seed, "batch_size": batch_size}
+    seconds = {
+        "load_seconds": round(load_seconds, 3),
+        "fit_seconds": round(fit_seconds, 3),
+        "total_seconds": round(time.perf_counter() - start, 3),
+    }
+    counts = {"n_train": len(train_ids), "n_dev": len(dev_ids), "attributes": names}
+    _write_sidecar(path, dataset, recipe, {**counts, **seconds, **metrics})
+    return path
+
+
+def _write_sidecar(path: Path, dataset: Any, recipe: dict, results: dict) -> None:
+    """The ``.json`` beside a pretrained small CNN: what made it, and how well it did."""
     sidecar = {
         "file": path.name,
         "dataset": dataset.name,
         "dataset_fingerprint": dataset.fingerprint(),
-        "image_size": image_size,
-        "epochs": epochs,
-        "seed": seed,
+        **recipe,
         "version": SCENE_CNN_VERSION,
         "mirrored": True,
-        "batch_size": batch_size,
         "learning_rate": SCENE_CNN_LEARNING_RATE,
-        "n_train": len(train_ids),
-        "n_dev": len(dev_ids),
-        "attributes": names,
-        "preprocessing": PREPROCESSING.format(size=image_size),
-        "load_seconds": round(load_seconds, 3),
-        "fit_seconds": round(fit_seconds, 3),
-        "total_seconds": round(time.perf_counter() - start, 3),
+        "preprocessing": PREPROCESSING.format(size=recipe["image_size"]),
         "course_lib_version": __version__,
         "keras_version": keras.__version__,
-        **metrics,
+        **results,
     }
     atomic_write_json(path.with_suffix(".json"), sidecar)
-    return path
 
 
 def _split_metrics(model: Any, splits: dict[str, tuple]) -> dict[str, float]:

@@ -525,6 +525,21 @@ def _finish(model: keras.Model, files: _RunFiles, epochs: int) -> dict[str, list
     return history
 
 
+def _check_trainable(model: keras.Model, train_ds) -> None:
+    """ValueError unless ``model`` is compiled and ``train_ds`` knows its number of batches."""
+    if not model.compiled:
+        raise ValueError(
+            f"train() needs a compiled model; {model.name!r} is not compiled. Call "
+            "course_lib.models.compile_captioner(model, learning_rate) first."
+        )
+    steps = int(train_ds.cardinality())
+    if steps <= 0:
+        raise ValueError(
+            f"train_ds must have a known, finite number of batches (cardinality {steps}): "
+            "resuming skips the epochs already done. make_tf_dataset's datasets have one."
+        )
+
+
 def train(
     model: keras.Model,
     train_ds,
@@ -552,17 +567,7 @@ def train(
     without training (``overwrite=True`` starts afresh). On return the model holds the best
     weights. ``verbose``: 0 silent, 1 Keras progress bars, 2 one line per epoch.
     """
-    if not model.compiled:
-        raise ValueError(
-            f"train() needs a compiled model; {model.name!r} is not compiled. Call "
-            "course_lib.models.compile_captioner(model, learning_rate) first."
-        )
-    steps = int(train_ds.cardinality())
-    if steps <= 0:
-        raise ValueError(
-            f"train_ds must have a known, finite number of batches (cardinality {steps}): "
-            "resuming skips the epochs already done. make_tf_dataset's datasets have one."
-        )
+    _check_trainable(model, train_ds)
     files = _RunFiles(Path(run_dir))
     if overwrite and files.run_dir.exists():
         shutil.rmtree(files.run_dir)

@@ -173,41 +173,11 @@ def compare(
     arrays must have the expected shape (and, with ``check_dtype``, the same dtype kind).
     """
     where = f" at {path}" if path else ""
+    tolerance = {"rtol": rtol, "atol": atol}
     if isinstance(expected, np.ndarray):
-        try:
-            arr = np.asarray(got)
-        except Exception:
-            return f"expected an array{where}, got {type(got).__name__}"
-        if arr.dtype == object:
-            return f"expected a numeric array{where}, got {type(got).__name__}"
-        if arr.shape != expected.shape:
-            return f"expected shape {expected.shape}{where}, got shape {arr.shape}"
-        if check_dtype and arr.dtype != expected.dtype:
-            return f"expected dtype {expected.dtype}{where}, got dtype {arr.dtype}"
-        if expected.dtype.kind in "fc" or arr.dtype.kind in "fc":
-            close = np.isclose(arr, expected, rtol=rtol, atol=atol, equal_nan=True)
-            if not np.all(close):
-                index = tuple(int(i) for i in np.argwhere(~close)[0])
-                return (
-                    f"values differ{where}, first at index {index}"
-                    f" (expected {format_value(expected[index])}, got {format_value(arr[index])})"
-                )
-        elif not np.array_equal(arr, expected):
-            return f"values differ{where}"
-        return None
+        return _compare_array(expected, got, where, check_dtype=check_dtype, **tolerance)
     if _is_number(expected):
-        if not _is_number(got):
-            if isinstance(got, np.ndarray) and got.size == 1:
-                got = got.item()
-            else:
-                return f"expected a number{where}, got {type(got).__name__}"
-        if isinstance(expected, (float, np.floating)) or isinstance(got, (float, np.floating)):
-            if not math.isclose(float(got), float(expected), rel_tol=rtol, abs_tol=atol):
-                return f"expected {format_value(expected)}{where}, got {format_value(got)}"
-            return None
-        if int(got) != int(expected) or float(got) != int(got):
-            return f"expected {format_value(expected)}{where}, got {format_value(got)}"
-        return None
+        return _compare_number(expected, got, where, **tolerance)
     if isinstance(expected, (list, tuple)):
         if isinstance(got, np.ndarray):
             got = got.tolist()
@@ -216,9 +186,7 @@ def compare(
         if len(got) != len(expected):
             return f"expected {len(expected)} items{where}, got {len(got)}"
         for i, (e, g) in enumerate(zip(expected, got, strict=True)):
-            reason = compare(
-                e, g, rtol=rtol, atol=atol, check_dtype=check_dtype, path=f"{path}[{i}]"
-            )
+            reason = compare(e, g, check_dtype=check_dtype, path=f"{path}[{i}]", **tolerance)
             if reason:
                 return reason
         return None
@@ -228,11 +196,54 @@ def compare(
         if set(got) != set(expected):
             return f"expected keys {sorted(expected)}{where}, got {sorted(got)}"
         for k in expected:
-            reason = compare(expected[k], got[k], rtol=rtol, atol=atol, path=f"{path}[{k!r}]")
+            reason = compare(expected[k], got[k], path=f"{path}[{k!r}]", **tolerance)
             if reason:
                 return reason
         return None
     if got != expected:
+        return f"expected {format_value(expected)}{where}, got {format_value(got)}"
+    return None
+
+
+def _compare_array(
+    expected: np.ndarray, got: Any, where: str, *, rtol: float, atol: float, check_dtype: bool
+) -> str | None:
+    """:func:`compare` for an expected array: its shape, then its values."""
+    try:
+        arr = np.asarray(got)
+    except Exception:
+        return f"expected an array{where}, got {type(got).__name__}"
+    if arr.dtype == object:
+        return f"expected a numeric array{where}, got {type(got).__name__}"
+    if arr.shape != expected.shape:
+        return f"expected shape {expected.shape}{where}, got shape {arr.shape}"
+    if check_dtype and arr.dtype != expected.dtype:
+        return f"expected dtype {expected.dtype}{where}, got dtype {arr.dtype}"
+    if expected.dtype.kind in "fc" or arr.dtype.kind in "fc":
+        close = np.isclose(arr, expected, rtol=rtol, atol=atol, equal_nan=True)
+        if not np.all(close):
+            index = tuple(int(i) for i in np.argwhere(~close)[0])
+            return (
+                f"values differ{where}, first at index {index}"
+                f" (expected {format_value(expected[index])}, got {format_value(arr[index])})"
+            )
+    elif not np.array_equal(arr, expected):
+        return f"values differ{where}"
+    return None
+
+
+def _compare_number(expected: Any, got: Any, where: str, *, rtol: float, atol: float) -> str | None:
+    """:func:`compare` for an expected number: floats within tolerance, integers exactly."""
+    if not _is_number(got):
+        if isinstance(got, np.ndarray) and got.size == 1:
+            got = got.item()
+        else:
+            return f"expected a number{where}, got {type(got).__name__}"
+    if isinstance(expected, (float, np.floating)) or isinstance(got, (float, np.floating)):
+        if not math.isclose(float(got), float(expected), rel_tol=rtol, abs_tol=atol):
+            return f"expected {format_value(expected)}{where}, got {format_value(got)}"
+        return None
+    if int(got) != int(expected) or float(got) != int(got):
         return f"expected {format_value(expected)}{where}, got {format_value(got)}"
     return None
 

@@ -148,6 +148,20 @@ def _colour(value: Any):
     return value
 
 
+def _styles(
+    labels: Sequence[Any] | None, given: Mapping[Any, Any] | None, cycle: Sequence[Any], what: str
+) -> tuple[list[Any], Mapping[Any, Any]]:
+    """The labels in order (``given``'s, else of appearance; ``[None]`` without labels) and
+    each one's style: ``given``, else the ``cycle`` in that order; ValueError naming the labels
+    ``given`` has no ``what`` for."""
+    names = [None] if labels is None else _in_order(labels, given)
+    if given is None:
+        return names, {name: cycle[k % len(cycle)] for k, name in enumerate(names)}
+    if missing := set(names) - set(given):
+        raise ValueError(f"plot_pca: no {what} given for {sorted(missing)}")
+    return names, given
+
+
 def plot_pca(
     coords: np.ndarray,
     explained: Sequence[float],
@@ -180,16 +194,9 @@ def plot_pca(
         raise ValueError(f"plot_pca: coords must be (n, 2), got {coords.shape}")
     if len(colour_labels) != n or (marker_labels is not None and len(marker_labels) != n):
         raise ValueError("plot_pca: one colour label (and marker label) per point is needed")
-    colour_names = _in_order(colour_labels, colours)
-    if colours is None:
-        colours = {name: f"C{k % 10}" for k, name in enumerate(colour_names)}
-    elif missing := set(colour_names) - set(colours):
-        raise ValueError(f"plot_pca: no colour given for {sorted(missing)}")
-    marker_names = [None] if marker_labels is None else _in_order(marker_labels, markers)
-    if markers is None:
-        markers = {name: _MARKERS[k % len(_MARKERS)] for k, name in enumerate(marker_names)}
-    elif missing := set(marker_names) - set(markers):
-        raise ValueError(f"plot_pca: no marker given for {sorted(missing)}")
+    palette = [f"C{k}" for k in range(10)]
+    colour_names, colours = _styles(colour_labels, colours, palette, "colour")
+    marker_names, markers = _styles(marker_labels, markers, _MARKERS, "marker")
     colour_of = np.asarray(colour_labels, dtype=object)
     marker_of = np.asarray(marker_labels if marker_labels is not None else [None] * n, object)
     fig, axes = figure(1, 2, height=4.3, gridspec_kw={"width_ratios": [2.1, 1]})
