@@ -25,17 +25,26 @@ import json
 import os
 import platform
 import resource
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from course_lib.io import atomic_write_json, atomic_write_text
 
 __all__ = [
     "DEFAULT_OUT",
     "RESULT_KEYS",
+    "available_memory_bytes",
     "comparison",
     "load_average",
     "machine_info",
     "peak_rss_mib",
+    "result",
+    "run_child",
     "write_result",
     "write_summary",
 ]
@@ -105,6 +114,8 @@ def _cpu_model() -> str:
 
 def machine_info() -> dict[str, Any]:
     """CPU count and model, memory, platform, Python, TensorFlow/Keras/NumPy versions, GPUs."""
+    # Imported here, not at the top: the child processes import this package before they
+    # take their memory baseline, and TensorFlow's import is part of what they measure.
     import keras
     import numpy as np
     import tensorflow as tf
@@ -147,6 +158,64 @@ def comparison(
     }
 
 
+def available_memory_bytes() -> int | None:
+    """``MemAvailable`` of ``/proc/meminfo`` in bytes (None where there is no such file)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def result(
+    name: str,
+    title: str,
+    scale: float,
+    *,
+    load_start: list[float],
+    wall: float,
+    way_a: dict[str, Any],
+    way_b: dict[str, Any],
+    comparisons: list[dict[str, Any]],
+    notes: list[str],
+    **extra: Any,
+) -> dict[str, Any]:
+    """A benchmark's result in the schema above; the date, the machine, the load average at the
+    end and the wall time since ``wall`` (a ``time.perf_counter()``) are read now."""
+    return {
+        "benchmark": name,
+        "title": title,
+        "scale": scale,
+        "date": now(),
+        "machine": machine_info(),
+        "load_average": {"start": load_start, "end": load_average()},
+        **extra,
+        "way_a": way_a,
+        "way_b": way_b,
+        "comparisons": comparisons,
+        "notes": notes,
+        "wall_seconds": round(time.perf_counter() - wall, 1),
+    }
+
+
+def run_child(module: str, args: Sequence[str], label: str) -> dict[str, Any]:
+    """Run ``python -m <module> <args>`` in a fresh process, so that a way is measured alone
+    (its memory its own), and return the JSON object its last line of output holds;
+    RuntimeError with the end of its stderr when it fails (``label`` names it)."""
+    command = [sys.executable, "-m", module, *args]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"the {label} child failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
+        )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def now() -> str:
     """The local date and time, ISO 8601 to the second."""
     return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
@@ -154,8 +223,6 @@ def now() -> str:
 
 def write_result(out_dir: str | os.PathLike, result: dict[str, Any]) -> Path:
     """Write ``result`` to ``<out_dir>/<benchmark>.json`` atomically; returns the path."""
-    from course_lib.io import atomic_write_json
-
     missing = [k for k in RESULT_KEYS if k not in result]
     if missing:
         raise ValueError(f"benchmark result lacks {missing}")
@@ -173,8 +240,6 @@ def _fmt(value: float, unit: str) -> str:
 
 def write_summary(out_dir: str | os.PathLike) -> Path:
     """Rewrite ``<out_dir>/summary.md``: one table row per comparison of every result there."""
-    from course_lib.io import atomic_write_text
-
     out = Path(out_dir)
     order = {"training": 0, "extraction": 1, "decoding": 2}
     results = []

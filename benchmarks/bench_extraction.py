@@ -21,16 +21,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 
 from benchmarks import comparison, load_average, machine_info, now
+from course_lib.backbones import build_backbone
+from course_lib.data import generate_synthetic, load_dataset
+from course_lib.features import FeatureRequest, extract_features
 
 NAME = "extraction"
 
 
 def _seed_loop(model, paths: list[Path], image_size: int) -> np.ndarray:
     """The tutorial's loop: load one image with PIL, to array, ``predict`` it alone."""
-    import keras
 
     rows = []
     for path in paths:
@@ -41,8 +44,6 @@ def _seed_loop(model, paths: list[Path], image_size: int) -> np.ndarray:
 
 
 def _measure(dataset, backbone: str, image_size: int, n_batched: int, n_loop: int, tmp: Path):
-    from course_lib.backbones import build_backbone
-    from course_lib.features import FeatureRequest, extract_features
 
     ids = sorted(dataset.captions)
     batched_ids = ids[:n_batched]
@@ -77,7 +78,6 @@ def run(
     progress=print,
 ) -> dict[str, Any]:
     """Generate ``round(2000 * scale)`` synthetic images (≥ 16) and measure both ways."""
-    from course_lib.data import generate_synthetic, load_dataset
 
     load_start = load_average()
     wall = time.perf_counter()

@@ -30,27 +30,39 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 
 from benchmarks import (
-    ROOT,
     AnonSampler,
     comparison,
     load_average,
-    machine_info,
     memory_delta,
-    now,
     peak_rss_mib,
+    result,
+    run_child,
 )
+from course_lib.attention import build_attention_model
+from course_lib.backbones import build_backbone
+from course_lib.data import load_dataset
+from course_lib.data.images import image_batches
+from course_lib.data.synthetic import generate_synthetic
+from course_lib.features import (
+    FeatureRequest,
+    extract_features,
+    feature_cache_path,
+    load_feature_cache,
+)
+from course_lib.models import compile_captioner
+from course_lib.text import Vocabulary, tokenize_captions
+from course_lib.training import encode_captions, make_tf_dataset
 
 NAME = "scale"
 WAYS = ("streamed", "whole")
@@ -70,15 +82,11 @@ def sizes(scale: float) -> tuple[int, int]:
 
 # ----------------------------------------------------------------------------- child process
 def _dataset(root: Path):
-    from course_lib.data import load_dataset
 
     return load_dataset(root, name="synthetic")
 
 
 def _child_extract(args: argparse.Namespace) -> dict[str, Any]:
-    from course_lib.backbones import build_backbone
-    from course_lib.data.images import image_batches
-    from course_lib.features import FeatureRequest, extract_features, feature_cache_path
 
     dataset = _dataset(Path(args.root))
     data_dir = Path(args.work) / args.way
@@ -121,13 +129,6 @@ def _child_extract(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _child_train(args: argparse.Namespace) -> dict[str, Any]:
-    import keras
-
-    from course_lib.attention import build_attention_model
-    from course_lib.features import load_feature_cache
-    from course_lib.models import compile_captioner
-    from course_lib.text import Vocabulary, tokenize_captions
-    from course_lib.training import encode_captions, make_tf_dataset
 
     load_start = load_average()
     keras.utils.set_random_seed(0)
@@ -163,24 +164,16 @@ def _child_train(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_child(stage: str, way: str, options: dict[str, Any]) -> dict[str, Any]:
-    command = [sys.executable, "-m", "benchmarks.bench_scale", "--stage", stage, "--way", way]
+    args = ["--stage", stage, "--way", way]
     for key, value in options.items():
-        command += [f"--{key}", str(value)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"the {way} {stage} child failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
-        )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        args += [f"--{key}", str(value)]
+    return run_child("benchmarks.bench_scale", args, f"{way} {stage}")
 
 
 # ----------------------------------------------------------------------------- the benchmark
 def run(scale: float = 0.1, *, progress=print) -> dict[str, Any]:
     """Both sizes, both ways, both stages (8 child processes). Returns the result (see
     ``benchmarks``): ``way_a``/``way_b`` hold each way's measurements by size."""
-    from course_lib.data.synthetic import generate_synthetic
 
     load_start = load_average()
     wall = time.perf_counter()
@@ -204,6 +197,31 @@ def run(scale: float = 0.1, *, progress=print) -> dict[str, Any]:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     small, large = sizes(scale)
+    notes = [
+        f"sizes {small:,} and {large:,} images (synthetic, Karpathy's split format), grids "
+        f"8 x 8 x 128 at {IMAGE_SIZE} px; A = sharded store, streamed; B = every grid in memory",
+        "the second row of each stage compares way A with itself: its peak memory at "
+        f"{large:,} images (A) and at {small:,} (B); the ratio ≥ {1 / MAX_GROWTH:.2f} means "
+        f"growth ≤ {MAX_GROWTH}× for ten times the images",
+    ]
+    a = {
+        "name": "streamed: extract_features' sharded store, batches read from it",
+        **{str(n): measured["streamed"][n] for n in (small, large)},
+    }
+    b = {
+        "name": "loaded whole: every grid kept in memory, saved or trained from at once",
+        **{str(n): measured["whole"][n] for n in (small, large)},
+    }
+    return result(
+        NAME, "scale: peak memory of extraction and of one epoch at two dataset sizes", scale,
+        load_start=load_start, wall=wall, sizes=[small, large], way_a=a, way_b=b,
+        comparisons=_comparisons(measured, small, large), notes=notes,
+    )  # fmt: skip
+
+
+def _comparisons(measured: dict[str, dict[int, dict]], small: int, large: int) -> list[dict]:
+    """Each stage's peak anonymous memory: A against B at the larger size, and A at the larger
+    size against A at the smaller (its growth)."""
 
     def peak(way: str, n: int, stage: str) -> float:
         return measured[way][n][stage]["peak_anon_memory_mib"]
@@ -231,33 +249,7 @@ def run(scale: float = 0.1, *, progress=print) -> dict[str, Any]:
                 higher_is_better=False,
             )
         )
-    notes = [
-        f"sizes {small:,} and {large:,} images (synthetic, Karpathy's split format), grids "
-        f"8 x 8 x 128 at {IMAGE_SIZE} px; A = sharded store, streamed; B = every grid in memory",
-        "the second row of each stage compares way A with itself: its peak memory at "
-        f"{large:,} images (A) and at {small:,} (B); the ratio ≥ {1 / MAX_GROWTH:.2f} means "
-        f"growth ≤ {MAX_GROWTH}× for ten times the images",
-    ]
-    return {
-        "benchmark": NAME,
-        "title": "scale: peak memory of extraction and of one epoch at two dataset sizes",
-        "scale": scale,
-        "date": now(),
-        "machine": machine_info(),
-        "load_average": {"start": load_start, "end": load_average()},
-        "sizes": [small, large],
-        "way_a": {
-            "name": "streamed: extract_features' sharded store, batches read from it",
-            **{str(n): measured["streamed"][n] for n in (small, large)},
-        },
-        "way_b": {
-            "name": "loaded whole: every grid kept in memory, saved or trained from at once",
-            **{str(n): measured["whole"][n] for n in (small, large)},
-        },
-        "comparisons": comparisons,
-        "notes": notes,
-        "wall_seconds": round(time.perf_counter() - wall, 1),
-    }
+    return comparisons
 
 
 def main(argv: list[str] | None = None) -> None:
