@@ -75,7 +75,9 @@ def _cmd_data(args: argparse.Namespace) -> int:
     kwargs: dict = {}
     if args.dataset == "synthetic":
         kwargs["layout"] = args.layout
-        if args.n_images is not None:
+        if args.n_images is None:
+            kwargs.update(pipeline.synthetic_sizes(config.get_profile("mini")))
+        else:
             kwargs["n_images"] = args.n_images
     if args.dataset == "flickr8k" and args.text_only:
         kwargs["images"] = False

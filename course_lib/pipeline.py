@@ -97,18 +97,27 @@ def load_dataset_for(
 
 def _synthetic_parameters(profile: config.Profile, data_dir: PathLike | None) -> dict:
     """Generator parameters: those of the synthetic set already on disk (e.g. made with
-    ``python -m course_lib data --n-images N``), else the profile's size."""
+    ``python -m course_lib data --n-images N``), else the profile's sizes."""
     manifest = config.dataset_dir("synthetic", data_dir) / "synthetic.json"
     try:
         made = read_json(manifest)
         return {
             "n_images": int(made["n_images"]),
+            "extra_test_images": int(made["extra_test_images"]),
             "seed": int(made["seed"]),
             "image_size": tuple(made["image_size"]),
             "layout": made.get("layout", "flickr8k"),
         }
-    except (OSError, ValueError, KeyError, TypeError):
-        return {"n_images": profile.synthetic_images}
+    except (OSError, ValueError, KeyError, TypeError):  # none yet, or made by an older course
+        return synthetic_sizes(profile)
+
+
+def synthetic_sizes(profile: config.Profile) -> dict[str, int]:
+    """The profile's synthetic set: ``n_images`` and ``extra_test_images``."""
+    return {
+        "n_images": profile.synthetic_images,
+        "extra_test_images": profile.synthetic_extra_test_images,
+    }
 
 
 def backbone_weights(
@@ -328,9 +337,12 @@ def train_captioner(
         train_ds, val_ds = _training_datasets(
             dataset, features, vocab, row_length, profile, devices
         )
+        steps = profile.epochs * int(train_ds.cardinality())
         with devices.scope():
             net = build_model(model, len(vocab), features, profile)
-            compile_captioner(net, profile.learning_rate)
+            compile_captioner(
+                net, profile.learning_rate, decay_steps=steps if profile.cosine_decay else None
+            )
         start = time.perf_counter()
         history = train(
             net, train_ds, val_ds, epochs=profile.epochs, run_dir=run_dir,

@@ -91,6 +91,19 @@ def test_masked_loss_and_accuracy_count_only_real_target_words(kind, features):
     assert result["masked_accuracy"] == pytest.approx(expected_acc, abs=1e-6)
 
 
+def test_with_decay_steps_the_learning_rate_falls_along_a_cosine_to_a_hundredth(tmp_path):
+    model = compile_captioner(tiny("merge"), 2e-3, decay_steps=100)
+    rate = keras.optimizers.schedules.deserialize(model.optimizer.get_config()["learning_rate"])
+    assert float(rate(0)) == pytest.approx(2e-3)
+    assert float(rate(50)) == pytest.approx(2e-3 * (0.01 + 0.99 * 0.5), rel=1e-5)
+    assert float(rate(100)) == pytest.approx(2e-5, rel=1e-5)
+    model.optimizer.build(model.trainable_variables)
+    path = tmp_path / "decaying.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert float(loaded.optimizer.learning_rate) == pytest.approx(2e-3)
+
+
 @pytest.mark.parametrize("kind", ["merge", "inject"])
 def test_saved_model_reloads_in_safe_mode_with_the_same_outputs(kind, features, tmp_path):
     model = compile_captioner(tiny(kind), 1e-3)

@@ -369,9 +369,29 @@ def test_new_parameters_regenerate_and_drop_stale_images(tmp_path):
     assert json.loads((root / "synthetic.json").read_text())["n_images"] == 8
 
 
+def test_extra_test_images_join_the_test_split_and_leave_the_rest_alone(tmp_path):
+    kwargs = {"n_images": 16, "seed": 2, "image_size": (32, 40), "progress": False}
+    plain = generate_synthetic(tmp_path / "plain", **kwargs)
+    extra = generate_synthetic(tmp_path / "extra", extra_test_images=6, **kwargs)
+
+    def split(root, name):
+        return (root / SPLIT_FILES[name]).read_text().split()
+
+    assert split(extra, "train") == split(plain, "train")
+    assert split(extra, "dev") == split(plain, "dev")
+    new = [f"syn_{i:05d}.jpg" for i in range(16, 22)]
+    assert split(extra, "test") == sorted(split(plain, "test") + new)
+    for name in split(plain, "test") + split(plain, "train"):
+        old, now = (root / "Flicker8k_Dataset" / name for root in (plain, extra))
+        assert old.read_bytes() == now.read_bytes()
+    assert json.loads((extra / "synthetic.json").read_text())["splits"]["test"] == 2 + 6
+
+
 def test_invalid_arguments_are_refused(tmp_path):
     with pytest.raises(ValueError, match="n_images"):
         generate_synthetic(tmp_path / "a", n_images=3, progress=False)
+    with pytest.raises(ValueError, match="extra_test_images"):
+        generate_synthetic(tmp_path / "c", n_images=8, extra_test_images=-1, progress=False)
     with pytest.raises(ValueError, match="image_size"):
         generate_synthetic(tmp_path / "b", n_images=8, image_size=(64, 32), progress=False)
 
@@ -399,3 +419,12 @@ def test_the_default_2000_images_split_75_12_12(tmp_path):
     root = generate_synthetic(tmp_path / "syn", progress=False)
     sizes = [len((root / f).read_text().split()) for f in SPLIT_FILES.values()]
     assert sizes == [1500, 250, 250]
+
+
+def test_the_mini_profile_scores_on_a_test_split_of_1000(tmp_path):
+    from course_lib import config, pipeline
+
+    root = tmp_path / "syn"
+    generate_synthetic(root, **pipeline.synthetic_sizes(config.get_profile("mini")), progress=False)
+    sizes = [len((root / f).read_text().split()) for f in SPLIT_FILES.values()]
+    assert sizes == [1500, 250, 1000]

@@ -12,9 +12,9 @@ the dataset::
 
     <root>/Flicker8k_Dataset/syn_00000.jpg ...
     <root>/Flickr8k.token.txt            "<image id>#<k>\\t<caption>", k = 0..4
-    <root>/Flickr_8k.trainImages.txt     75 % of the ids
+    <root>/Flickr_8k.trainImages.txt     75 % of the first n_images ids
     <root>/Flickr_8k.devImages.txt       12.5 %
-    <root>/Flickr_8k.testImages.txt      12.5 %
+    <root>/Flickr_8k.testImages.txt      12.5 %, and the extra test images
     <root>/scenes.json                   {image id: scene}
     <root>/synthetic.json                manifest, written last
 
@@ -383,17 +383,20 @@ def _normalise_size(image_size: int | Sequence[int]) -> tuple[int, int]:
     return low, high
 
 
-def _split_sizes(n_images: int) -> dict[str, int]:
-    """75 / 12.5 / 12.5 split: 2000 -> 1500 / 250 / 250."""
+def _split_sizes(n_images: int, extra_test_images: int = 0) -> dict[str, int]:
+    """75 / 12.5 / 12.5 split, then the extra test images: 2000 + 750 -> 1500 / 250 / 1000."""
     n_held = n_images // 8
-    return {"train": n_images - 2 * n_held, "dev": n_held, "test": n_held}
+    return {"train": n_images - 2 * n_held, "dev": n_held, "test": n_held + extra_test_images}
 
 
-def _parameters(n_images: int, seed: int, image_size: tuple[int, int], layout: str) -> dict:
+def _parameters(
+    n_images: int, extra_test_images: int, seed: int, image_size: tuple[int, int], layout: str
+) -> dict:
     return {
         "generator": "course_lib.data.synthetic",
         "generator_version": GENERATOR_VERSION,
         "n_images": n_images,
+        "extra_test_images": extra_test_images,
         "seed": seed,
         "image_size": list(image_size),
         "layout": layout,
@@ -458,10 +461,23 @@ def _to_karpathy(root: Path, token_lines: list[str], splits: dict) -> None:
     atomic_write_bytes(root / KARPATHY_FILE, text.encode("utf-8"))
 
 
+def _check_sizes(n_images: int, extra_test_images: int, layout: str) -> None:
+    """ValueError naming the argument of :func:`generate_synthetic` that is out of range."""
+    if int(n_images) != n_images or n_images < 8:
+        raise ValueError(
+            f"n_images must be an integer >= 8 (one per dev/test split), got {n_images}"
+        )
+    if int(extra_test_images) != extra_test_images or extra_test_images < 0:
+        raise ValueError(f"extra_test_images must be an integer >= 0, got {extra_test_images}")
+    if layout not in ("flickr8k", "karpathy"):
+        raise ValueError(f"layout must be 'flickr8k' or 'karpathy', not {layout!r}")
+
+
 def generate_synthetic(
     root: str | Path,
     *,
     n_images: int = 2000,
+    extra_test_images: int = 0,
     seed: int = 0,
     image_size: int | tuple[int, int] = (64, 96),
     progress: bool = True,
@@ -473,23 +489,21 @@ def generate_synthetic(
 
     ``n_images`` (at least 8) square JPEG images whose side is drawn from the inclusive range
     ``image_size`` (or equals it when it is an int), five captions each, a 75/12.5/12.5
-    train/dev/test split and ``scenes.json``. Idempotent: when ``synthetic.json`` records the
-    same parameters and the files are there, nothing is rewritten. Every file is written
-    atomically and the manifest last, under a lock, so an interrupted run is simply redone.
+    train/dev/test split and ``scenes.json``; then ``extra_test_images`` more, all in the test
+    split: a larger test split, whose scores move less from one trained model to another (the
+    first ``n_images`` and their split are the same with or without them). Idempotent: when
+    ``synthetic.json`` records the same parameters and the files are there, nothing is
+    rewritten. Every file is written atomically and the manifest last, under a lock, so an
+    interrupted run is simply redone.
     """
     root = Path(root)
-    if int(n_images) != n_images or n_images < 8:
-        raise ValueError(
-            f"n_images must be an integer >= 8 (one per dev/test split), got {n_images}"
-        )
-    n_images = int(n_images)
-    seed = int(seed)
+    _check_sizes(n_images, extra_test_images, layout)
+    n_images, extra_test_images, seed = int(n_images), int(extra_test_images), int(seed)
     sides = _normalise_size(image_size)
-    if layout not in ("flickr8k", "karpathy"):
-        raise ValueError(f"layout must be 'flickr8k' or 'karpathy', not {layout!r}")
-    parameters = _parameters(n_images, seed, sides, layout)
-    width = max(5, len(str(n_images - 1)))
-    image_ids = [f"syn_{i:0{width}d}.jpg" for i in range(n_images)]
+    parameters = _parameters(n_images, extra_test_images, seed, sides, layout)
+    total = n_images + extra_test_images
+    width = max(5, len(str(total - 1)))
+    image_ids = [f"syn_{i:0{width}d}.jpg" for i in range(total)]
     if _is_complete(root, parameters, image_ids):
         return root
     root.mkdir(parents=True, exist_ok=True)
@@ -498,7 +512,7 @@ def generate_synthetic(
             return root
         (root / MANIFEST).unlink(missing_ok=True)
         scenes, token_lines = _write_images(root, image_ids, seed, sides, progress)
-        splits, sizes = _write_splits(root, image_ids, seed)
+        splits, sizes = _write_splits(root, image_ids, seed, n_images)
         scenes_text = json.dumps(scenes, sort_keys=True, separators=(",", ":")) + "\n"
         atomic_write_bytes(root / SCENES_FILE, scenes_text.encode("utf-8"))
         atomic_write_bytes(root / TOKEN_FILE, "".join(token_lines).encode("utf-8"))
@@ -543,19 +557,20 @@ def _write_images(
 
 
 def _write_splits(
-    root: Path, image_ids: list[str], seed: int
+    root: Path, image_ids: list[str], seed: int, n_images: int
 ) -> tuple[dict[str, list[str]], dict[str, int]]:
-    """Split the images at random (for the seed) into train, dev and test and write the three
-    split files: the splits and their sizes."""
-    n_images = len(image_ids)
+    """Split the first ``n_images`` at random (for the seed) into train, dev and test, add the
+    images after them to test, and write the three split files: the splits and their sizes."""
     split_rng = np.random.default_rng([seed, n_images, 8])
     order = split_rng.permutation(n_images)
-    sizes = _split_sizes(n_images)
+    sizes = _split_sizes(n_images, len(image_ids) - n_images)
     start = 0
     splits = {}
     for split, filename in SPLIT_FILES.items():
-        ids = sorted(image_ids[int(i)] for i in order[start : start + sizes[split]])
+        ids = [image_ids[int(i)] for i in order[start : start + sizes[split]]]
         start += sizes[split]
-        splits[split] = ids
+        if split == "test":
+            ids += image_ids[n_images:]
+        splits[split] = ids = sorted(ids)
         atomic_write_bytes(root / filename, "".join(f"{x}\n" for x in ids).encode("utf-8"))
     return splits, sizes
