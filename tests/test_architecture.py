@@ -1,9 +1,11 @@
 """The shape of the library: its import graph has no cycle and keeps to the layers of
-ARCHITECTURE.md, and every module imports in a fresh interpreter."""
+ARCHITECTURE.md, every module imports in a fresh interpreter, and every function fits on a
+screen."""
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "course_lib"
+#: The longest a function may be, in lines from ``def`` to its end, docstring included; drawing
+#: functions (``course_lib/viz``) may be longer, as a figure is many small calls in a row.
+MAX_LINES = 60
+MAX_DRAWING_LINES = 80
 
 
 def module_name(path: Path) -> str:
@@ -98,3 +104,78 @@ def test_every_module_imports_in_a_fresh_interpreter():
         [sys.executable, "-c", code, *names], capture_output=True, text=True, cwd=ROOT
     )
     assert out.returncode == 0, out.stderr[-3000:]
+
+
+def layers(text: str) -> dict[str, int]:
+    """``{top-level module: layer}`` from the block under "The layers, as the tests read
+    them" in ARCHITECTURE.md (``course_lib`` itself: the package's ``__init__``)."""
+    block = re.search(r"as the tests read them\n+```text\n(.*?)```", text, re.S)
+    assert block, "ARCHITECTURE.md has no block of layers for the tests"
+    found = {}
+    for line in block.group(1).strip().splitlines():
+        number, *names = line.split()
+        found.update(dict.fromkeys(names, int(number)))
+    return found
+
+
+LAYERS = layers((ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8"))
+
+
+def unit(name: str) -> str:
+    """The top-level module a module belongs to: ``course_lib.data.karpathy`` → ``data``."""
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 else "course_lib"
+
+
+def against_the_layers(graph: dict[str, set[str]], layer_of: dict[str, int]) -> list[str]:
+    """Every import from a lower layer to a higher one, as ``a (3) imports b (5)``."""
+    wrong = []
+    for name, targets in sorted(graph.items()):
+        for target in sorted(targets):
+            a, b = layer_of[unit(name)], layer_of[unit(target)]
+            if b > a:
+                wrong.append(f"{name} ({a}) imports {target} ({b})")
+    return wrong
+
+
+def test_every_module_has_a_layer():
+    assert {unit(name) for name in MODULES} - set(LAYERS) == set()
+    assert set(LAYERS) - {unit(name) for name in MODULES} == set()  # no stale row
+
+
+def test_imports_go_down_the_layers():
+    assert against_the_layers(GRAPH, LAYERS) == []
+
+
+def test_an_import_against_the_layers_is_found():
+    graph = {"course_lib.io": {"course_lib.pipeline"}, "course_lib.pipeline": {"course_lib.io"}}
+    assert against_the_layers(graph, {"io": 1, "pipeline": 6}) == [
+        "course_lib.io (1) imports course_lib.pipeline (6)"
+    ]
+
+
+def long_functions(path: Path, limit: int, root: Path = ROOT) -> list[str]:
+    """The functions and methods of ``path`` longer than ``limit`` lines, with their length."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            length = node.end_lineno - node.lineno + 1
+            if length > limit:
+                found.append(f"{path.relative_to(root)}:{node.lineno} {node.name} ({length} lines)")
+    return found
+
+
+def test_no_function_is_longer_than_a_screen():
+    too_long = []
+    for folder in ("course_lib", "benchmarks"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            drawing = path.parent == PACKAGE / "viz"
+            too_long += long_functions(path, MAX_DRAWING_LINES if drawing else MAX_LINES)
+    assert too_long == []
+
+
+def test_a_long_function_is_found(tmp_path):
+    body = "".join(f"    x{k} = {k}\n" for k in range(60))
+    (tmp_path / "m.py").write_text(f"def short():\n    pass\n\n\ndef long():\n{body}")
+    path = tmp_path / "m.py"
+    assert [f.split()[1] for f in long_functions(path, 60, tmp_path)] == ["long"]
