@@ -108,9 +108,7 @@ def _in_batches(
     return Decoded.join([decode(step_model, features[i : i + batch_size]) for i in starts])
 
 
-def _decoded(
-    vocab: Any, tokens: np.ndarray, scores: np.ndarray, alphas: list[np.ndarray | None]
-) -> Decoded:
+def _decoded(vocab: Any, tokens: np.ndarray, scores: np.ndarray, alphas: list[Any]) -> Decoded:
     """A batch's result from its token ids (B, steps), log-probabilities (B,) and attention
     weights at each step (steps × (B, L); Nones for a model without attention); a caption's
     weights are those of its words and ``<end>``."""
@@ -135,7 +133,7 @@ def _choose_and_decode(
     words = np.full(n, vocab.start_id, dtype=np.int32)
     finished, log_prob = np.zeros(n, dtype=bool), np.zeros(n)
     out = np.zeros((n, max_tokens), dtype=np.int32)
-    alphas = []  # the attention captioner's weights (None for the others)
+    alphas: list = []  # the attention captioner's weights (None for the others)
     for t in range(max_tokens):
         probs, state = step_model.step(words, state)
         alphas.append(state.get("alpha"))
@@ -329,7 +327,7 @@ class _Trails:
     def answers(self, vocab: Any, beams: Beams, norm: float) -> Decoded:
         """Each image's best final beam."""
         pick = np.arange(len(self.tokens)), _final_scores(beams, norm).argmax(axis=1)
-        weights = None if self.alphas is None else list(self.alphas[pick].transpose(1, 0, 2))
+        weights = [] if self.alphas is None else list(self.alphas[pick].transpose(1, 0, 2))
         return _decoded(vocab, self.tokens[pick], beams.log_prob[pick], weights)
 
 
@@ -394,7 +392,8 @@ def beam_trace(
     k, norm = beam_width, float(length_normalisation)
     state = step_model.select(step_model.init(feats), np.zeros(k, dtype=np.int64))
     words = np.full(k, vocab.start_id, dtype=np.int32)
-    beams, prefixes = Beams.start(1, k), [[] for _ in range(k)]
+    beams = Beams.start(1, k)
+    prefixes: list[list[str]] = [[] for _ in range(k)]
     steps: list[list[dict[str, Any]]] = []
     for _ in range(max_tokens):
         probs, state = step_model.step(words, state)

@@ -72,8 +72,9 @@ _ZERO_BLEU = 1e-12
 
 References = Mapping[str, Sequence[Sequence[str]]]
 Hypotheses = Mapping[str, Sequence[str]]
-#: BLEU's weights: ``"standard"`` (:data:`BLEU_WEIGHTS`) or a mapping of names to weights.
-Weights = Literal["standard"] | Mapping[str, tuple[float, ...]]
+#: BLEU's weights: ``"standard"`` (:data:`BLEU_WEIGHTS`) or a mapping of names to weights
+#: (another string is refused).
+Weights = str | Mapping[str, tuple[float, ...]]
 
 
 # --------------------------------------------------------------------------------------------

@@ -238,7 +238,11 @@ def build_model(model: str, vocab_size: int, features, profile: config.Profile):
     """A new, uncompiled caption model of kind ``model`` for ``features`` (a FeatureStore:
     vectors for merge and inject, region grids for attention), sized by ``profile``."""
     _check_model(model)
-    sizes = {"embed_dim": profile.embed_dim, "units": profile.units, "dropout": profile.dropout}
+    sizes: dict[str, Any] = {
+        "embed_dim": profile.embed_dim,
+        "units": profile.units,
+        "dropout": profile.dropout,
+    }
     if model == "attention":
         return build_attention_model(
             vocab_size, features.item_shape, attention_units=profile.units,
@@ -294,7 +298,7 @@ def build_vocabulary(dataset: CaptionDataset, profile: config.Profile) -> tuple[
     ``<start>`` and ``<end>``)."""
     tokens = [t for caps in _train_tokens(dataset).values() for t in caps]
     vocab = Vocabulary.build(tokens, min_count=profile.min_word_count)
-    return vocab, caption_length_stats(tokens)["max"]
+    return vocab, int(caption_length_stats(tokens)["max"])
 
 
 def train_captioner(
@@ -655,7 +659,7 @@ def caption_files(
         return [captions[k] for k in range(len(paths))], None
     images = np.stack(list(readable.values())).astype(np.float32)
     features = np.asarray(backbone.predict(images, verbose=0))
-    how = {"decoder": decoder, "beam_width": beam_width}
+    how: dict[str, Any] = {"decoder": decoder, "beam_width": beam_width}
     decoded = decode_captions(captioner, features, **how)
     words = [" ".join(caption) for caption in decoded.captions]
     captions.update(zip(readable, words, strict=True))

@@ -424,7 +424,7 @@ def attention_correctness(
     return {
         "correctness": correctness,
         "chance": chance,
-        "ratio": None if correctness is None else correctness / chance,
+        "ratio": None if correctness is None or chance is None else correctness / chance,
         "n_words": len(details),
         "n_images": len({d["image_id"] for d in details}),
         "by_kind": by_kind,
@@ -448,9 +448,10 @@ def _words_on_objects(
     match = _match(named, objects)
     details = []
     for mention, k in zip(mentions, mention_to_object, strict=True):
-        if match[k] is None:
+        j = match[k]
+        if j is None:
             continue
-        obj = objects[match[k]]
+        obj = objects[j]
         cover = box_coverage(obj, scene, grid)
         for position in range(mention["start"], min(mention["end"], len(weights))):
             word = tokens[position]

@@ -457,4 +457,4 @@ def _split_metrics(model: Any, splits: dict[str, tuple]) -> dict[str, float]:
 
 def scene_cnn_metrics(path: str | os.PathLike) -> dict:
     """The training metrics stored beside a pretrained small CNN (``.json`` sidecar)."""
-    return read_json(Path(path).with_suffix(".json"))  # type: ignore[return-value]
+    return read_json(Path(path).with_suffix(".json"))

@@ -192,6 +192,7 @@ def _final_error(
     hint: str,
 ) -> DownloadError:
     """What :func:`download` raises once every attempt has failed."""
+    error: DownloadError
     if offline:
         host = urlparse(url).netloc or url
         error = OfflineError(

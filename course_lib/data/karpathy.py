@@ -25,6 +25,7 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from course_lib.data.dataset import (
     IMAGE_DIR_NAME,
@@ -62,7 +63,7 @@ KARPATHY_SPLIT_SIZES = {
     "flickr30k": (29000, 1014, 1000),
     "coco": (113287, 5000, 5000),
 }
-_SPLITS = {"train": "train", "val": "dev", "test": "test", "restval": "restval"}
+_SPLITS: dict[Any, str] = {"train": "train", "val": "dev", "test": "test", "restval": "restval"}
 
 R_K_NOT_OBJECT = "not a JSON object with a filename"
 R_K_BAD_SPLIT = "unknown split (expected train, val, test or restval)"
@@ -125,7 +126,7 @@ def load_karpathy(
         captions=captions,
         splits=splits,
         skipped=skipped,
-        scenes=scenes,  # type: ignore[arg-type]
+        scenes=scenes,
     )
 
 

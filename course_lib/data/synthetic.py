@@ -196,6 +196,7 @@ def make_scene(rng: np.random.Generator, side: int) -> dict:
             placed = False
             for _ in range(1 if len(objects) == 1 else 100):
                 if len(objects) == 1:  # object 1: placed so that relation01 holds clearly
+                    assert relation01 is not None  # drawn when there are 2+ objects
                     xy = _place_related(rng, objects[0], obj, relation01, lo, hi, side)
                     if xy is None:
                         break

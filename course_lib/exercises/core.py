@@ -173,11 +173,10 @@ def compare(
     arrays must have the expected shape (and, with ``check_dtype``, the same dtype kind).
     """
     where = f" at {path}" if path else ""
-    tolerance = {"rtol": rtol, "atol": atol}
     if isinstance(expected, np.ndarray):
-        return _compare_array(expected, got, where, check_dtype=check_dtype, **tolerance)
+        return _compare_array(expected, got, where, rtol=rtol, atol=atol, check_dtype=check_dtype)
     if _is_number(expected):
-        return _compare_number(expected, got, where, **tolerance)
+        return _compare_number(expected, got, where, rtol=rtol, atol=atol)
     if isinstance(expected, (list, tuple)):
         if isinstance(got, np.ndarray):
             got = got.tolist()
@@ -186,7 +185,9 @@ def compare(
         if len(got) != len(expected):
             return f"expected {len(expected)} items{where}, got {len(got)}"
         for i, (e, g) in enumerate(zip(expected, got, strict=True)):
-            reason = compare(e, g, check_dtype=check_dtype, path=f"{path}[{i}]", **tolerance)
+            reason = compare(
+                e, g, rtol=rtol, atol=atol, check_dtype=check_dtype, path=f"{path}[{i}]"
+            )
             if reason:
                 return reason
         return None
@@ -196,7 +197,7 @@ def compare(
         if set(got) != set(expected):
             return f"expected keys {sorted(expected)}{where}, got {sorted(got)}"
         for k in expected:
-            reason = compare(expected[k], got[k], path=f"{path}[{k!r}]", **tolerance)
+            reason = compare(expected[k], got[k], rtol=rtol, atol=atol, path=f"{path}[{k!r}]")
             if reason:
                 return reason
         return None
@@ -486,6 +487,7 @@ class FunctionExercise(Exercise):
         """The imports it needs and the ``def`` line (and docstring) over a stub."""
         lines = self.source.splitlines()
         func = ast.parse(self.source).body[0]
+        assert isinstance(func, ast.FunctionDef), "a FunctionExercise's reference is a function"
         first = func.body[0]
         has_docstring = isinstance(first, ast.Expr) and isinstance(
             getattr(first, "value", None), ast.Constant

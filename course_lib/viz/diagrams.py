@@ -76,10 +76,8 @@ def draw_pipeline(highlight: Sequence[str] | str | None = None, *, title: str | 
     stage keys of :data:`PIPELINE_STAGES` to colour (e.g. ``"cnn"`` in the CNN chapter).
     Returns the ``Figure`` (one axis).
     """
-    if isinstance(highlight, str):
-        highlight = [highlight]
-    highlight = set(highlight or ())
-    unknown = highlight - set(PIPELINE_STAGES)
+    chosen = {highlight} if isinstance(highlight, str) else set(highlight or ())
+    unknown = chosen - set(PIPELINE_STAGES)
     if unknown:
         raise ValueError(
             f"draw_pipeline: unknown stages {sorted(unknown)}; choose from {list(PIPELINE_STAGES)}"
@@ -88,7 +86,7 @@ def draw_pipeline(highlight: Sequence[str] | str | None = None, *, title: str | 
     ax = axes[0, 0]
     dx, dy = 1.75, -0.95
     boxes = {
-        key: box(ax, col * dx, row * dy, text, "highlight" if key in highlight else kind)
+        key: box(ax, col * dx, row * dy, text, "highlight" if key in chosen else kind)
         for key, (col, row, text, kind) in PIPELINE_STAGES.items()
     }
     for a, b in (

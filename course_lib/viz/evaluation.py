@@ -182,26 +182,26 @@ def draw_beam_search(
         ax.text(0.05, y, f"step {t + 1}", fontsize=SMALL, va="center")
         for j, cand in enumerate(row):
             x = label_w + j * col + col / 2
-            kept = cand["kept"] is not None
+            is_kept = cand["kept"] is not None
             star = t == last and cand["kept"] == trace["chosen"]
-            if kept:
+            if is_kept:
                 where[t, cand["kept"]] = (x, y)
-            mark = "★ " if star else ("✓ " if kept else "✗ ")
+            mark = "★ " if star else ("✓ " if is_kept else "✗ ")
             word = cand["word"] if cand["word"] is not None else "(ended)"
             ax.add_patch(
                 Rectangle((x - box_w / 2, y - box_h / 2), box_w, box_h,
-                           fc=_KEPT if kept else "white", ec="0.2" if kept else "0.55",
-                           ls="-" if kept else "--", lw=2.0 if star else 1.0)
+                           fc=_KEPT if is_kept else "white", ec="0.2" if is_kept else "0.55",
+                           ls="-" if is_kept else "--", lw=2.0 if star else 1.0)
             )  # fmt: skip
-            colour = "black" if kept else "0.4"
+            colour = "black" if is_kept else "0.4"
             ax.text(x, y - 0.1, mark + word, ha="center", va="center", fontsize=SMALL,
                     color=colour, weight="bold" if star else "normal")  # fmt: skip
             ax.text(x, y + 0.12, f"{cand['score']:.2f}", ha="center", va="center",
                     fontsize=SMALL, color=colour)  # fmt: skip
             if t > 0 and (t - 1, cand["parent"]) in where:
                 px, py = where[t - 1, cand["parent"]]
-                ax.plot([px, x], [py + box_h / 2, y - box_h / 2], color="0.3" if kept else "0.7",
-                        ls="-" if kept else ":", lw=1.0, zorder=0)  # fmt: skip
+                line = {"color": "0.3", "ls": "-"} if is_kept else {"color": "0.7", "ls": ":"}
+                ax.plot([px, x], [py + box_h / 2, y - box_h / 2], lw=1.0, zorder=0, **line)
     score = "log-probability / length" if normalised else "log-probability"
     if normalised and trace["length_normalisation"] != 1:
         score += f"^{trace['length_normalisation']:g}"
@@ -223,13 +223,13 @@ def draw_beam_search(
 def plot_per_image_scores(values: Sequence[float], *, xlabel: str, title: str = "", bins: int = 30):
     """A histogram of one score per image with its mean marked (dashed line, value in the
     legend). Returns the ``Figure`` (one axis)."""
-    values = np.asarray(values, dtype=float)
-    if values.size == 0:
+    scores = np.asarray(values, dtype=float)
+    if scores.size == 0:
         raise ValueError("plot_per_image_scores: no values")
     fig, axes = figure(height=3.0, width=5.5)
     ax = axes[0, 0]
-    ax.hist(values, bins=bins, color="tab:purple", alpha=0.8)
-    ax.axvline(values.mean(), color="k", ls="--", label=f"mean = {values.mean():.2f}")
+    ax.hist(scores, bins=bins, color="tab:purple", alpha=0.8)
+    ax.axvline(scores.mean(), color="k", ls="--", label=f"mean = {scores.mean():.2f}")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("images")
     if title:

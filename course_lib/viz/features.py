@@ -158,7 +158,7 @@ def _styles(
     if given is None:
         return names, {name: cycle[k % len(cycle)] for k, name in enumerate(names)}
     if missing := set(names) - set(given):
-        raise ValueError(f"plot_pca: no {what} given for {sorted(missing)}")
+        raise ValueError(f"plot_pca: no {what} given for {sorted(missing, key=str)}")
     return names, given
 
 

@@ -113,19 +113,19 @@ def plot_caption_lengths(lengths: Sequence[int]):
     """A histogram of caption lengths in tokens (``<start>`` and ``<end>`` included), with the
     95th percentile and the longest caption (the row length every caption is padded to)
     marked. Returns the ``Figure`` (one axis)."""
-    lengths = np.asarray(lengths, dtype=int)
-    if lengths.size == 0:
+    counts = np.asarray(lengths, dtype=int)
+    if counts.size == 0:
         raise ValueError("plot_caption_lengths: no captions")
-    p95, longest = float(np.percentile(lengths, 95)), int(lengths.max())
+    p95, longest = float(np.percentile(counts, 95)), int(counts.max())
     fig, axes = figure(height=2.9)
     ax = axes[0, 0]
-    ax.hist(lengths, bins=np.arange(lengths.min(), longest + 2) - 0.5, color="tab:blue")
+    ax.hist(counts, bins=np.arange(counts.min(), longest + 2) - 0.5, color="tab:blue")
     ax.axvline(p95, color="tab:orange", ls="--", label=f"95 % are ≤ {p95:.0f}")
     ax.axvline(longest, color="tab:red", ls="--", label=f"longest = {longest}")
     ax.set_xlabel("caption length in tokens, with <start> and <end>")
     ax.set_ylabel("captions")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_title(f"Caption lengths (mean {lengths.mean():.1f})")
+    ax.set_title(f"Caption lengths (mean {counts.mean():.1f})")
     ax.legend()
     return finish(fig)
 
