@@ -9,8 +9,8 @@ The network (:func:`build_scene_cnn`): a strided 5×5 stem and 3 conv blocks (Ba
 down to an (S/8)×(S/8) map; x/y coordinate channels go into the last block, whose global max
 pooling says *what* is in the image and *where* (which the captions talk about), into
 Dense(256, relu) ``features``. Pooling over positions makes each detector work anywhere in the
-image, so the CNN learns from a few thousand scenes (flattening the map made it learn every
-position separately). Pretrained, it is a classifier with an extra sigmoid layer
+image, so the CNN learns from a few thousand scenes (a flattened map would have to be learnt
+position by position). Pretrained, it is a classifier with an extra sigmoid layer
 ``attributes``, one output per scene attribute (:func:`scene_attribute_names`).
 
 It is trained on first use (about 20 s on 2 CPU cores), deterministically for the course's seed
@@ -49,14 +49,7 @@ SCENE_CNN_LEARNING_RATE = 1e-3
 SCENE_CNN_BATCH_SIZE = 32
 #: Version of the small CNN's architecture, labels, training recipe and image decoding, stored
 #: beside its weights: a pretrained CNN of another version is retrained (and so its features
-#: re-extracted).
-#: 2: coordinate channels and global max pooling instead of flattening; background labels;
-#: horizontally mirrored training scenes (left/right labels swapped).
-#: 3: images decoded by ``course_lib.data.images.load_image`` (Pillow, the course's one image
-#: path) instead of TensorFlow's decoder.
-#: 4: learning rate 1e-3 instead of 3e-3 and 10 epochs instead of 15: after 10 epochs as good
-#: on the dev scenes (attribute accuracy 0.973, recall of present attributes 0.73) as the former
-#: recipe after 15, in two thirds of the time.
+#: re-extracted). Raise it whenever one of them changes.
 SCENE_CNN_VERSION = 4
 #: Seed of the random initialisation of ``build_scene_cnn`` when no weights are loaded.
 SMALLCNN_INIT_SEED = 0

@@ -68,9 +68,8 @@ __all__ = [
 #: Batches per window of the shuffled training rows that :func:`make_tf_dataset` sorts by
 #: caption length before cutting it into batches. 16 leaves about 2 % of the caption cells of a
 #: batch as padding at Flickr8k's caption lengths, against about 36 % for plain shuffled batches
-#: (``benchmarks/bench_training.py``). Wider windows make the captions of a batch more alike,
-#: which cost caption quality: with windows of 32 the mini profile's beam BLEU-4 was 0.04 lower
-#: than with 8 or 16 for each of three seeds, for a step no faster than with 16.
+#: (``benchmarks/bench_training.py``); wider windows make the captions of a batch more alike,
+#: which costs caption quality and makes no step faster.
 SORT_WINDOW = 16
 
 

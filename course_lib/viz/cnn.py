@@ -23,50 +23,6 @@ from course_lib.viz.style import (
 )
 
 
-def plot_filters(
-    kernel: np.ndarray,
-    *,
-    n: int | None = 24,
-    ncols: int = 8,
-    title: str | None = None,
-    channel: int | None = None,
-):
-    """The filters of a convolution layer, one small image per filter.
-
-    ``kernel``: the layer's weights, shape (kh, kw, in_channels, filters) (Keras layout, e.g.
-    ``layer.get_weights()[0]``). With 3 input channels each filter is drawn as an RGB patch
-    (each filter rescaled to 0–1 on its own); otherwise input ``channel`` (default 0) is drawn
-    in a diverging colour map (red positive, blue negative). ``n``: how many filters (default
-    24; None for all). Returns the ``Figure`` with one axis per filter, titled ``f<k>``.
-    """
-    kernel = np.asarray(kernel, dtype=float)
-    if kernel.ndim != 4:
-        raise ValueError(f"plot_filters: expected (kh, kw, in, filters), got shape {kernel.shape}")
-    count = kernel.shape[-1] if n is None else min(n, kernel.shape[-1])
-    rgb = kernel.shape[2] == 3 and channel is None
-    nrows, ncols = grid_shape(count, ncols)
-    panel = PAGE_WIDTH_IN / ncols
-    fig, axes = figure(nrows, ncols, height=(panel + 0.2) * nrows + (0.35 if title else 0))
-    limit = float(np.abs(kernel).max()) or 1.0
-    for k, ax in enumerate(axes.flat):
-        if k >= count:
-            fig.delaxes(ax)
-            continue
-        w = kernel[..., k]
-        if rgb:
-            lo, hi = w.min(), w.max()
-            ax.imshow((w - lo) / ((hi - lo) or 1.0), interpolation="nearest")
-        else:
-            ax.imshow(w[..., channel or 0], cmap="RdBu_r", vmin=-limit, vmax=limit,
-                      interpolation="nearest")  # fmt: skip
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(f"f{k}", fontsize=SMALL)
-    if title:
-        fig.suptitle(title)
-    return finish(fig)
-
-
 def plot_feature_maps(
     feature_maps: np.ndarray,
     *,
