@@ -1,7 +1,7 @@
 """The whole pipeline in a few calls, shared by the command line and the book's chapters.
 
 dataset → features → vocabulary → training → decoding → scores. Each costly stage is cached
-in the data folder, so a chapter can ask for what it needs (``get_captioner(profile)``)
+in the data folder, so a chapter can ask for what it needs (``train_captioner(profile)``)
 without depending on an earlier chapter having run.
 """
 
@@ -498,29 +498,6 @@ def load_trained(
     )
 
 
-def get_captioner(
-    profile: config.Profile,
-    data_dir: PathLike | None = None,
-    *,
-    dataset_name: str | None = None,
-    model: str = "merge",
-    verbose: int = 2,
-    dataset: CaptionDataset | None = None,
-    strategy: str = "default",
-) -> Captioner:
-    """The trained model of ``profile``: loaded when a finished run exists, else trained (on
-    the devices of ``strategy``, see :func:`train_captioner`)."""
-    return train_captioner(
-        profile,
-        data_dir,
-        dataset_name=dataset_name,
-        model=model,
-        verbose=verbose,
-        dataset=dataset,
-        strategy=strategy,
-    )
-
-
 def decode_captions(
     captioner: Captioner,
     features: np.ndarray,
@@ -574,7 +551,7 @@ def evaluate_captioner(
     features = prepare_features(
         profile, data_dir, dataset=dataset, progress=False, spatial=attention
     )
-    captioner = captioner or get_captioner(
+    captioner = captioner or train_captioner(
         profile, data_dir, dataset_name=dataset_name, model=model, dataset=dataset
     )
     beam_width = beam_width or profile.beam_width
@@ -708,7 +685,7 @@ def run_all(
     spatial = model == "attention"
     dataset = timed("data", load_dataset_for, profile, data_dir)
     timed("features", prepare_features, profile, data_dir, dataset=dataset, spatial=spatial)
-    captioner = timed("train", get_captioner, profile, data_dir, model=model, strategy=strategy)
+    captioner = timed("train", train_captioner, profile, data_dir, model=model, strategy=strategy)
     common = {"captioner": captioner, "model": model}
     scores = timed(
         "evaluate", evaluate_captioner, profile, data_dir, decoder="beam",

@@ -470,7 +470,7 @@ def _cell(cell_type: str, cell_id: str, source: str) -> dict:
     return cell
 
 
-def exercise_cells(cell_id: str, source: str, ctx: Context) -> list[dict]:
+def student_exercise_cells(cell_id: str, source: str, ctx: Context) -> list[dict]:
     """An exercise's code cell as two: the answer, then the check as an nbgrader test cell."""
     match = EXERCISE_CODE.match(cell_id)
     chapter, number = int(match.group("chapter")), int(match.group("number"))
@@ -503,7 +503,7 @@ def convert_notebook(path: Path, references: dict[str, Reference], labels: dict[
             if "remove-cell" in tags and SETUP_TAG not in tags:
                 continue
             if EXERCISE_CODE.match(cell["id"]):
-                cells += exercise_cells(cell["id"], source, ctx)
+                cells += student_exercise_cells(cell["id"], source, ctx)
             else:
                 cells.append(_cell("code", cell["id"], source))
         elif cell["cell_type"] == "markdown":
@@ -548,7 +548,7 @@ def notebook_text(notebook: dict) -> str:
     return json.dumps(notebook, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
 
 
-def chapter_notebooks(book: Path = BOOK) -> list[Path]:
+def numbered_chapters(book: Path = BOOK) -> list[Path]:
     """The chapter notebooks, ``book/NN_*.ipynb``."""
     return sorted(p for p in book.glob("*.ipynb") if re.match(r"^\d\d_", p.name))
 
@@ -563,7 +563,7 @@ def generate(out: Path = OUT) -> dict[Path, str]:
     references, labels = read_bibliography(), book_labels()
     return {
         colab_path(path, out): notebook_text(convert_notebook(path, references, labels))
-        for path in chapter_notebooks()
+        for path in numbered_chapters()
     }
 
 

@@ -92,7 +92,7 @@ def synced(notebook: dict, chapter: int) -> dict:
     return {**notebook, "cells": [*kept[:at], *exercise_cells(chapter), *kept[at:]]}
 
 
-def chapter_notebooks() -> list[Path]:
+def chapters_with_exercises() -> list[Path]:
     """The chapter notebooks that have exercises."""
     return [p for p in sorted((ROOT / "book").glob("*.ipynb")) if chapter_number(p) is not None]
 
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only report stale notebooks")
     args = parser.parse_args(argv)
     stale = []
-    for path in chapter_notebooks():
+    for path in chapters_with_exercises():
         notebook = json.loads(path.read_text(encoding="utf-8"))
         new = synced(notebook, chapter_number(path))
         if new != notebook:
