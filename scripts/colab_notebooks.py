@@ -46,6 +46,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from course_lib.exercises import all_exercises
+from course_lib.exercises.cells import answer_cell, check_cell, code_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -389,7 +390,7 @@ def convert_directive(directive: Directive, ctx: Context) -> list[str]:
             raise ctx.error(
                 directive.construct(),
                 'an exercise needs :nonumber: and a numbered title, "3.2: title"'
-                " (write it with chN.exK.exercise_cell())",
+                " (write it with course_lib.exercises.cells.exercise_cell)",
             )
         title = convert_inline(directive.argument, ctx)
         return [f"### Exercise {title}", "", *convert_lines(directive.body, ctx)]
@@ -475,9 +476,9 @@ def student_exercise_cells(cell_id: str, source: str, ctx: Context) -> list[dict
     match = EXERCISE_CODE.match(cell_id)
     chapter, number = int(match.group("chapter")), int(match.group("number"))
     ex = next((e for e in all_exercises().get(chapter, []) if e.number == number), None)
-    if ex is None or source != ex.code_cell():
+    if ex is None or source != code_cell(ex):
         raise ctx.error(cell_id, "not the exercise's cell: run scripts/exercise_cells.py")
-    check = _cell("code", f"{ex.label}-check", ex.check_cell())
+    check = _cell("code", f"{ex.label}-check", check_cell(ex))
     check["metadata"]["nbgrader"] = {
         "grade": True,
         "grade_id": ex.label,
@@ -487,7 +488,7 @@ def student_exercise_cells(cell_id: str, source: str, ctx: Context) -> list[dict
         "solution": False,
         "task": False,
     }
-    return [_cell("code", cell_id, ex.answer_cell()), check]
+    return [_cell("code", cell_id, answer_cell(ex)), check]
 
 
 def convert_notebook(path: Path, references: dict[str, Reference], labels: dict[str, str]) -> dict:
