@@ -170,6 +170,14 @@ def read_images(paths: Sequence[str | os.PathLike], size: int) -> np.ndarray:
     return np.stack([load_image(path, size) for path in paths]).astype(np.float32)
 
 
+def _was_read(index, image, ok):
+    return ok
+
+
+def _without_flag(index, image, ok):
+    return index, image
+
+
 def image_batches(
     paths: Sequence[str | os.PathLike],
     size: int,
@@ -193,5 +201,5 @@ def image_batches(
 
     ds = tf.data.Dataset.range(len(paths))
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.filter(lambda i, x, ok: ok).map(lambda i, x, ok: (i, x))
+    ds = ds.filter(_was_read).map(_without_flag)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
