@@ -24,7 +24,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from benchmarks import comparison, load_average, machine_info, now
+from benchmarks import comparison, load_average, result
 from course_lib.backbones import build_backbone
 from course_lib.data import generate_synthetic, load_dataset
 from course_lib.features import FeatureRequest, extract_features
@@ -34,7 +34,6 @@ NAME = "extraction"
 
 def _seed_loop(model, paths: list[Path], image_size: int) -> np.ndarray:
     """The tutorial's loop: load one image with PIL, to array, ``predict`` it alone."""
-
     rows = []
     for path in paths:
         image = keras.utils.load_img(path, target_size=(image_size, image_size))
@@ -114,16 +113,7 @@ def run(
         "images are the synthetic set's JPEGs (64 to 96 px squares), so decoding is cheap and "
         "way B's cost is mostly model.predict's per-call overhead."
     )
-    return {
-        "benchmark": NAME,
-        "title": "feature extraction: images per second",
-        "scale": scale,
-        "date": now(),
-        "machine": machine_info(),
-        "load_average": {"start": load_start, "end": load_average()},
-        "way_a": a,
-        "way_b": b,
-        "comparisons": comparisons,
-        "notes": notes,
-        "wall_seconds": round(time.perf_counter() - wall, 1),
-    }
+    return result(
+        NAME, "feature extraction: images per second", scale, load_start=load_start, wall=wall,
+        way_a=a, way_b=b, comparisons=comparisons, notes=notes,
+    )  # fmt: skip

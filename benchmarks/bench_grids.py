@@ -358,32 +358,16 @@ def _kept_run(runs: list[dict]) -> dict:
 
 
 def _comparisons(write: dict, trained: dict) -> list[dict]:
+    rows = (
+        ("peak memory writing the grid store", "MiB", write, "peak_memory_mib", 4.0),
+        ("peak memory training on grids", "MiB", trained, "peak_memory_mib", 1.3),
+        ("seconds per step training on grids", "s", trained, "seconds_per_step", 0.8),
+    )
     return [
-        comparison(
-            "peak memory writing the grid store",
-            "MiB",
-            write["streamed"]["peak_memory_mib"],
-            write["whole"]["peak_memory_mib"],
-            target=4.0,
-            higher_is_better=False,
-        ),
-        comparison(
-            "peak memory training on grids",
-            "MiB",
-            trained["streamed"]["peak_memory_mib"],
-            trained["whole"]["peak_memory_mib"],
-            target=1.3,
-            higher_is_better=False,
-        ),
-        comparison(
-            "seconds per step training on grids",
-            "s",
-            trained["streamed"]["seconds_per_step"],
-            trained["whole"]["seconds_per_step"],
-            target=0.8,
-            higher_is_better=False,
-        ),
-    ]
+        comparison(label, unit, ways["streamed"][key], ways["whole"][key], target=target,
+                   higher_is_better=False)
+        for label, unit, ways, key, target in rows
+    ]  # fmt: skip
 
 
 def _notes(
