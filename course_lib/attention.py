@@ -141,7 +141,7 @@ class AttentionLSTM(layers.Layer):
     def step(self, h, c, word, keys, regions, training=False):
         """One word: ``(h, c, y, context, alpha)`` after reading ``word`` (B, E)."""
         alpha = self.attention(keys, h)  # (B, L)
-        context = self.gate(h) * ops.sum(alpha[..., None] * regions, axis=1)  # (B, C)
+        context = self.gate(h) * ops.sum(ops.multiply(alpha[..., None], regions), axis=1)
         x = ops.concatenate([word, context], axis=-1)
         y, (h, c) = self.cell(x, [h, c], training=training)
         return h, c, y, context, alpha

@@ -253,7 +253,7 @@ class StepModel:
         x = ops.take(self.embedding.embeddings, words, axis=0)  # (B, E), what Embedding does
         y, (h, c) = self.cell(x, [state["h"], state["c"]], training=False)
         if self.kind == "merge":
-            y = y + state["image"]
+            y = ops.add(y, state["image"])  # a NumPy state: ops converts it (torch)
         probs = self.output(self.decoder_dense(y))
         new_state = {"h": ops.convert_to_numpy(h), "c": ops.convert_to_numpy(c)}
         if self.kind == "merge":

@@ -30,7 +30,7 @@ multi-object scenes whose caption states a relation), ``n_images``, ``n_relation
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,7 @@ from course_lib.data.synthetic import (
     RELATION_PHRASES,
     SHAPES,
     SIZE_WORDS,
+    describe_object,
 )
 from course_lib.metrics import Hypotheses, describe_ids, strip_special_tokens
 
@@ -49,6 +50,7 @@ __all__ = [
     "attention_correctness",
     "box_coverage",
     "parse_scene_caption",
+    "relation_pairs",
     "scene_accuracy",
     "scene_report_table",
 ]
@@ -295,6 +297,35 @@ def _summary(details: list[dict[str, Any]]) -> dict[str, Any]:
     result["n_images"] = len(details)
     result["n_relation_images"] = sum(d["relation_correct"] is not None for d in details)
     return result
+
+
+def relation_pairs(
+    scenes: Mapping[str, Mapping[str, Any]], image_ids: Iterable[str]
+) -> tuple[list[str], list[list[str]], list[list[str]]]:
+    """For every scene of two or more objects, its first relation stated both ways round.
+
+    Returns ``(ids, true, opposite)``: the ids of those scenes and, for each, two token lists
+    that name the same two objects in the same order, ``"a small red circle to the left of a
+    large blue square"`` (the relation that holds) and ``"… to the right of …"`` (its opposite,
+    as many words long). A model that knows where the objects are gives the first the higher
+    probability; one that does not is right half of the time.
+    """
+    ids, true, opposite = [], [], []
+    for image_id in image_ids:
+        scene = scenes[image_id]
+        if len(scene["objects"]) < 2:
+            continue
+        first = scene["relations"][0]
+        a, b = (scene["objects"][first[k]] for k in ("subject", "object"))
+
+        def caption(relation: str, a=a, b=b) -> list[str]:
+            phrase = list(RELATION_PHRASES[relation][0])
+            return [*describe_object(a).split(), *phrase, *describe_object(b).split()]
+
+        ids.append(image_id)
+        true.append(caption(first["relation"]))
+        opposite.append(caption(INVERSE_RELATION[first["relation"]]))
+    return ids, true, opposite
 
 
 def scene_report_table(

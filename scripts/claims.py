@@ -302,7 +302,7 @@ def flatten(report: dict, prefix: str = "") -> dict[str, float]:
     return flat
 
 
-def run_variant(variant: str, notebooks: list[Path], work: Path) -> None:
+def run_variant(variant: str, notebooks: list[Path], work: Path, scores: bool) -> None:
     """Child process: execute ``notebooks`` in this process's environment (the variant's)."""
     folder = work / variant
     folder.mkdir(parents=True, exist_ok=True)
@@ -316,8 +316,8 @@ def run_variant(variant: str, notebooks: list[Path], work: Path) -> None:
     with records.open("a", encoding="utf-8") as out:
         for failure in failures:
             out.write(json.dumps(failure) + "\n")
-    scores = headline(dict(os.environ))
-    (folder / "headline.json").write_text(json.dumps(scores, indent=1))
+    if scores:
+        (folder / "headline.json").write_text(json.dumps(headline(dict(os.environ)), indent=1))
 
 
 def variant_env(variant: str, work: Path) -> dict[str, str]:
@@ -490,6 +490,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=1, help="variants run at once")
     parser.add_argument("--work", type=Path, default=ROOT / "_build" / "claims")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--no-headline", action="store_true", help="skip scoring the trained models"
+    )
     parser.add_argument("--run-variant", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -508,7 +511,7 @@ def main(argv: list[str]) -> int:
     args = parse(argv)
     notebooks = selected(args.chapters)
     if args.run_variant:
-        run_variant(args.run_variant, notebooks, args.work)
+        run_variant(args.run_variant, notebooks, args.work, not args.no_headline)
         return 0
     variants = args.variants or [
         "default", *(f"seed-{s}" for s in args.seeds), "onednn-off"
@@ -520,6 +523,8 @@ def main(argv: list[str]) -> int:
         log.parent.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, __file__, "--run-variant", variant, "--work", str(args.work),
                    "--chapters", *stems]  # fmt: skip
+        if args.no_headline:
+            command.append("--no-headline")
         with log.open("w") as out:
             done = subprocess.run(
                 command, env=variant_env(variant, args.work), stdout=out, stderr=out
@@ -535,7 +540,7 @@ def main(argv: list[str]) -> int:
         jsonl = folder / "claims.jsonl"
         if jsonl.exists():
             records += [json.loads(line) for line in jsonl.read_text().splitlines()]
-        if (folder / "headline.json").exists() and outcomes[variant] == 0:
+        if (folder / "headline.json").exists() and outcomes[variant] == 0 and not args.no_headline:
             headlines[variant] = json.loads((folder / "headline.json").read_text())
     save(records, headlines, args.out)
     failed = [r for r in records if not r["held"]]

@@ -154,12 +154,27 @@ def test_an_import_against_the_layers_is_found():
     ]
 
 
+def _lines(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """A function's lines, less those of the classes it defines (their methods are measured
+    on their own: a class defined in a function, after an import it needs, is no longer a
+    function for it)."""
+    classes = [n for n in ast.walk(function) if isinstance(n, ast.ClassDef)]
+    outer = [c for c in classes if not any(c is not d and _inside(c, d) for d in classes)]
+    return (
+        function.end_lineno - function.lineno + 1 - sum(c.end_lineno - c.lineno + 1 for c in outer)
+    )
+
+
+def _inside(node: ast.AST, outer: ast.AST) -> bool:
+    return outer.lineno <= node.lineno and node.end_lineno <= outer.end_lineno
+
+
 def long_functions(path: Path, limit: int, root: Path = ROOT) -> list[str]:
     """The functions and methods of ``path`` longer than ``limit`` lines, with their length."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            length = node.end_lineno - node.lineno + 1
+            length = _lines(node)
             if length > limit:
                 found.append(f"{path.relative_to(root)}:{node.lineno} {node.name} ({length} lines)")
     return found
@@ -179,3 +194,10 @@ def test_a_long_function_is_found(tmp_path):
     (tmp_path / "m.py").write_text(f"def short():\n    pass\n\n\ndef long():\n{body}")
     path = tmp_path / "m.py"
     assert [f.split()[1] for f in long_functions(path, 60, tmp_path)] == ["long"]
+
+
+def test_a_class_defined_in_a_function_is_measured_by_its_methods(tmp_path):
+    body = "".join(f"        x{k} = {k}\n" for k in range(60))
+    source = f"def factory():\n    class Made:\n{body}\n    return Made\n"
+    (tmp_path / "m.py").write_text(source)
+    assert long_functions(tmp_path / "m.py", 60, tmp_path) == []

@@ -68,7 +68,14 @@ def test_the_pipeline_builds_the_model_in_the_strategys_scope(tmp_path, monkeypa
         raise Built(model.distribute_strategy)
 
     monkeypatch.setattr(training, "train", stop_at_training)
-    tiny = config.get_profile("mini", synthetic_images=16, weights=None, units=8, embed_dim=8)
+    tiny = config.get_profile(
+        "mini",
+        synthetic_images=16,
+        synthetic_extra_test_images=0,
+        weights=None,
+        units=8,
+        embed_dim=8,
+    )
     with pytest.raises(Built) as built:
         run_all(tiny, tmp_path, strategy="mirrored")
     assert built.value.args[0] is distribute.make_strategy("mirrored")

@@ -19,7 +19,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def tiny_mini():
     return config.get_profile(
-        "mini", synthetic_images=40, epochs=2, embed_dim=16, units=16, batch_size=16
+        "mini",
+        synthetic_images=40,
+        synthetic_extra_test_images=0,
+        epochs=2,
+        embed_dim=16,
+        units=16,
+        batch_size=16,
     )
 
 

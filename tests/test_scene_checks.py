@@ -9,7 +9,12 @@ import pytest
 
 from course_lib.data import synthetic
 from course_lib.evaluation import evaluate_captions
-from course_lib.scene_checks import parse_scene_caption, scene_accuracy, scene_report_table
+from course_lib.scene_checks import (
+    parse_scene_caption,
+    relation_pairs,
+    scene_accuracy,
+    scene_report_table,
+)
 from course_lib.text import clean_caption
 
 
@@ -145,3 +150,18 @@ def test_scene_accuracy_accepts_every_reference_caption_of_the_generator():
     wrong = {i: d for i, d in result["details"].items() if not d["all_correct"]}
     assert not wrong, list(wrong.items())[:3]
     assert result["n_relation_images"] > 0
+
+
+def test_relation_pairs_state_the_first_relation_and_its_opposite():
+    rng = np.random.default_rng(0)
+    scenes = {f"s{k}": synthetic.make_scene(rng, 64) for k in range(30)}
+    ids, true, opposite = relation_pairs(scenes, sorted(scenes))
+    assert ids == sorted(i for i, s in scenes.items() if len(s["objects"]) >= 2) and ids
+    for image_id, right, wrong in zip(ids, true, opposite, strict=True):
+        assert len(right) == len(wrong) and right != wrong
+        checks = scene_accuracy({image_id: right}, scenes)["details"][image_id]
+        assert checks["relation_correct"] is True and not checks["hallucinations"]
+        assert (
+            scene_accuracy({image_id: wrong}, scenes)["details"][image_id]["relation_correct"]
+            is False
+        )

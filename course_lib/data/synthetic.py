@@ -385,7 +385,7 @@ def _normalise_size(image_size: int | Sequence[int]) -> tuple[int, int]:
 
 
 def _split_sizes(n_images: int, extra_test_images: int = 0) -> dict[str, int]:
-    """75 / 12.5 / 12.5 split, then the extra test images: 2000 + 750 -> 1500 / 250 / 1000."""
+    """75 / 12.5 / 12.5 split, then the extra test images: 4000 + 500 -> 3000 / 500 / 1000."""
     n_held = n_images // 8
     return {"train": n_images - 2 * n_held, "dev": n_held, "test": n_held + extra_test_images}
 
