@@ -52,7 +52,7 @@ class Profile:
     """Everything that differs between the ``mini`` and ``full`` runs of the course."""
 
     name: str
-    dataset: str  # "synthetic" or "flickr8k"
+    dataset: str  # one of DATASETS
     backbone: str  # "smallcnn" or "vgg16"
     weights: str | None  # "scenes" (smallcnn pretrained here), "imagenet", or None (random)
     image_size: int  # square side in pixels fed to the backbone
