@@ -38,13 +38,17 @@ from course_lib.io import atomic_write_json, atomic_write_text
 __all__ = [
     "DEFAULT_OUT",
     "RESULT_KEYS",
+    "MemoryWatch",
     "available_memory_bytes",
     "comparison",
+    "features_by_way",
     "load_average",
     "machine_info",
     "peak_rss_mib",
     "result",
     "run_child",
+    "run_stage",
+    "stored_mib",
     "write_result",
     "write_summary",
 ]
@@ -214,6 +218,49 @@ def run_child(module: str, args: Sequence[str], label: str) -> dict[str, Any]:
             f"the {label} child failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
         )
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+class MemoryWatch:
+    """A child's measured block (``with MemoryWatch() as watch:``): :meth:`record` gives its
+    peak memory above what the process held when the block began (:func:`memory_delta`) and
+    the load average then and now."""
+
+    def __enter__(self) -> MemoryWatch:
+        self.load_start = load_average()
+        self.baseline, self.base_status = peak_rss_mib(), AnonSampler.read()
+        self.sampler = AnonSampler().__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.sampler.__exit__(*exc)
+
+    def record(self) -> dict[str, Any]:
+        return {
+            **memory_delta(self.baseline, self.base_status, self.sampler),
+            "load_average": {"start": self.load_start, "end": load_average()},
+        }
+
+
+def stored_mib(folder: Path) -> float:
+    """MiB of the ``.npy`` files under ``folder``."""
+    return round(sum(f.stat().st_size for f in folder.rglob("*.npy")) / 2**20, 1)
+
+
+def features_by_way(store: Any, image_ids: Sequence[str], way: str) -> Any:
+    """The training features as way ``streamed`` reads them (the store itself) or way
+    ``whole`` (every training image's grid loaded, as float32)."""
+    if way == "streamed":
+        return store
+    return {i: store[i] for i in dict.fromkeys(image_ids)}
+
+
+def run_stage(module: str, stage: str, way: str, options: dict[str, Any]) -> dict[str, Any]:
+    """:func:`run_child` for one stage of one way, ``options`` as ``--key value`` (``_`` in a
+    key written ``-``)."""
+    args = ["--stage", stage, "--way", way]
+    for key, value in options.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    return run_child(module, args, f"{way} {stage}")
 
 
 def now() -> str:

@@ -49,14 +49,14 @@ import tensorflow as tf
 
 from benchmarks import (
     FLICKR8K,
-    AnonSampler,
+    MemoryWatch,
     available_memory_bytes,
     comparison,
+    features_by_way,
     load_average,
-    memory_delta,
-    peak_rss_mib,
     result,
-    run_child,
+    run_stage,
+    stored_mib,
 )
 from benchmarks.bench_training import make_data
 from course_lib import features as F
@@ -73,6 +73,8 @@ BATCH = 64  # the profiles' batch_size
 EXTRACT_BATCH = 32  # extract_features' batch_size
 UNITS = 64
 WAYS = ("streamed", "whole")
+#: This module, as its children run it (``python -m``).
+CHILD = "benchmarks.bench_grids"
 #: Training children in a palindrome, so that a load that drifts hits both ways alike.
 ORDER = ("streamed", "whole", "whole", "streamed")
 
@@ -161,28 +163,22 @@ def _write_whole(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
 
 
 def _child_write(args: argparse.Namespace) -> dict[str, Any]:
-    load_start = load_average()
-    baseline, base_status = peak_rss_mib(), AnonSampler.read()
     start = time.perf_counter()
-    with AnonSampler() as sampler:
+    with MemoryWatch() as watch:
         write = _write_streamed if args.way == "streamed" else _write_whole
         result = write(args, Path(args.folder))
     seconds = time.perf_counter() - start
-    stored = sum(f.stat().st_size for f in Path(args.folder).rglob("*.npy"))
     return {
         "way": args.way,
         "images": args.images,
         **result,
         "seconds": round(seconds, 3),
-        "stored_mib": round(stored / 2**20, 1),
-        **memory_delta(baseline, base_status, sampler),
-        "load_average": {"start": load_start, "end": load_average()},
+        "stored_mib": stored_mib(Path(args.folder)),
+        **watch.record(),
     }
 
 
 def _child_train(args: argparse.Namespace) -> dict[str, Any]:
-
-    load_start = load_average()
     keras.utils.set_random_seed(0)
     grid = (args.regions, args.channels)
     model = compile_captioner(
@@ -190,17 +186,12 @@ def _child_train(args: argparse.Namespace) -> dict[str, Any]:
             args.vocab_size, grid, embed_dim=UNITS, units=UNITS, attention_units=UNITS
         )
     )
-    baseline, base_status = peak_rss_mib(), AnonSampler.read()
-    with AnonSampler() as sampler:
+    with MemoryWatch() as watch:
         start = time.perf_counter()
         _, image_ids, ids = make_data(
             args.scale, vocab_size=args.vocab_size, max_length=args.max_length, feature_dim=1
         )
-        store = load_feature_cache(args.store)
-        if args.way == "streamed":
-            features: Any = store
-        else:  # loaded whole: every training image's grid as float32
-            features = {i: store[i] for i in dict.fromkeys(image_ids)}
+        features = features_by_way(load_feature_cache(args.store), image_ids, args.way)
         data = make_tf_dataset(features, image_ids, ids, batch_size=BATCH, seed=0)
         prepare_seconds = time.perf_counter() - start
         steps_per_epoch = math.ceil(len(ids) / BATCH)
@@ -230,16 +221,8 @@ def _child_train(args: argparse.Namespace) -> dict[str, Any]:
         "timed_steps": n_timed,
         "seconds_per_step": seconds_per_step,
         "prepare_seconds": round(prepare_seconds, 3),
-        **memory_delta(baseline, base_status, sampler),
-        "load_average": {"start": load_start, "end": load_average()},
+        **watch.record(),
     }
-
-
-def _run_child(stage: str, way: str, options: dict[str, Any]) -> dict[str, Any]:
-    args = ["--stage", stage, "--way", way]
-    for key, value in options.items():
-        args += [f"--{key.replace('_', '-')}", str(value)]
-    return run_child("benchmarks.bench_grids", args, f"{way} {stage}")
 
 
 def _check_fits(scale: float, images: int, train_images: int, grid: tuple[int, int], tmp: Path):
@@ -333,14 +316,14 @@ def _measure(
         write: dict[str, dict] = {}
         for way in WAYS:
             progress(f"  grids: writing {images} grids {grid}, {way} …")
-            write[way] = _run_child(
-                "write", way, {**shape, "shard_size": shard_size(scale), "folder": tmp / way}
+            write[way] = run_stage(
+                CHILD, "write", way, {**shape, "shard_size": shard_size(scale), "folder": tmp / way}
             )
         options = {**shape, **train_options, "store": write["streamed"]["store"]}
         runs: dict[str, list[dict]] = {way: [] for way in WAYS}
         for way in order:
             progress(f"  grids: training {train_images} images, {way} …")
-            runs[way].append(_run_child("train", way, options))
+            runs[way].append(run_stage(CHILD, "train", way, options))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return write, runs

@@ -41,13 +41,13 @@ import keras
 import numpy as np
 
 from benchmarks import (
-    AnonSampler,
+    MemoryWatch,
     comparison,
+    features_by_way,
     load_average,
-    memory_delta,
-    peak_rss_mib,
     result,
-    run_child,
+    run_stage,
+    stored_mib,
 )
 from course_lib.attention import build_attention_model
 from course_lib.backbones import build_backbone
@@ -66,6 +66,8 @@ from course_lib.training import encode_captions, make_tf_dataset
 
 NAME = "scale"
 WAYS = ("streamed", "whole")
+#: This module, as its children run it (``python -m``).
+CHILD = "benchmarks.bench_scale"
 IMAGE_SIZE = 64
 BATCH = 64
 UNITS = 64
@@ -94,10 +96,8 @@ def _child_extract(args: argparse.Namespace) -> dict[str, Any]:
     # that the libraries TensorFlow loads on first use are not counted as features' memory.
     backbone = build_backbone("smallcnn", weights=None, image_size=IMAGE_SIZE, spatial=True)
     backbone.predict_on_batch(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.float32))
-    load_start = load_average()
-    baseline, base_status = peak_rss_mib(), AnonSampler.read()
     start = time.perf_counter()
-    with AnonSampler() as sampler:
+    with MemoryWatch() as watch:
         if args.way == "streamed":
             request = FeatureRequest(
                 dataset, "smallcnn", weights=None, image_size=IMAGE_SIZE, data_dir=data_dir,
@@ -116,21 +116,17 @@ def _child_extract(args: argparse.Namespace) -> dict[str, Any]:
             np.save(folder / "grids.npy", grids)
             images = len(grids)
     seconds = time.perf_counter() - start
-    stored = sum(f.stat().st_size for f in folder.rglob("*.npy"))
     return {
         "way": args.way,
         "images": images,
         "store": str(folder),
         "seconds": round(seconds, 3),
-        "stored_mib": round(stored / 2**20, 1),
-        **memory_delta(baseline, base_status, sampler),
-        "load_average": {"start": load_start, "end": load_average()},
+        "stored_mib": stored_mib(folder),
+        **watch.record(),
     }
 
 
 def _child_train(args: argparse.Namespace) -> dict[str, Any]:
-
-    load_start = load_average()
     keras.utils.set_random_seed(0)
     dataset = _dataset(Path(args.root))
     captions = dataset.split_captions("train")
@@ -141,14 +137,10 @@ def _child_train(args: argparse.Namespace) -> dict[str, Any]:
             len(vocab), store.item_shape, embed_dim=UNITS, units=UNITS, attention_units=UNITS
         )
     )
-    baseline, base_status = peak_rss_mib(), AnonSampler.read()
-    with AnonSampler() as sampler:
+    with MemoryWatch() as watch:
         start = time.perf_counter()
         image_ids, ids = encode_captions(captions, vocab)
-        if args.way == "streamed":
-            features: Any = store
-        else:  # loaded whole: every training image's grid as float32
-            features = {i: store[i] for i in dict.fromkeys(image_ids)}
+        features = features_by_way(store, image_ids, args.way)
         data = make_tf_dataset(features, image_ids, ids, batch_size=BATCH, seed=0)
         model.fit(data, epochs=1, verbose=0)
         seconds = time.perf_counter() - start
@@ -158,16 +150,8 @@ def _child_train(args: argparse.Namespace) -> dict[str, Any]:
         "captions": len(ids),
         "batch_size": BATCH,
         "seconds": round(seconds, 3),
-        **memory_delta(baseline, base_status, sampler),
-        "load_average": {"start": load_start, "end": load_average()},
+        **watch.record(),
     }
-
-
-def _run_child(stage: str, way: str, options: dict[str, Any]) -> dict[str, Any]:
-    args = ["--stage", stage, "--way", way]
-    for key, value in options.items():
-        args += [f"--{key}", str(value)]
-    return run_child("benchmarks.bench_scale", args, f"{way} {stage}")
 
 
 # ----------------------------------------------------------------------------- the benchmark
@@ -187,11 +171,11 @@ def run(scale: float = 0.1, *, progress=print) -> dict[str, Any]:
             for way in WAYS:
                 progress(f"  scale: {n} images, extraction, {way} …")
                 work = tmp / f"work-{n}"
-                extract = _run_child("extract", way, {"root": root, "work": work})
+                extract = run_stage(CHILD, "extract", way, {"root": root, "work": work})
                 progress(f"  scale: {n} images, one training epoch, {way} …")
                 # both ways train from the store that way A wrote at this size
                 written = extract if way == "streamed" else measured["streamed"][n]["extract"]
-                train = _run_child("train", way, {"root": root, "store": written["store"]})
+                train = run_stage(CHILD, "train", way, {"root": root, "store": written["store"]})
                 measured[way][n] = {"extract": extract, "train": train}
             shutil.rmtree(root, ignore_errors=True)
     finally:
