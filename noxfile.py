@@ -342,13 +342,14 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def lint(session: nox.Session) -> None:
-    """ruff check and ruff format --check over the library, tests, benchmarks and notebooks."""
+    """ruff check and ruff format --check over the library, tests, benchmarks and notebooks;
+    mypy over course_lib (it ships py.typed)."""
     ruff_env = ROOT / ".nox" / "lint"
-    ruff = ruff_env / "bin" / "ruff"
-    if not ruff.exists():
+    ruff, mypy = ruff_env / "bin" / "ruff", ruff_env / "bin" / "mypy"
+    if not (ruff.exists() and mypy.exists()):
         session.run(sys.executable, "-m", "venv", str(ruff_env), external=True)
-        session.run(
-            str(ruff_env / "bin" / "python"), "-m", "pip", "install", "ruff>=0.5", external=True
-        )
+        tools = ("ruff>=0.5", "mypy>=1.10", "numpy>=1.23")  # mypy reads NumPy's types
+        session.run(str(ruff_env / "bin" / "python"), "-m", "pip", "install", *tools, external=True)
     session.run(str(ruff), "check", ".", external=True)
     session.run(str(ruff), "format", "--check", ".", external=True)
+    session.run(str(mypy), external=True)  # over course_lib: [tool.mypy] in pyproject.toml

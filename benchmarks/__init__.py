@@ -25,17 +25,30 @@ import json
 import os
 import platform
 import resource
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from course_lib.io import atomic_write_json, atomic_write_text
 
 __all__ = [
     "DEFAULT_OUT",
     "RESULT_KEYS",
+    "MemoryWatch",
+    "available_memory_bytes",
     "comparison",
+    "features_by_way",
     "load_average",
     "machine_info",
     "peak_rss_mib",
+    "result",
+    "run_child",
+    "run_stage",
+    "stored_mib",
     "write_result",
     "write_summary",
 ]
@@ -105,6 +118,8 @@ def _cpu_model() -> str:
 
 def machine_info() -> dict[str, Any]:
     """CPU count and model, memory, platform, Python, TensorFlow/Keras/NumPy versions, GPUs."""
+    # Imported here, not at the top: the child processes import this package before they
+    # take their memory baseline, and TensorFlow's import is part of what they measure.
     import keras
     import numpy as np
     import tensorflow as tf
@@ -147,6 +162,107 @@ def comparison(
     }
 
 
+def available_memory_bytes() -> int | None:
+    """``MemAvailable`` of ``/proc/meminfo`` in bytes (None where there is no such file)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def result(
+    name: str,
+    title: str,
+    scale: float,
+    *,
+    load_start: list[float],
+    wall: float,
+    way_a: dict[str, Any],
+    way_b: dict[str, Any],
+    comparisons: list[dict[str, Any]],
+    notes: list[str],
+    **extra: Any,
+) -> dict[str, Any]:
+    """A benchmark's result in the schema above; the date, the machine, the load average at the
+    end and the wall time since ``wall`` (a ``time.perf_counter()``) are read now."""
+    return {
+        "benchmark": name,
+        "title": title,
+        "scale": scale,
+        "date": now(),
+        "machine": machine_info(),
+        "load_average": {"start": load_start, "end": load_average()},
+        **extra,
+        "way_a": way_a,
+        "way_b": way_b,
+        "comparisons": comparisons,
+        "notes": notes,
+        "wall_seconds": round(time.perf_counter() - wall, 1),
+    }
+
+
+def run_child(module: str, args: Sequence[str], label: str) -> dict[str, Any]:
+    """Run ``python -m <module> <args>`` in a fresh process, so that a way is measured alone
+    (its memory its own), and return the JSON object its last line of output holds;
+    RuntimeError with the end of its stderr when it fails (``label`` names it)."""
+    command = [sys.executable, "-m", module, *args]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"the {label} child failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
+        )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+class MemoryWatch:
+    """A child's measured block (``with MemoryWatch() as watch:``): :meth:`record` gives its
+    peak memory above what the process held when the block began (:func:`memory_delta`) and
+    the load average then and now."""
+
+    def __enter__(self) -> MemoryWatch:
+        self.load_start = load_average()
+        self.baseline, self.base_status = peak_rss_mib(), AnonSampler.read()
+        self.sampler = AnonSampler().__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.sampler.__exit__(*exc)
+
+    def record(self) -> dict[str, Any]:
+        return {
+            **memory_delta(self.baseline, self.base_status, self.sampler),
+            "load_average": {"start": self.load_start, "end": load_average()},
+        }
+
+
+def stored_mib(folder: Path) -> float:
+    """MiB of the ``.npy`` files under ``folder``."""
+    return round(sum(f.stat().st_size for f in folder.rglob("*.npy")) / 2**20, 1)
+
+
+def features_by_way(store: Any, image_ids: Sequence[str], way: str) -> Any:
+    """The training features as way ``streamed`` reads them (the store itself) or way
+    ``whole`` (every training image's grid loaded, as float32)."""
+    if way == "streamed":
+        return store
+    return {i: store[i] for i in dict.fromkeys(image_ids)}
+
+
+def run_stage(module: str, stage: str, way: str, options: dict[str, Any]) -> dict[str, Any]:
+    """:func:`run_child` for one stage of one way, ``options`` as ``--key value`` (``_`` in a
+    key written ``-``)."""
+    args = ["--stage", stage, "--way", way]
+    for key, value in options.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    return run_child(module, args, f"{way} {stage}")
+
+
 def now() -> str:
     """The local date and time, ISO 8601 to the second."""
     return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
@@ -154,8 +270,6 @@ def now() -> str:
 
 def write_result(out_dir: str | os.PathLike, result: dict[str, Any]) -> Path:
     """Write ``result`` to ``<out_dir>/<benchmark>.json`` atomically; returns the path."""
-    from course_lib.io import atomic_write_json
-
     missing = [k for k in RESULT_KEYS if k not in result]
     if missing:
         raise ValueError(f"benchmark result lacks {missing}")
@@ -173,8 +287,6 @@ def _fmt(value: float, unit: str) -> str:
 
 def write_summary(out_dir: str | os.PathLike) -> Path:
     """Rewrite ``<out_dir>/summary.md``: one table row per comparison of every result there."""
-    from course_lib.io import atomic_write_text
-
     out = Path(out_dir)
     order = {"training": 0, "extraction": 1, "decoding": 2}
     results = []

@@ -19,20 +19,20 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import keras
 import numpy as np
 
-from benchmarks import FLICKR8K, comparison, load_average, machine_info, now
+from benchmarks import FLICKR8K, comparison, load_average, result
+from course_lib.decoding import greedy_decode
+from course_lib.models import build_merge_model
+from course_lib.seed_tutorial import naive_greedy_decode
+from course_lib.text import Vocabulary
 
 NAME = "decoding"
 
 
 def build_model_and_vocab(vocab_size: int, feature_dim: int):
     """A random-weight merge model whose ``<end>`` is never chosen, and a matching Vocabulary."""
-    import keras
-
-    from course_lib.models import build_merge_model
-    from course_lib.text import Vocabulary
-
     keras.utils.set_random_seed(0)
     model = build_merge_model(vocab_size, feature_dim)
     vocab = Vocabulary([f"w{i}" for i in range(vocab_size - 4)])
@@ -54,74 +54,60 @@ def run(
     progress=print,
 ) -> dict[str, Any]:
     """Measure both ways; way B on ``n_naive`` images (default ``max(3, 50 * scale)``)."""
-    from course_lib.decoding import greedy_decode, naive_greedy_decode
-
     load_start = load_average()
     wall = time.perf_counter()
     n_naive = min(n_images, n_naive if n_naive is not None else max(3, round(50 * scale)))
     model, vocab = build_model_and_vocab(vocab_size, feature_dim)
     features = np.random.default_rng(0).random((n_images, feature_dim), dtype=np.float32)
 
-    greedy_decode(model, features[:1], vocab, max_length)  # warm-up
+    greedy_decode(model, features[:1], vocab, max_tokens=max_length)  # warm-up
     progress(f"  decoding: greedy with carried state, {n_images} images …")
     start = time.perf_counter()
-    fast = greedy_decode(model, features, vocab, max_length)
+    fast = greedy_decode(model, features, vocab, max_tokens=max_length).captions
     seconds_a = time.perf_counter() - start
-    words_a = sum(len(c) for c in fast)
 
     naive_greedy_decode(model, features[:1], vocab, max_length)  # warm-up
     progress(f"  decoding: per-word predict loop, {n_naive} images …")
     start = time.perf_counter()
     slow = naive_greedy_decode(model, features[:n_naive], vocab, max_length)
     seconds_b_measured = time.perf_counter() - start
-    words_b = sum(len(c) for c in slow)
-    seconds_b = seconds_b_measured * n_images / n_naive
-    same = sum(f == s for f, s in zip(fast[:n_naive], slow, strict=True))
 
     a = {
         "name": "greedy_decode (carried LSTM state, batches of 256)",
         "images": n_images,
         "seconds": round(seconds_a, 3),
-        "words": words_a,
-        "words_per_second": words_a / seconds_a,
+        "words": sum(len(c) for c in fast),
+        "words_per_second": sum(len(c) for c in fast) / seconds_a,
     }
     b = {
         "name": "naive_greedy_decode (model.predict on the whole prefix per word)",
         "images": n_images,
         "images_timed": n_naive,
         "seconds_timed": round(seconds_b_measured, 3),
-        "seconds": round(seconds_b, 3),
+        "seconds": round(seconds_b_measured * n_images / n_naive, 3),
         "extrapolated": n_naive < n_images,
-        "words_timed": words_b,
-        "words_per_second": words_b / seconds_b_measured,
+        "words_timed": sum(len(c) for c in slow),
+        "words_per_second": sum(len(c) for c in slow) / seconds_b_measured,
     }
-    notes = [
+    same = sum(f == s for f, s in zip(fast[:n_naive], slow, strict=True))
+    seconds = comparison(
+        f"seconds for {n_images} images", "s", a["seconds"], b["seconds"], target=20.0,
+        higher_is_better=False,
+    )  # fmt: skip
+    return result(
+        NAME, "decoding the test split: seconds for 1,000 images", scale,
+        load_start=load_start, wall=wall, way_a=a, way_b=b, comparisons=[seconds],
+        notes=_notes(a, b, same, vocab_size, max_length),
+    )  # fmt: skip
+
+
+def _notes(a: dict, b: dict, same: int, vocab_size: int, max_length: int) -> list[str]:
+    n_images, n_naive = a["images"], b["images_timed"]
+    return [
         f"{n_images} random 4,096-d feature vectors; merge model with random weights "
         f"(vocabulary {vocab_size}); <end> disabled, so every caption has {max_length} words "
-        f"(A decoded {words_a} words, B {words_b} on {n_naive} images).",
+        f"(A decoded {a['words']} words, B {b['words_timed']} on {n_naive} images).",
         f"way B timed on {n_naive} images and extrapolated ×{n_images / n_naive:g} to "
         f"{n_images}" + ("." if n_naive < n_images else " (not extrapolated)."),
         f"both ways chose the same caption for {same} of the {n_naive} images decoded by both.",
     ]
-    return {
-        "benchmark": NAME,
-        "title": "decoding the test split: seconds for 1,000 images",
-        "scale": scale,
-        "date": now(),
-        "machine": machine_info(),
-        "load_average": {"start": load_start, "end": load_average()},
-        "way_a": a,
-        "way_b": b,
-        "comparisons": [
-            comparison(
-                f"seconds for {n_images} images",
-                "s",
-                a["seconds"],
-                b["seconds"],
-                target=20.0,
-                higher_is_better=False,
-            )
-        ],
-        "notes": notes,
-        "wall_seconds": round(time.perf_counter() - wall, 1),
-    }

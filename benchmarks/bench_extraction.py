@@ -21,17 +21,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 
-from benchmarks import comparison, load_average, machine_info, now
+from benchmarks import comparison, load_average, result
+from course_lib.backbones import build_backbone
+from course_lib.data import generate_synthetic, load_dataset
+from course_lib.features import FeatureRequest, extract_features
 
 NAME = "extraction"
 
 
 def _seed_loop(model, paths: list[Path], image_size: int) -> np.ndarray:
     """The tutorial's loop: load one image with PIL, to array, ``predict`` it alone."""
-    import keras
-
     rows = []
     for path in paths:
         image = keras.utils.load_img(path, target_size=(image_size, image_size))
@@ -41,16 +43,15 @@ def _seed_loop(model, paths: list[Path], image_size: int) -> np.ndarray:
 
 
 def _measure(dataset, backbone: str, image_size: int, n_batched: int, n_loop: int, tmp: Path):
-    from course_lib.backbones import build_backbone
-    from course_lib.features import extract_features
 
     ids = sorted(dataset.captions)
     batched_ids = ids[:n_batched]
     start = time.perf_counter()
-    store = extract_features(
+    request = FeatureRequest(
         dataset, backbone, weights=None, image_size=image_size, data_dir=tmp / f"a-{backbone}",
         batch_size=32, progress=False, image_ids=batched_ids,
     )  # fmt: skip
+    store = extract_features(request)
     seconds_a = time.perf_counter() - start
     if len(store) != len(batched_ids):
         raise RuntimeError(f"batched extraction returned {len(store)} of {len(batched_ids)}")
@@ -76,7 +77,6 @@ def run(
     progress=print,
 ) -> dict[str, Any]:
     """Generate ``round(2000 * scale)`` synthetic images (≥ 16) and measure both ways."""
-    from course_lib.data import generate_synthetic, load_dataset
 
     load_start = load_average()
     wall = time.perf_counter()
@@ -113,16 +113,7 @@ def run(
         "images are the synthetic set's JPEGs (64 to 96 px squares), so decoding is cheap and "
         "way B's cost is mostly model.predict's per-call overhead."
     )
-    return {
-        "benchmark": NAME,
-        "title": "feature extraction: images per second",
-        "scale": scale,
-        "date": now(),
-        "machine": machine_info(),
-        "load_average": {"start": load_start, "end": load_average()},
-        "way_a": a,
-        "way_b": b,
-        "comparisons": comparisons,
-        "notes": notes,
-        "wall_seconds": round(time.perf_counter() - wall, 1),
-    }
+    return result(
+        NAME, "feature extraction: images per second", scale, load_start=load_start, wall=wall,
+        way_a=a, way_b=b, comparisons=comparisons, notes=notes,
+    )  # fmt: skip

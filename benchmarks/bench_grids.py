@@ -36,28 +36,34 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from benchmarks import (
     FLICKR8K,
-    ROOT,
-    AnonSampler,
+    MemoryWatch,
+    available_memory_bytes,
     comparison,
+    features_by_way,
     load_average,
-    machine_info,
-    memory_delta,
-    now,
-    peak_rss_mib,
+    result,
+    run_stage,
+    stored_mib,
 )
+from benchmarks.bench_training import make_data
+from course_lib import features as F
+from course_lib.attention import build_attention_model
+from course_lib.features import DEFAULT_SHARD_SIZE, load_feature_cache
+from course_lib.models import compile_captioner
+from course_lib.training import make_tf_dataset
 
 NAME = "grids"
 #: Flickr8k: every image (the store holds them all) and VGG16's 14 × 14 × 512 grid.
@@ -67,6 +73,8 @@ BATCH = 64  # the profiles' batch_size
 EXTRACT_BATCH = 32  # extract_features' batch_size
 UNITS = 64
 WAYS = ("streamed", "whole")
+#: This module, as its children run it (``python -m``).
+CHILD = "benchmarks.bench_grids"
 #: Training children in a palindrome, so that a load that drifts hits both ways alike.
 ORDER = ("streamed", "whole", "whole", "streamed")
 
@@ -78,20 +86,8 @@ def n_images(scale: float) -> int:
 
 def shard_size(scale: float) -> int:
     """``round(1024 * scale)`` (at least 2): the store has Flickr8k's number of shards."""
-    from course_lib.features import DEFAULT_SHARD_SIZE
 
     return max(2, round(DEFAULT_SHARD_SIZE * scale))
-
-
-def _available_bytes() -> int | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
 
 
 # ----------------------------------------------------------------------------- child process
@@ -123,9 +119,6 @@ class _Dataset:
 
 def _write_streamed(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     """Way A: ``extract_features(spatial=True)`` with a stand-in backbone and no decoding."""
-    import tensorflow as tf
-
-    from course_lib import features as F
 
     grid = (args.regions, args.channels)
     ids = [f"img_{i:05d}" for i in range(args.images)]
@@ -145,13 +138,14 @@ def _write_streamed(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
 
     F.image_batches = image_batches
     F.build_backbone = lambda *a, **k: Backbone()
-    store = F.extract_features(
+    request = F.FeatureRequest(
         _Dataset(ids), "vgg16", weights=None, image_size=224, data_dir=folder,
         progress=False, shard_size=args.shard_size, spatial=True,
     )  # fmt: skip
+    store = F.extract_features(request)
     if len(store) != len(ids) or store.item_shape != grid:
         raise RuntimeError(f"the store holds {len(store)} grids of {store.item_shape}")
-    path = F.feature_cache_path(_Dataset.name, "vgg16", None, 224, folder, spatial=True)
+    path = F.feature_cache_path(request)
     return {"store": str(path), "shards": len(store.shards), "shard_size": args.shard_size}
 
 
@@ -169,39 +163,22 @@ def _write_whole(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
 
 
 def _child_write(args: argparse.Namespace) -> dict[str, Any]:
-    import tensorflow as tf  # noqa: F401  (imported before the baseline, as in extraction)
-
-    import course_lib.features  # noqa: F401
-
-    load_start = load_average()
-    baseline, base_status = peak_rss_mib(), AnonSampler.read()
     start = time.perf_counter()
-    with AnonSampler() as sampler:
+    with MemoryWatch() as watch:
         write = _write_streamed if args.way == "streamed" else _write_whole
         result = write(args, Path(args.folder))
     seconds = time.perf_counter() - start
-    stored = sum(f.stat().st_size for f in Path(args.folder).rglob("*.npy"))
     return {
         "way": args.way,
         "images": args.images,
         **result,
         "seconds": round(seconds, 3),
-        "stored_mib": round(stored / 2**20, 1),
-        **memory_delta(baseline, base_status, sampler),
-        "load_average": {"start": load_start, "end": load_average()},
+        "stored_mib": stored_mib(Path(args.folder)),
+        **watch.record(),
     }
 
 
 def _child_train(args: argparse.Namespace) -> dict[str, Any]:
-    import keras
-
-    from benchmarks.bench_training import make_data
-    from course_lib.attention import build_attention_model
-    from course_lib.features import load_feature_cache
-    from course_lib.models import compile_captioner
-    from course_lib.training import make_tf_dataset
-
-    load_start = load_average()
     keras.utils.set_random_seed(0)
     grid = (args.regions, args.channels)
     model = compile_captioner(
@@ -209,17 +186,12 @@ def _child_train(args: argparse.Namespace) -> dict[str, Any]:
             args.vocab_size, grid, embed_dim=UNITS, units=UNITS, attention_units=UNITS
         )
     )
-    baseline, base_status = peak_rss_mib(), AnonSampler.read()
-    with AnonSampler() as sampler:
+    with MemoryWatch() as watch:
         start = time.perf_counter()
         _, image_ids, ids = make_data(
             args.scale, vocab_size=args.vocab_size, max_length=args.max_length, feature_dim=1
         )
-        store = load_feature_cache(args.store)
-        if args.way == "streamed":
-            features: Any = store
-        else:  # loaded whole: every training image's grid as float32
-            features = {i: store[i] for i in dict.fromkeys(image_ids)}
+        features = features_by_way(load_feature_cache(args.store), image_ids, args.way)
         data = make_tf_dataset(features, image_ids, ids, batch_size=BATCH, seed=0)
         prepare_seconds = time.perf_counter() - start
         steps_per_epoch = math.ceil(len(ids) / BATCH)
@@ -249,23 +221,8 @@ def _child_train(args: argparse.Namespace) -> dict[str, Any]:
         "timed_steps": n_timed,
         "seconds_per_step": seconds_per_step,
         "prepare_seconds": round(prepare_seconds, 3),
-        **memory_delta(baseline, base_status, sampler),
-        "load_average": {"start": load_start, "end": load_average()},
+        **watch.record(),
     }
-
-
-def _run_child(stage: str, way: str, options: dict[str, Any]) -> dict[str, Any]:
-    command = [sys.executable, "-m", "benchmarks.bench_grids", "--stage", stage, "--way", way]
-    for key, value in options.items():
-        command += [f"--{key.replace('_', '-')}", str(value)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"the {way} {stage} child failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
-        )
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _check_fits(scale: float, images: int, train_images: int, grid: tuple[int, int], tmp: Path):
@@ -274,7 +231,7 @@ def _check_fits(scale: float, images: int, train_images: int, grid: tuple[int, i
     # Training B: the float32 rows, their stacked copy and the tf.constant; writing B: the
     # float16 batches and their concatenation.
     need = max(3 * train_images * cell * 4, 2 * images * cell * 2)
-    available = _available_bytes()
+    available = available_memory_bytes()
     if available is not None and need > 0.8 * available:
         raise MemoryError(
             f"scale {scale}: loading the grids whole needs about {need / 2**30:.1f} GiB at peak "
@@ -304,7 +261,6 @@ def run(
     process (training ``repeats`` = 2: order :data:`ORDER`, the faster run of each way kept,
     peak memory the largest; 1: each way once); ``steps=0`` times one epoch's number of
     batches after ``warmup`` untimed ones. Returns the result (see ``benchmarks``)."""
-    from benchmarks.bench_training import make_data
 
     load_start = load_average()
     wall = time.perf_counter()
@@ -314,34 +270,13 @@ def run(
     train_images = len(set(image_ids))
     if train_images > images:
         raise ValueError(f"scale {scale}: {train_images} training images, {images} in the store")
-    tmp = Path(tempfile.mkdtemp(prefix="bench-grids-"))
-    try:
-        _check_fits(scale, images, train_images, grid, tmp)
-        shape = {"regions": grid[0], "channels": grid[1], "images": images}
-        write: dict[str, dict] = {}
-        for way in WAYS:
-            progress(f"  grids: writing {images} grids {grid}, {way} …")
-            write[way] = _run_child(
-                "write", way, {**shape, "shard_size": shard_size(scale), "folder": tmp / way}
-            )
-        train_options = {
-            **shape, "scale": scale, "store": write["streamed"]["store"], "steps": steps,
-            "warmup": warmup, "vocab_size": vocab_size, "max_length": max_length,
-        }  # fmt: skip
-        runs: dict[str, list[dict]] = {way: [] for way in WAYS}
-        for way in ORDER if repeats >= 2 else WAYS:
-            progress(f"  grids: training {train_images} images, {way} …")
-            runs[way].append(_run_child("train", way, train_options))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    trained = {}
-    for way in WAYS:
-        best = dict(min(runs[way], key=lambda r: r["seconds_per_step"]))
-        best["runs_seconds_per_step"] = [round(r["seconds_per_step"], 4) for r in runs[way]]
-        for key in ("peak_memory_mib", "peak_anon_memory_mib", "peak_file_rss_mib"):
-            best[f"runs_{key}"] = [r[key] for r in runs[way]]
-            best[key] = max(best[f"runs_{key}"])
-        trained[way] = best
+    train_options = {
+        "scale": scale, "steps": steps, "warmup": warmup, "vocab_size": vocab_size,
+        "max_length": max_length,
+    }  # fmt: skip
+    order = ORDER if repeats >= 2 else WAYS
+    write, runs = _measure(scale, images, train_images, grid, train_options, order, progress)
+    trained = {way: _kept_run(runs[way]) for way in WAYS}
     a = {
         "name": "streamed: extract_features' sharded writer (float16 shards) + make_tf_dataset "
         "reading each batch from the memory-mapped FeatureStore",
@@ -354,9 +289,83 @@ def run(
         "write": write["whole"],
         "train": trained["whole"],
     }
+    return result(
+        NAME, "region grids: writing the store and training, streamed vs. loaded whole", scale,
+        load_start=load_start, wall=wall,
+        shape={"images": images, "train_images": train_images, "grid": list(grid)},
+        way_a=a, way_b=b, comparisons=_comparisons(write, trained),
+        notes=_notes(scale, images, train_images, grid, write, trained, runs, order),
+    )  # fmt: skip
+
+
+def _measure(
+    scale: float,
+    images: int,
+    train_images: int,
+    grid: tuple[int, int],
+    train_options: dict[str, Any],
+    order: tuple[str, ...],
+    progress,
+) -> tuple[dict[str, dict], dict[str, list[dict]]]:
+    """Write the store both ways, then train from it in the ``order`` of the ways, each in its
+    own child process, in a temporary folder: the writes and the training runs by way."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench-grids-"))
+    try:
+        _check_fits(scale, images, train_images, grid, tmp)
+        shape = {"regions": grid[0], "channels": grid[1], "images": images}
+        write: dict[str, dict] = {}
+        for way in WAYS:
+            progress(f"  grids: writing {images} grids {grid}, {way} …")
+            write[way] = run_stage(
+                CHILD, "write", way, {**shape, "shard_size": shard_size(scale), "folder": tmp / way}
+            )
+        options = {**shape, **train_options, "store": write["streamed"]["store"]}
+        runs: dict[str, list[dict]] = {way: [] for way in WAYS}
+        for way in order:
+            progress(f"  grids: training {train_images} images, {way} …")
+            runs[way].append(run_stage(CHILD, "train", way, options))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return write, runs
+
+
+def _kept_run(runs: list[dict]) -> dict:
+    """The faster of a way's training runs, with every run's seconds and memory, and the
+    largest memory."""
+    best = dict(min(runs, key=lambda r: r["seconds_per_step"]))
+    best["runs_seconds_per_step"] = [round(r["seconds_per_step"], 4) for r in runs]
+    for key in ("peak_memory_mib", "peak_anon_memory_mib", "peak_file_rss_mib"):
+        best[f"runs_{key}"] = [r[key] for r in runs]
+        best[key] = max(best[f"runs_{key}"])
+    return best
+
+
+def _comparisons(write: dict, trained: dict) -> list[dict]:
+    rows = (
+        ("peak memory writing the grid store", "MiB", write, "peak_memory_mib", 4.0),
+        ("peak memory training on grids", "MiB", trained, "peak_memory_mib", 1.3),
+        ("seconds per step training on grids", "s", trained, "seconds_per_step", 0.8),
+    )
+    return [
+        comparison(label, unit, ways["streamed"][key], ways["whole"][key], target=target,
+                   higher_is_better=False)
+        for label, unit, ways, key, target in rows
+    ]  # fmt: skip
+
+
+def _notes(
+    scale: float,
+    images: int,
+    train_images: int,
+    grid: tuple[int, int],
+    write: dict,
+    trained: dict,
+    runs: dict,
+    order: tuple[str, ...],
+) -> list[str]:
     cell_mib = grid[0] * grid[1] / 2**20
     full_mib = GRID_SHAPE[0] * GRID_SHAPE[1] / 2**20
-    notes = [
+    return [
         f"{images} random grids of {grid[0]} × {grid[1]} (scale {scale} of Flickr8k's "
         f"{N_IMAGES:,} images; float16 {images * cell_mib * 2:,.0f} MiB, float32 "
         f"{images * cell_mib * 4:,.0f} MiB); Flickr8k's 196 × 512 VGG16 grids take "
@@ -373,7 +382,7 @@ def run(
         f"{trained['streamed']['warmup_steps']} warm-up steps "
         f"({trained['streamed']['steps_per_epoch']} steps per epoch).",
         f"training ran {len(runs['streamed'])} times per way, each in its own child process "
-        f"(order {', '.join(ORDER if repeats >= 2 else WAYS)}); the faster run is kept for "
+        f"(order {', '.join(order)}); the faster run is kept for "
         "seconds per step, the largest for memory; all runs are in runs_*.",
         "peak memory = ru_maxrss at the end minus after imports (and building the model); it "
         "counts the memory-mapped pages of the store that were read (page cache, droppable). "
@@ -386,45 +395,6 @@ def run(
             for way in WAYS
         ),
     ]
-    return {
-        "benchmark": NAME,
-        "title": "region grids: writing the store and training, streamed vs. loaded whole",
-        "scale": scale,
-        "date": now(),
-        "machine": machine_info(),
-        "load_average": {"start": load_start, "end": load_average()},
-        "shape": {"images": images, "train_images": train_images, "grid": list(grid)},
-        "way_a": a,
-        "way_b": b,
-        "comparisons": [
-            comparison(
-                "peak memory writing the grid store",
-                "MiB",
-                write["streamed"]["peak_memory_mib"],
-                write["whole"]["peak_memory_mib"],
-                target=4.0,
-                higher_is_better=False,
-            ),
-            comparison(
-                "peak memory training on grids",
-                "MiB",
-                trained["streamed"]["peak_memory_mib"],
-                trained["whole"]["peak_memory_mib"],
-                target=1.3,
-                higher_is_better=False,
-            ),
-            comparison(
-                "seconds per step training on grids",
-                "s",
-                trained["streamed"]["seconds_per_step"],
-                trained["whole"]["seconds_per_step"],
-                target=0.8,
-                higher_is_better=False,
-            ),
-        ],
-        "notes": notes,
-        "wall_seconds": round(time.perf_counter() - wall, 1),
-    }
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,30 +30,44 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 
 from benchmarks import (
-    ROOT,
-    AnonSampler,
+    MemoryWatch,
     comparison,
+    features_by_way,
     load_average,
-    machine_info,
-    memory_delta,
-    now,
-    peak_rss_mib,
+    result,
+    run_stage,
+    stored_mib,
 )
+from course_lib.attention import build_attention_model
+from course_lib.backbones import build_backbone
+from course_lib.data import load_dataset
+from course_lib.data.images import image_batches
+from course_lib.data.synthetic import generate_synthetic
+from course_lib.features import (
+    FeatureRequest,
+    extract_features,
+    feature_cache_path,
+    load_feature_cache,
+)
+from course_lib.models import compile_captioner
+from course_lib.text import Vocabulary, tokenize_captions
+from course_lib.training import encode_captions, make_tf_dataset
 
 NAME = "scale"
 WAYS = ("streamed", "whole")
+#: This module, as its children run it (``python -m``).
+CHILD = "benchmarks.bench_scale"
 IMAGE_SIZE = 64
 BATCH = 64
 UNITS = 64
@@ -70,37 +84,27 @@ def sizes(scale: float) -> tuple[int, int]:
 
 # ----------------------------------------------------------------------------- child process
 def _dataset(root: Path):
-    from course_lib.data.dataset import load_dataset
 
     return load_dataset(root, name="synthetic")
 
 
 def _child_extract(args: argparse.Namespace) -> dict[str, Any]:
-    from course_lib.backbones import build_backbone
-    from course_lib.data.images import image_batches
-    from course_lib.features import extract_features, feature_cache_path
 
     dataset = _dataset(Path(args.root))
     data_dir = Path(args.work) / args.way
     # Built before the baseline by both ways (way A's extract_features builds its own), so
     # that the libraries TensorFlow loads on first use are not counted as features' memory.
-    backbone = build_backbone(
-        "smallcnn", weights=None, image_size=IMAGE_SIZE, dataset=dataset, spatial=True
-    )
+    backbone = build_backbone("smallcnn", weights=None, image_size=IMAGE_SIZE, spatial=True)
     backbone.predict_on_batch(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.float32))
-    load_start = load_average()
-    baseline, base_status = peak_rss_mib(), AnonSampler.read()
     start = time.perf_counter()
-    with AnonSampler() as sampler:
+    with MemoryWatch() as watch:
         if args.way == "streamed":
-            store = extract_features(
+            request = FeatureRequest(
                 dataset, "smallcnn", weights=None, image_size=IMAGE_SIZE, data_dir=data_dir,
                 progress=False, spatial=True,
             )  # fmt: skip
-            images = len(store)
-            folder = feature_cache_path(
-                dataset.name, "smallcnn", None, IMAGE_SIZE, data_dir, spatial=True
-            )
+            images = len(extract_features(request))
+            folder = feature_cache_path(request)
         else:
             paths = [dataset.image_path(i) for i in dataset.image_ids()]
             rows = []
@@ -112,28 +116,17 @@ def _child_extract(args: argparse.Namespace) -> dict[str, Any]:
             np.save(folder / "grids.npy", grids)
             images = len(grids)
     seconds = time.perf_counter() - start
-    stored = sum(f.stat().st_size for f in folder.rglob("*.npy"))
     return {
         "way": args.way,
         "images": images,
         "store": str(folder),
         "seconds": round(seconds, 3),
-        "stored_mib": round(stored / 2**20, 1),
-        **memory_delta(baseline, base_status, sampler),
-        "load_average": {"start": load_start, "end": load_average()},
+        "stored_mib": stored_mib(folder),
+        **watch.record(),
     }
 
 
 def _child_train(args: argparse.Namespace) -> dict[str, Any]:
-    import keras
-
-    from course_lib.attention import build_attention_model
-    from course_lib.features import load_feature_cache
-    from course_lib.models import compile_captioner
-    from course_lib.text import Vocabulary, tokenize_captions
-    from course_lib.training import encode_captions, make_tf_dataset
-
-    load_start = load_average()
     keras.utils.set_random_seed(0)
     dataset = _dataset(Path(args.root))
     captions = dataset.split_captions("train")
@@ -144,14 +137,10 @@ def _child_train(args: argparse.Namespace) -> dict[str, Any]:
             len(vocab), store.item_shape, embed_dim=UNITS, units=UNITS, attention_units=UNITS
         )
     )
-    baseline, base_status = peak_rss_mib(), AnonSampler.read()
-    with AnonSampler() as sampler:
+    with MemoryWatch() as watch:
         start = time.perf_counter()
         image_ids, ids = encode_captions(captions, vocab)
-        if args.way == "streamed":
-            features: Any = store
-        else:  # loaded whole: every training image's grid as float32
-            features = {i: store[i] for i in dict.fromkeys(image_ids)}
+        features = features_by_way(store, image_ids, args.way)
         data = make_tf_dataset(features, image_ids, ids, batch_size=BATCH, seed=0)
         model.fit(data, epochs=1, verbose=0)
         seconds = time.perf_counter() - start
@@ -161,30 +150,14 @@ def _child_train(args: argparse.Namespace) -> dict[str, Any]:
         "captions": len(ids),
         "batch_size": BATCH,
         "seconds": round(seconds, 3),
-        **memory_delta(baseline, base_status, sampler),
-        "load_average": {"start": load_start, "end": load_average()},
+        **watch.record(),
     }
-
-
-def _run_child(stage: str, way: str, options: dict[str, Any]) -> dict[str, Any]:
-    command = [sys.executable, "-m", "benchmarks.bench_scale", "--stage", stage, "--way", way]
-    for key, value in options.items():
-        command += [f"--{key}", str(value)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"the {way} {stage} child failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
-        )
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 # ----------------------------------------------------------------------------- the benchmark
 def run(scale: float = 0.1, *, progress=print) -> dict[str, Any]:
     """Both sizes, both ways, both stages (8 child processes). Returns the result (see
     ``benchmarks``): ``way_a``/``way_b`` hold each way's measurements by size."""
-    from course_lib.data.synthetic import generate_synthetic
 
     load_start = load_average()
     wall = time.perf_counter()
@@ -198,16 +171,41 @@ def run(scale: float = 0.1, *, progress=print) -> dict[str, Any]:
             for way in WAYS:
                 progress(f"  scale: {n} images, extraction, {way} …")
                 work = tmp / f"work-{n}"
-                extract = _run_child("extract", way, {"root": root, "work": work})
+                extract = run_stage(CHILD, "extract", way, {"root": root, "work": work})
                 progress(f"  scale: {n} images, one training epoch, {way} …")
                 # both ways train from the store that way A wrote at this size
                 written = extract if way == "streamed" else measured["streamed"][n]["extract"]
-                train = _run_child("train", way, {"root": root, "store": written["store"]})
+                train = run_stage(CHILD, "train", way, {"root": root, "store": written["store"]})
                 measured[way][n] = {"extract": extract, "train": train}
             shutil.rmtree(root, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     small, large = sizes(scale)
+    notes = [
+        f"sizes {small:,} and {large:,} images (synthetic, Karpathy's split format), grids "
+        f"8 x 8 x 128 at {IMAGE_SIZE} px; A = sharded store, streamed; B = every grid in memory",
+        "the second row of each stage compares way A with itself: its peak memory at "
+        f"{large:,} images (A) and at {small:,} (B); the ratio ≥ {1 / MAX_GROWTH:.2f} means "
+        f"growth ≤ {MAX_GROWTH}× for ten times the images",
+    ]
+    a = {
+        "name": "streamed: extract_features' sharded store, batches read from it",
+        **{str(n): measured["streamed"][n] for n in (small, large)},
+    }
+    b = {
+        "name": "loaded whole: every grid kept in memory, saved or trained from at once",
+        **{str(n): measured["whole"][n] for n in (small, large)},
+    }
+    return result(
+        NAME, "scale: peak memory of extraction and of one epoch at two dataset sizes", scale,
+        load_start=load_start, wall=wall, sizes=[small, large], way_a=a, way_b=b,
+        comparisons=_comparisons(measured, small, large), notes=notes,
+    )  # fmt: skip
+
+
+def _comparisons(measured: dict[str, dict[int, dict]], small: int, large: int) -> list[dict]:
+    """Each stage's peak anonymous memory: A against B at the larger size, and A at the larger
+    size against A at the smaller (its growth)."""
 
     def peak(way: str, n: int, stage: str) -> float:
         return measured[way][n][stage]["peak_anon_memory_mib"]
@@ -235,33 +233,7 @@ def run(scale: float = 0.1, *, progress=print) -> dict[str, Any]:
                 higher_is_better=False,
             )
         )
-    notes = [
-        f"sizes {small:,} and {large:,} images (synthetic, Karpathy's split format), grids "
-        f"8 x 8 x 128 at {IMAGE_SIZE} px; A = sharded store, streamed; B = every grid in memory",
-        "the second row of each stage compares way A with itself: its peak memory at "
-        f"{large:,} images (A) and at {small:,} (B); the ratio ≥ {1 / MAX_GROWTH:.2f} means "
-        f"growth ≤ {MAX_GROWTH}× for ten times the images",
-    ]
-    return {
-        "benchmark": NAME,
-        "title": "scale: peak memory of extraction and of one epoch at two dataset sizes",
-        "scale": scale,
-        "date": now(),
-        "machine": machine_info(),
-        "load_average": {"start": load_start, "end": load_average()},
-        "sizes": [small, large],
-        "way_a": {
-            "name": "streamed: extract_features' sharded store, batches read from it",
-            **{str(n): measured["streamed"][n] for n in (small, large)},
-        },
-        "way_b": {
-            "name": "loaded whole: every grid kept in memory, saved or trained from at once",
-            **{str(n): measured["whole"][n] for n in (small, large)},
-        },
-        "comparisons": comparisons,
-        "notes": notes,
-        "wall_seconds": round(time.perf_counter() - wall, 1),
-    }
+    return comparisons
 
 
 def main(argv: list[str] | None = None) -> None:

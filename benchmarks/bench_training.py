@@ -33,17 +33,34 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import subprocess
 import sys
 import time
 from typing import Any
 
+import keras
 import numpy as np
 
-from benchmarks import FLICKR8K, ROOT, comparison, load_average, machine_info, now, peak_rss_mib
+from benchmarks import (
+    FLICKR8K,
+    available_memory_bytes,
+    comparison,
+    load_average,
+    peak_rss_mib,
+    result,
+    run_child,
+)
+from course_lib.models import build_merge_model, compile_captioner
+from course_lib.seed_tutorial import build_per_prefix_model, per_prefix_arrays
+from course_lib.training import make_tf_dataset
 
 NAME = "training"
+#: What each way is, in the order of :data:`WAYS`.
+NAMES = (
+    "teacher forcing: make_tf_dataset (batches grouped by length) + build_merge_model, masked loss",
+    "teacher forcing, batches cut to their longest caption (no bucketing): "
+    "make_tf_dataset(sort_window=1)",
+    "per-prefix: per_prefix_arrays (pre-padded, one-hot) + build_per_prefix_model",
+)
 TEACHER_BATCH = 64  # the profiles' batch_size
 PER_PREFIX_BATCH = 32  # model.fit's default, which the tutorial uses
 #: Flickr8k's caption lengths in words (cleaned): mean ≈ 11.8, sd ≈ 3.9, 1 to 35 words.
@@ -94,17 +111,6 @@ def per_prefix_bytes(ids: np.ndarray, vocab_size: int, feature_dim: int, max_len
     return samples * 4 * (feature_dim + max_length + vocab_size)
 
 
-def _available_bytes() -> int | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
 # ----------------------------------------------------------------------------- child process
 def _padding_share(data) -> float:
     """Share of the caption cells of one epoch of teacher-forcing batches that are padding."""
@@ -118,11 +124,6 @@ def _padding_share(data) -> float:
 
 def _child(args: argparse.Namespace) -> dict[str, Any]:
     """Run one way in this process; returns its measurements."""
-    import keras
-
-    from course_lib.models import build_merge_model, compile_captioner
-    from course_lib.training import build_per_prefix_model, make_tf_dataset, per_prefix_arrays
-
     load_start = load_average()
     keras.utils.set_random_seed(0)
     v, d, length = args.vocab_size, args.feature_dim, args.max_length
@@ -135,18 +136,11 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
 
     start = time.perf_counter()
     features, image_ids, ids = make_data(args.scale, vocab_size=v, max_length=length, feature_dim=d)
-    n_captions = len(ids)
     if teacher:
         batch = TEACHER_BATCH
-        data = make_tf_dataset(
-            features,
-            image_ids,
-            ids,
-            batch_size=batch,
-            seed=0,
-            **({"sort_window": 1} if args.way == "teacher_ungrouped" else {}),
-        )
-        n_samples = n_captions
+        grouping = {"sort_window": 1} if args.way == "teacher_ungrouped" else {}
+        data = make_tf_dataset(features, image_ids, ids, batch_size=batch, seed=0, **grouping)
+        n_samples = len(ids)
         fit_kwargs: dict[str, Any] = {"x": data.repeat(), "shuffle": False}
     else:
         batch = PER_PREFIX_BATCH
@@ -155,36 +149,17 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
         fit_kwargs = {"x": x, "y": y, "batch_size": batch, "shuffle": True}
     prepare_seconds = time.perf_counter() - start
     steps_per_epoch = math.ceil(n_samples / batch)
-
-    times: list[float] = []
-
-    class Clock(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            times.append(time.perf_counter())
-
-    steps = steps_per_epoch if args.steps <= 0 else min(args.steps, steps_per_epoch)
-    warmup = args.warmup
-    if "y" in fit_kwargs and warmup + steps > steps_per_epoch:  # arrays: stay in one epoch
-        steps = max(1, steps_per_epoch - warmup)
-        warmup = steps_per_epoch - steps
-    total = warmup + steps
-    fit_start = time.perf_counter()
-    model.fit(**fit_kwargs, epochs=1, steps_per_epoch=total, callbacks=[Clock()], verbose=0)
-    timed = times[-1] - times[warmup - 1] if warmup else times[-1] - fit_start
-    n_timed = len(times) - warmup
-    seconds_per_step = timed / max(n_timed, 1)
+    timing = _time_steps(model, fit_kwargs, steps_per_epoch, args.steps, args.warmup)
     peak = peak_rss_mib()
     result = {
         "way": args.way,
         "batch_size": batch,
         "samples": n_samples,
-        "captions": n_captions,
+        "captions": len(ids),
         "steps_per_epoch": steps_per_epoch,
-        "warmup_steps": warmup,
-        "timed_steps": n_timed,
-        "seconds_per_step": seconds_per_step,
-        "seconds_per_epoch": seconds_per_step * steps_per_epoch,
-        "extrapolated": n_timed < steps_per_epoch,
+        **timing,
+        "seconds_per_epoch": timing["seconds_per_step"] * steps_per_epoch,
+        "extrapolated": timing["timed_steps"] < steps_per_epoch,
         "prepare_seconds": round(prepare_seconds, 3),
         "baseline_rss_mib": round(baseline, 1),
         "peak_rss_mib": round(peak, 1),
@@ -196,26 +171,57 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def _time_steps(
+    model: keras.Model, fit_kwargs: dict[str, Any], steps_per_epoch: int, steps: int, warmup: int
+) -> dict[str, Any]:
+    """Fit ``warmup`` untimed steps, then ``steps`` timed ones (0: an epoch's); arrays stay
+    in one epoch. Returns the warm-up and timed steps and the seconds per timed step."""
+    times: list[float] = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            times.append(time.perf_counter())
+
+    steps = steps_per_epoch if steps <= 0 else min(steps, steps_per_epoch)
+    if "y" in fit_kwargs and warmup + steps > steps_per_epoch:  # arrays: stay in one epoch
+        steps = max(1, steps_per_epoch - warmup)
+        warmup = steps_per_epoch - steps
+    fit_start = time.perf_counter()
+    model.fit(
+        **fit_kwargs, epochs=1, steps_per_epoch=warmup + steps, callbacks=[Clock()], verbose=0
+    )
+    timed = times[-1] - times[warmup - 1] if warmup else times[-1] - fit_start
+    n_timed = len(times) - warmup
+    return {
+        "warmup_steps": warmup,
+        "timed_steps": n_timed,
+        "seconds_per_step": timed / max(n_timed, 1),
+    }
+
+
 def _run_child(way: str, scale: float, steps: int, warmup: int, shape: dict[str, int]) -> dict:
-    command = [
-        sys.executable, "-m", "benchmarks.bench_training", "--child", way, "--scale", str(scale),
-        "--steps", str(steps), "--warmup", str(warmup),
+    args = [
+        "--child", way, "--scale", str(scale), "--steps", str(steps), "--warmup", str(warmup),
         "--vocab-size", str(shape["vocab_size"]), "--feature-dim", str(shape["feature_dim"]),
         "--max-length", str(shape["max_length"]),
     ]  # fmt: skip
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"the {way} training child failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
-        )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child("benchmarks.bench_training", args, f"{way} training")
 
 
 def _load_note(label: str, result: dict) -> str:
     load = result["load_average"]
     return f"{label} {load['start'][:1]}→{load['end'][:1]}"
+
+
+def _check_memory(need: int, scale: float) -> None:
+    """MemoryError when the per-prefix child, which holds its sample list and the stacked
+    arrays at once (2 × ``need`` bytes), would not fit in the available memory."""
+    available = available_memory_bytes()
+    if available is not None and 2 * need > 0.8 * available:
+        raise MemoryError(
+            f"scale {scale}: the per-prefix arrays need about {2 * need / 2**30:.1f} GiB at peak "
+            f"but only {available / 2**30:.1f} GiB is available; use a smaller --scale"
+        )
 
 
 def run(
@@ -238,13 +244,7 @@ def run(
     wall = time.perf_counter()
     _, _, ids = make_data(scale, **shape)
     need = per_prefix_bytes(ids, vocab_size, feature_dim, max_length)
-    available = _available_bytes()
-    # The per-prefix child holds its sample list and the stacked arrays at once (2×).
-    if available is not None and 2 * need > 0.8 * available:
-        raise MemoryError(
-            f"scale {scale}: the per-prefix arrays need about {2 * need / 2**30:.1f} GiB at peak "
-            f"but only {available / 2**30:.1f} GiB is available; use a smaller --scale"
-        )
+    _check_memory(need, scale)
     runs: dict[str, list[dict]] = {way: [] for way in WAYS}
     order = ORDER if repeats >= 2 else WAYS
     for way in order:
@@ -254,22 +254,37 @@ def run(
         )
         runs[way].append(_run_child(way, scale, steps, warmup, shape))
     a, a0, b = (min(runs[w], key=lambda r: r["seconds_per_step"]) for w in WAYS)
-    for result, way in zip((a, a0, b), WAYS, strict=True):
-        result["runs_seconds_per_epoch"] = [round(r["seconds_per_epoch"], 3) for r in runs[way]]
-        result["runs_peak_memory_mib"] = [r["peak_memory_mib"] for r in runs[way]]
-        result["peak_memory_mib"] = max(result["runs_peak_memory_mib"])
+    for kept, way in zip((a, a0, b), WAYS, strict=True):
+        kept["runs_seconds_per_epoch"] = [round(r["seconds_per_epoch"], 3) for r in runs[way]]
+        kept["runs_peak_memory_mib"] = [r["peak_memory_mib"] for r in runs[way]]
+        kept["peak_memory_mib"] = max(kept["runs_peak_memory_mib"])
     _, _, full_ids = make_data(1.0, **shape) if scale != 1.0 else (None, None, ids)
     full_need = per_prefix_bytes(full_ids, vocab_size, feature_dim, max_length)
-    a["name"] = (
-        "teacher forcing: make_tf_dataset (batches grouped by length) + build_merge_model, "
-        "masked loss"
-    )
-    a0["name"] = (
-        "teacher forcing, batches cut to their longest caption (no bucketing): "
-        "make_tf_dataset(sort_window=1)"
-    )
-    b["name"] = "per-prefix: per_prefix_arrays (pre-padded, one-hot) + build_per_prefix_model"
-    notes = [
+    for kept, name in zip((a, a0, b), NAMES, strict=True):
+        kept["name"] = name
+    comparisons = [
+        comparison(
+            "seconds per epoch", "s", a["seconds_per_epoch"], b["seconds_per_epoch"],
+            target=15.0, higher_is_better=False,
+        ),
+        comparison(
+            "seconds per epoch, no length grouping (before)", "s", a0["seconds_per_epoch"],
+            b["seconds_per_epoch"], target=8.0, higher_is_better=False,
+        ),
+        comparison(
+            "peak memory", "MiB", a["peak_memory_mib"], b["peak_memory_mib"], target=13.0,
+            higher_is_better=False,
+        ),
+    ]  # fmt: skip
+    return result(
+        NAME, "training: seconds per epoch and peak memory", scale, load_start=load_start,
+        wall=wall, shape=shape, way_a=a, way_a_ungrouped=a0, way_b=b, comparisons=comparisons,
+        notes=_notes(a, a0, b, scale, order, runs, full_need),
+    )  # fmt: skip
+
+
+def _notes(a, a0, b, scale: float, order, runs: dict, full_need: int) -> list[str]:
+    return [
         f"{a['captions']} captions of {a['captions'] // 5} images (scale "
         f"{scale} of Flickr8k's 6,000 training images), random 4,096-d features, random word "
         f"ids, caption lengths drawn to Flickr8k's mean {CAPTION_WORDS_MEAN} words.",
@@ -299,46 +314,6 @@ def run(
         "(float32 one-hot; Keras 3's to_categorical makes float64, twice that); teacher "
         "forcing's memory does not grow with the data beyond the token ids and features.",
     ]
-    return {
-        "benchmark": NAME,
-        "title": "training: seconds per epoch and peak memory",
-        "scale": scale,
-        "date": now(),
-        "machine": machine_info(),
-        "load_average": {"start": load_start, "end": load_average()},
-        "shape": shape,
-        "way_a": a,
-        "way_a_ungrouped": a0,
-        "way_b": b,
-        "comparisons": [
-            comparison(
-                "seconds per epoch",
-                "s",
-                a["seconds_per_epoch"],
-                b["seconds_per_epoch"],
-                target=15.0,
-                higher_is_better=False,
-            ),
-            comparison(
-                "seconds per epoch, no length grouping (before)",
-                "s",
-                a0["seconds_per_epoch"],
-                b["seconds_per_epoch"],
-                target=8.0,
-                higher_is_better=False,
-            ),
-            comparison(
-                "peak memory",
-                "MiB",
-                a["peak_memory_mib"],
-                b["peak_memory_mib"],
-                target=13.0,
-                higher_is_better=False,
-            ),
-        ],
-        "notes": notes,
-        "wall_seconds": round(time.perf_counter() - wall, 1),
-    }
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -511,16 +511,19 @@ def never_end(model, vocab) -> None:
 def time_decoder(decode, model, features, vocab, max_tokens, batch_size) -> dict[str, Any]:
     """One decoder on all ``features``, after a warm-up of two words on each batch shape it
     meets (the shapes of every step are the same)."""
-    from course_lib.models import build_step_model
+    from course_lib.decoding import as_step_model
 
-    steps = TimedSteps(build_step_model(model))
+    steps = TimedSteps(as_step_model(model))
     n = len(features)
     with Timer() as warmup:
         for b in sorted(set(_batch_sizes(n, batch_size))):
-            decode(steps, features[:b], vocab, 2, batch_size=batch_size)  # 2 words compile all
+            # two words compile all
+            decode(steps, features[:b], vocab, max_tokens=2, batch_size=batch_size)
     steps.steps, steps.seconds = 0, 0.0
     with Timer() as timer:
-        captions = decode(steps, features, vocab, max_tokens, batch_size=batch_size)
+        captions = decode(
+            steps, features, vocab, max_tokens=max_tokens, batch_size=batch_size
+        ).captions
     return {**timer.record(n), "warmup": warmup.record(), "batch_size": batch_size,
             "steps": steps.steps, "model_step_seconds": steps.seconds,
             "mean_words": float(np.mean([len(c) for c in captions]))}  # fmt: skip

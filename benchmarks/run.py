@@ -17,9 +17,31 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from benchmarks import DEFAULT_OUT, write_result, write_summary
+from benchmarks import (
+    DEFAULT_OUT,
+    bench_decoding,
+    bench_extraction,
+    bench_grids,
+    bench_scale,
+    bench_training,
+    write_result,
+    write_summary,
+)
 
 BENCHMARKS = ("training", "extraction", "decoding", "grids", "scale")
+
+
+def _run(name: str, args: argparse.Namespace) -> dict:
+    """The result of the benchmark ``name`` at ``args.scale``."""
+    if name == "extraction":
+        return bench_extraction.run(args.scale, vgg16=args.vgg16)
+    modules = {
+        "training": bench_training,
+        "decoding": bench_decoding,
+        "grids": bench_grids,
+        "scale": bench_scale,
+    }
+    return modules[name].run(args.scale)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,26 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         if name not in chosen:
             continue
         print(f"[{name}] scale {args.scale:g}", flush=True)
-        if name == "training":
-            from benchmarks import bench_training
-
-            result = bench_training.run(args.scale)
-        elif name == "extraction":
-            from benchmarks import bench_extraction
-
-            result = bench_extraction.run(args.scale, vgg16=args.vgg16)
-        elif name == "decoding":
-            from benchmarks import bench_decoding
-
-            result = bench_decoding.run(args.scale)
-        elif name == "grids":
-            from benchmarks import bench_grids
-
-            result = bench_grids.run(args.scale)
-        else:
-            from benchmarks import bench_scale
-
-            result = bench_scale.run(args.scale)
+        result = _run(name, args)
         path = write_result(args.out, result)
         for c in result["comparisons"]:
             verdict = "pass" if c["passed"] else "FAIL"

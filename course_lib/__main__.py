@@ -9,7 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from course_lib import config
+from course_lib import config, pipeline
+from course_lib.data import prepare_dataset
+from course_lib.data.download import DataError
 from course_lib.distribute import STRATEGIES
 
 
@@ -70,14 +72,11 @@ def _add_vgg16_weights_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
-    from course_lib.data import prepare_dataset
-    from course_lib.pipeline import synthetic_sizes
-
     kwargs: dict = {}
     if args.dataset == "synthetic":
         kwargs["layout"] = args.layout
         if args.n_images is None:
-            kwargs.update(synthetic_sizes(config.get_profile("mini")))
+            kwargs.update(pipeline.synthetic_sizes(config.get_profile("mini")))
         else:
             kwargs["n_images"] = args.n_images
     if args.dataset == "flickr8k" and args.text_only:
@@ -106,9 +105,7 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from course_lib.pipeline import dataset_info
-
-    info = dataset_info(args.dataset, args.data_dir)
+    info = pipeline.dataset_info(args.dataset, args.data_dir)
     if args.json:
         print(json.dumps(info, sort_keys=True))
         return 0
@@ -134,18 +131,16 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_features(args: argparse.Namespace) -> int:
-    from course_lib.pipeline import join_feature_parts, prepare_feature_part, prepare_features
-
     profile = config.get_profile(args.profile)
     where = {"dataset_name": args.dataset, "spatial": args.grids}
     if args.shard is not None:
-        folder = prepare_feature_part(profile, args.data_dir, part=args.shard, **where)
+        folder = pipeline.prepare_feature_part(profile, args.data_dir, part=args.shard, **where)
         print(f"features: part {args.shard[0]}/{args.shard[1]} written to {folder}")
         return 0
     if args.join is not None:
-        store = join_feature_parts(profile, args.data_dir, parts=args.join, **where)
+        store = pipeline.join_prepared_parts(profile, args.data_dir, parts=args.join, **where)
     else:
-        store = prepare_features(profile, args.data_dir, **where)
+        store = pipeline.prepare_features(profile, args.data_dir, **where)
     shape = " × ".join(map(str, store.item_shape))
     print(f"features: {len(store)} images × {shape} from {profile.backbone}")
     return 0
@@ -163,10 +158,8 @@ def _part(text: str) -> tuple[int, int]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from course_lib.pipeline import train_captioner
-
     profile = config.get_profile(args.profile, **_overrides(args))
-    result = train_captioner(
+    result = pipeline.train_captioner(
         profile,
         args.data_dir,
         dataset_name=args.dataset,
@@ -178,10 +171,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from course_lib.pipeline import evaluate_captioner
-
     profile = config.get_profile(args.profile, **_overrides(args))
-    scores = evaluate_captioner(
+    scores = pipeline.evaluate_captioner(
         profile,
         args.data_dir,
         dataset_name=args.dataset,
@@ -195,10 +186,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_caption(args: argparse.Namespace) -> int:
-    from course_lib.pipeline import caption_images
-
     profile = config.get_profile(args.profile)
-    results = caption_images(
+    results = pipeline.caption_images(
         profile,
         args.images,
         args.data_dir,
@@ -214,10 +203,8 @@ def _cmd_caption(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from course_lib.pipeline import run_all
-
     profile = config.get_profile(args.profile, **_overrides(args))
-    result = run_all(
+    result = pipeline.run_all(
         profile,
         args.data_dir,
         beam_width=args.beam_width,
@@ -239,7 +226,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Image captioning with CNNs and LSTMs: the course's pipeline.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_data_command(sub)
+    _add_info_command(sub)
+    _add_features_command(sub)
+    for name, func, help_text in (
+        ("train", _cmd_train, "train the captioning model (resumes an interrupted run)"),
+        ("evaluate", _cmd_evaluate, "BLEU-1..4, CIDEr-D and scene accuracy on a split"),
+        ("caption", _cmd_caption, "caption image files with a trained model"),
+    ):
+        _add_model_command(sub, name, func, help_text)
+    _add_run_command(sub)
+    return parser
 
+
+Subparsers = argparse._SubParsersAction  # what add_subparsers returns
+
+
+def _add_data_command(sub: Subparsers) -> None:
     p = sub.add_parser(
         "data", help="download (flickr8k, or flickr30k/coco from mirrors) or generate a dataset"
     )
@@ -266,11 +269,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_data)
 
+
+def _add_info_command(sub: Subparsers) -> None:
     p = sub.add_parser("info", help="summarise a dataset on disk")
     _add_data_args(p, dataset_required=True)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_info)
 
+
+def _add_features_command(sub: Subparsers) -> None:
     p = sub.add_parser("features", help="extract and cache backbone features")
     _add_profile_arg(p)
     _add_data_args(p)
@@ -290,37 +297,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_features)
 
-    for name, func, help_text in (
-        ("train", _cmd_train, "train the captioning model (resumes an interrupted run)"),
-        ("evaluate", _cmd_evaluate, "BLEU-1..4, CIDEr-D and scene accuracy on a split"),
-        ("caption", _cmd_caption, "caption image files with a trained model"),
-    ):
-        p = sub.add_parser(name, help=help_text)
-        _add_profile_arg(p)
-        _add_data_args(p)
-        _add_vgg16_weights_arg(p)
-        _add_model_arg(p)
-        if name == "caption":
-            p.add_argument("images", nargs="+", type=Path, help="image files")
-            p.add_argument(
-                "--attention-figure",
-                type=Path,
-                default=None,
-                metavar="PNG",
-                help="attention model: save where it looked at each word (one file per image)",
-            )
-        if name == "train":
-            _add_strategy_arg(p)
-        else:
-            p.add_argument("--decoder", choices=("greedy", "beam"), default="beam")
-            p.add_argument("--beam-width", type=int, default=None)
-        if name == "evaluate":
-            p.add_argument("--split", choices=("dev", "test"), default="test")
-        if name != "caption":
-            p.add_argument("--epochs", type=int, default=None)
-            p.add_argument("--seed", type=int, default=None)
-        p.set_defaults(func=func)
 
+def _add_model_command(sub: Subparsers, name: str, func, help_text: str) -> None:
+    """``train``, ``evaluate`` or ``caption``: a profile, data, a model and its settings."""
+    p = sub.add_parser(name, help=help_text)
+    _add_profile_arg(p)
+    _add_data_args(p)
+    _add_vgg16_weights_arg(p)
+    _add_model_arg(p)
+    if name == "caption":
+        p.add_argument("images", nargs="+", type=Path, help="image files")
+        p.add_argument(
+            "--attention-figure",
+            type=Path,
+            default=None,
+            metavar="PNG",
+            help="attention model: save where it looked at each word (one file per image)",
+        )
+    if name == "train":
+        _add_strategy_arg(p)
+    else:
+        p.add_argument("--decoder", choices=("greedy", "beam"), default="beam")
+        p.add_argument("--beam-width", type=int, default=None)
+    if name == "evaluate":
+        p.add_argument("--split", choices=("dev", "test"), default="test")
+    if name != "caption":
+        p.add_argument("--epochs", type=int, default=None)
+        p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=func)
+
+
+def _add_run_command(sub: Subparsers) -> None:
     p = sub.add_parser("run", help="the whole pipeline: data, features, train, evaluate")
     _add_profile_arg(p)
     p.add_argument("--data-dir", type=Path, default=None)
@@ -331,13 +338,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_strategy_arg(p)
     _add_vgg16_weights_arg(p)
     p.set_defaults(func=_cmd_run)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status. Errors print one line, not a traceback."""
-    from course_lib.data.download import DataError
-
     args = build_parser().parse_args(argv)
     if getattr(args, "vgg16_weights", None) is not None:
         os.environ[config.VGG16_WEIGHTS_ENV] = str(args.vgg16_weights)

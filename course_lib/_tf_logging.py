@@ -60,7 +60,7 @@ def is_quiet_line(line: bytes, level: int) -> bool:
     if line.startswith(_ABSL_BANNER):
         return True
     match = _LOG_LINE.match(line)
-    return bool(match) and _SEVERITY[match["absl"] or match["tf"]] < level
+    return match is not None and _SEVERITY[match["absl"] or match["tf"]] < level
 
 
 @contextlib.contextmanager
@@ -105,7 +105,8 @@ class _QuietLoader(importlib.abc.Loader):
 
     def exec_module(self, module: ModuleType) -> None:
         module.__loader__ = self._loader
-        module.__spec__.loader = self._loader
+        if module.__spec__ is not None:
+            module.__spec__.loader = self._loader
         with stderr_without_log_lines(min_log_level()):
             self._loader.exec_module(module)
 

@@ -9,6 +9,8 @@ Every backbone is a ``keras.Model`` that takes RGB images in the 0–255 range, 
 ``(B, S, S, 3)`` float32, as :func:`course_lib.data.images.read_images` makes them, and does
 its own preprocessing (:func:`describe_preprocessing`).
 
+Building a backbone reads its weights and never trains them: the small CNN's pretrained weights
+come from a file (:func:`course_lib.pipeline.backbone_weights` pretrains it on first use).
 VGG16's ImageNet weights are downloaded by Keras on first use, unless ``$COURSE_VGG16_WEIGHTS``
 names a local copy of the file Keras downloads (:func:`local_vgg16_weights`), for machines
 without internet access.
@@ -20,7 +22,9 @@ import hashlib
 import os
 import urllib.error
 from pathlib import Path
-from typing import Any
+
+import keras
+from keras import ops
 
 from course_lib import config, scene_cnn
 from course_lib.data.images import RESIZE
@@ -75,19 +79,13 @@ def describe_preprocessing(
     )
 
 
-def _vgg16_preprocess_layer():
-    """A Keras layer doing ``vgg16.preprocess_input`` ("caffe" mode) with ``keras.ops``."""
-    import keras
-    from keras import ops
+class VGG16Preprocess(keras.layers.Layer):
+    """RGB 0-255 -> BGR minus the ImageNet means: ``vgg16.preprocess_input`` ("caffe" mode)
+    with ``keras.ops``."""
 
-    class VGG16Preprocess(keras.layers.Layer):
-        """RGB 0-255 -> BGR minus the ImageNet means (``vgg16.preprocess_input``)."""
-
-        def call(self, images):
-            bgr = ops.flip(images, axis=-1)
-            return bgr - ops.convert_to_tensor(VGG16_BGR_MEAN, dtype=bgr.dtype)
-
-    return VGG16Preprocess(name="vgg16_preprocess")
+    def call(self, images):
+        bgr = ops.flip(images, axis=-1)
+        return bgr - ops.convert_to_tensor(VGG16_BGR_MEAN, dtype=bgr.dtype)
 
 
 def _md5_file(path: Path, chunk_size: int = 1 << 20) -> str:
@@ -134,18 +132,14 @@ def local_vgg16_weights() -> Path | None:
     return path
 
 
-def _build_vgg16(weights: str | None, image_size: int, spatial: bool = False):
-    import keras
-
-    if image_size != 224:
-        raise ValueError(
-            f"vgg16 with its fully connected layers needs 224x224 images, got {image_size}"
-        )
+def _imagenet_vgg16(weights: str | None, weights_file: str | os.PathLike | None):
+    """VGG16 with its top layers: random weights, or ImageNet's from ``weights_file``, else from
+    ``$COURSE_VGG16_WEIGHTS`` (:func:`local_vgg16_weights`), else downloaded by Keras."""
     if weights not in ("imagenet", None):
         raise ValueError(f"vgg16 weights must be 'imagenet' or None, got {weights!r}")
-    local = local_vgg16_weights() if weights == "imagenet" else None
+    local = weights_file or (local_vgg16_weights() if weights == "imagenet" else None)
     try:
-        vgg = keras.applications.VGG16(include_top=True, weights=str(local) if local else weights)
+        return keras.applications.VGG16(include_top=True, weights=str(local) if local else weights)
     except Exception as err:  # Keras turns a failed download into a bare Exception
         if local is not None or not isinstance(err.__context__, urllib.error.URLError):
             raise
@@ -155,13 +149,29 @@ def _build_vgg16(weights: str | None, image_size: int, spatial: bool = False):
             f"machine that has it (Keras keeps it in ~/.keras/models/) and set "
             f"{config.VGG16_WEIGHTS_ENV}=/path/to/{VGG16_WEIGHTS_FILE} (or pass --vgg16-weights)"
         ) from err
+
+
+def _build_vgg16(
+    weights: str | None,
+    image_size: int,
+    spatial: bool,
+    weights_file: str | os.PathLike | None,
+) -> keras.Model:
+    """VGG16 with its preprocessing inside, cut at ``fc2`` (``spatial``: at
+    ``block5_conv3``, its 14 × 14 map flattened into 196 regions)."""
+    if image_size != 224:
+        raise ValueError(f"vgg16 needs 224x224 images, got {image_size}")
+    vgg = _imagenet_vgg16(weights, weights_file)
     layer = "block5_conv3" if spatial else "fc2"
-    cut = keras.Model(vgg.input, vgg.get_layer(layer).output, name=f"vgg16_{layer}")
+    output = vgg.get_layer(layer).output
+    cut = keras.Model(vgg.input, output, name=f"vgg16_{layer}")
     inputs = keras.Input((224, 224, 3), name="image")
-    outputs = cut(_vgg16_preprocess_layer()(inputs))
+    outputs = cut(VGG16Preprocess(name="vgg16_preprocess")(inputs))
     if spatial:
-        outputs = keras.layers.Reshape((14 * 14, 512), name="regions")(outputs)
-    return keras.Model(inputs, outputs, name="vgg16_grid" if spatial else "vgg16_features")
+        regions = keras.layers.Reshape((14 * 14, 512), name="regions")
+        outputs = regions(outputs)
+    name = "vgg16_grid" if spatial else "vgg16_features"
+    return keras.Model(inputs, outputs, name=name)
 
 
 def build_backbone(
@@ -169,35 +179,35 @@ def build_backbone(
     *,
     weights: str | None,
     image_size: int,
-    data_dir: str | os.PathLike | None = None,
-    dataset: Any | None = None,
-    progress: bool = True,
+    weights_file: str | os.PathLike | None = None,
     spatial: bool = False,
-):
+) -> keras.Model:
     """A ``keras.Model`` mapping RGB 0–255 images (B, S, S, 3) float32 to features (B, D), or
     with ``spatial`` to grids of region vectors (B, L, C) from the last convolutional map.
 
-    The model includes its preprocessing (:func:`describe_preprocessing`).
+    The model includes its preprocessing (:func:`describe_preprocessing`); its weights are read
+    from ``weights_file`` (:func:`course_lib.pipeline.backbone_weights` makes sure it exists).
 
-    - ``"vgg16"``: ``weights="imagenet"`` (downloaded by Keras, or the verified local file
-      named by ``$COURSE_VGG16_WEIGHTS``: :func:`local_vgg16_weights`) or ``None``; S must be
-      224; D = 4096 (the ``fc2`` layer); grids 196 × 512 (``block5_conv3``).
-    - ``"smallcnn"``: ``weights="scenes"`` loads the CNN pretrained on the synthetic scenes of
-      ``dataset`` (default: the synthetic set in ``data_dir``), training it on first use;
-      ``weights=None`` is a seeded random initialisation. D = 256; grids (S/8)² × 128.
+    - ``"vgg16"``: ``weights="imagenet"`` (from ``weights_file``, else the verified local file
+      named by ``$COURSE_VGG16_WEIGHTS``, :func:`local_vgg16_weights`, else downloaded by
+      Keras) or ``None``; S must be 224; D = 4096 (the ``fc2`` layer); grids 196 × 512
+      (``block5_conv3``).
+    - ``"smallcnn"``: ``weights="scenes"``, the CNN pretrained on the synthetic scenes, saved in
+      ``weights_file``; ``weights=None`` is a seeded random initialisation. D = 256; grids
+      (S/8)² × 128.
     """
     check_backbone(name)
     if name == "vgg16":
-        return _build_vgg16(weights, image_size, spatial)
+        return _build_vgg16(weights, image_size, spatial, weights_file)
     if weights is None:
         model = scene_cnn.build_scene_cnn(image_size, seed=scene_cnn.SMALLCNN_INIT_SEED)
     elif weights != "scenes":
         raise ValueError(f"smallcnn weights must be 'scenes' or None, got {weights!r}")
+    elif weights_file is None:
+        raise ValueError(
+            "the small CNN's 'scenes' weights need their file: pass weights_file="
+            "course_lib.pipeline.backbone_weights(profile), which pretrains it if missing"
+        )
     else:
-        if dataset is None:
-            from course_lib.data import load_dataset
-
-            dataset = load_dataset(config.dataset_dir("synthetic", data_dir), name="synthetic")
-        path = scene_cnn.ensure_scene_cnn(dataset, data_dir, progress)
-        model = scene_cnn.load_scene_cnn(path, image_size=image_size)
+        model = scene_cnn.load_scene_cnn(weights_file, image_size=image_size)
     return scene_cnn.grid_model(model) if spatial else model

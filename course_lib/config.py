@@ -24,6 +24,7 @@ import os
 import random
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -51,7 +52,7 @@ class Profile:
     """Everything that differs between the ``mini`` and ``full`` runs of the course."""
 
     name: str
-    dataset: str  # "synthetic" or "flickr8k"
+    dataset: str  # one of DATASETS
     backbone: str  # "smallcnn" or "vgg16"
     weights: str | None  # "scenes" (smallcnn pretrained here), "imagenet", or None (random)
     image_size: int  # square side in pixels fed to the backbone
@@ -135,11 +136,23 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-def gpu_available() -> bool:
-    """True when TensorFlow sees at least one GPU (imports TensorFlow lazily)."""
+def tensorflow() -> ModuleType:
+    """TensorFlow, imported on first use: the one place where the course imports it lazily.
+
+    Importing TensorFlow takes seconds, and the light modules (this one, the data and text
+    modules, the command line's parser) must import quickly: every chapter and the command
+    line import this module first, so that TensorFlow's start-up lines are quieted before
+    TensorFlow loads. With another Keras backend TensorFlow may not be installed, and the models
+    and decoders import without it. (The modules that train or run models import Keras at the
+    top.)"""
     import tensorflow as tf
 
-    return bool(tf.config.list_physical_devices("GPU"))
+    return tf
+
+
+def gpu_available() -> bool:
+    """True when TensorFlow sees at least one GPU."""
+    return bool(tensorflow().config.list_physical_devices("GPU"))
 
 
 def default_profile_name() -> str:
@@ -242,13 +255,11 @@ def set_seed(seed: int = DEFAULT_SEED) -> None:
     make its ops deterministic (multi-threaded CPU reductions otherwise vary run to run)."""
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 (seeds code that uses the legacy global RNG)
-    import keras
+    import keras  # here, not at the top: Keras imports its backend, see tensorflow()
 
     keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
+        tensorflow().config.experimental.enable_op_determinism()
 
 
 def banner(profile: Profile, root: str | os.PathLike | None = None) -> str:

@@ -1,45 +1,92 @@
 """Turning next-word probabilities into captions: greedy, beam search, sampling.
 
-All fast decoders run many images at once and carry the LSTM state with
-:class:`course_lib.models.StepModel`, so each new word costs one step. ``naive_greedy_decode``
-is the seed tutorial's loop (the whole prefix through the model, once per word and image), kept
-to show, and measure, the difference. ``max_tokens`` counts the predicted tokens, ``<end>``
-included (a caption of ``n`` words needs ``n + 1``); captions come back as word lists without
-``<start>``/``<end>``. ``<pad>`` and ``<start>`` are never chosen as a next word.
+Every decoder runs many images at once and carries the model's state with its step model
+(:func:`as_step_model`), so each new word costs one step, and returns a :class:`Decoded`.
+``max_tokens`` counts the predicted tokens, ``<end>`` included (a caption of ``n`` words needs
+``n + 1``); captions come back as word lists without ``<start>``/``<end>``. ``<pad>`` and
+``<start>`` are never chosen as a next word. Beam search is one rule, :func:`beam_step`, which
+:func:`beam_search_decode` applies to whole batches and :func:`beam_trace` to one image, keeping
+every candidate it scores for chapter 7's figure.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import keras
 import numpy as np
 
-from course_lib.models import StepModel, build_step_model
+from course_lib.attention import AttentionStepModel, build_attention_step_model
+from course_lib.models import StepModel, build_step_model, model_kind
 from course_lib.text import pad_sequences_right
 
 __all__ = [
+    "BeamStep",
+    "Beams",
+    "Decoded",
+    "as_step_model",
     "beam_search_decode",
+    "beam_step",
+    "beam_trace",
     "greedy_decode",
-    "naive_greedy_decode",
     "sample_decode",
     "sequence_log_probs",
+    "without_pad_and_start",
 ]
 
+#: The smallest probability a log is taken of (log 0 would be -inf).
 _TINY = 1e-12
 
 
-def _never(probs: np.ndarray, vocab: Any) -> np.ndarray:
+@dataclass(frozen=True)
+class Decoded:
+    """The captions a decoder wrote for N images.
+
+    ``captions[i]``: image i's caption (words, without ``<start>`` and ``<end>``);
+    ``scores[i]``: its log-probability under the model, ``<end>`` included (not length
+    normalised); ``attention[i]``: for the attention captioner, the weights it gave its L
+    regions when it chose each word, then ``<end>``, shape (len(captions[i]) + 1, L); None for
+    the models without attention.
+    """
+
+    captions: list[list[str]]
+    scores: list[float]
+    attention: list[np.ndarray] | None = None
+
+    @staticmethod
+    def join(parts: list[Decoded]) -> Decoded:
+        """The decoded batches ``parts`` as one result, in order."""
+        attention = None
+        if parts and parts[0].attention is not None:
+            attention = [w for part in parts for w in part.attention or []]
+        return Decoded(
+            [c for part in parts for c in part.captions],
+            [s for part in parts for s in part.scores],
+            attention,
+        )
+
+
+def without_pad_and_start(probs: np.ndarray, vocab: Any) -> np.ndarray:
     """``probs`` with ``<pad>`` and ``<start>`` made impossible (they are never a next word)."""
     probs = probs.copy()
     probs[..., [vocab.pad_id, vocab.start_id]] = 0.0
     return probs
 
 
-def _step_model(model: keras.Model | StepModel) -> StepModel:
-    """A caption model's step model; anything with ``init``/``step``/``select`` is used as is."""
+def _log(probs: np.ndarray) -> np.ndarray:
+    return np.log(np.maximum(probs, _TINY))
+
+
+def as_step_model(model: keras.Model | StepModel | AttentionStepModel) -> Any:
+    """A caption model's step model (:class:`~course_lib.models.StepModel` for merge and
+    inject, :class:`~course_lib.attention.AttentionStepModel` for attention); anything with
+    ``init``/``step``/``select`` is used as it is."""
     if all(hasattr(model, name) for name in ("init", "step", "select")):
-        return model  # type: ignore[return-value]
+        return model
+    if model_kind(model) == "attention":
+        return build_attention_step_model(model)
     return build_step_model(model)
 
 
@@ -51,97 +98,96 @@ def _features(features: np.ndarray) -> np.ndarray:
     return features
 
 
-def _attention_rows(weights: np.ndarray, caption: list[str]) -> np.ndarray:
-    """The attention weights of a decoded caption's tokens: its words and ``<end>``."""
-    return weights[: min(len(caption) + 1, len(weights))]
+def _in_batches(
+    model: Any, features: np.ndarray, batch_size: int, decode: Callable[[Any, np.ndarray], Decoded]
+) -> Decoded:
+    """``decode(step_model, batch)`` on ``batch_size`` images at a time, joined."""
+    step_model = as_step_model(model)
+    features = _features(features)
+    starts = range(0, len(features), batch_size)
+    return Decoded.join([decode(step_model, features[i : i + batch_size]) for i in starts])
 
 
+def _decoded(vocab: Any, tokens: np.ndarray, scores: np.ndarray, alphas: list[Any]) -> Decoded:
+    """A batch's result from its token ids (B, steps), log-probabilities (B,) and attention
+    weights at each step (steps × (B, L); Nones for a model without attention); a caption's
+    weights are those of its words and ``<end>``."""
+    captions = [vocab.decode(row) for row in tokens]
+    attention = None
+    if alphas and alphas[0] is not None:
+        stacked = np.stack(alphas, axis=1)  # (B, steps, L)
+        attention = [w[: len(c) + 1] for w, c in zip(stacked, captions, strict=True)]
+    return Decoded(captions, [float(s) for s in scores], attention)
+
+
+# ----------------------------------------------------------------------------- greedy, sampling
 def _choose_and_decode(
-    model: keras.Model | StepModel,
-    features: np.ndarray,
+    step_model: Any,
+    batch: np.ndarray,
     vocab: Any,
     max_tokens: int,
-    batch_size: int,
-    choose,
-    return_attention: bool = False,
-):
-    """Shared loop of greedy and sampling: ``choose(probs (B, V)) -> ids (B,)`` each step.
-    With ``return_attention`` also each caption's attention weights (see greedy_decode)."""
-    step_model = _step_model(model)
-    features = _features(features)
-    captions: list[list[str]] = []
-    attention: list[np.ndarray] = []
-    for begin in range(0, len(features), batch_size):
-        batch = features[begin : begin + batch_size]
-        state = step_model.init(batch)
-        words = np.full(len(batch), vocab.start_id, dtype=np.int32)
-        finished = np.zeros(len(batch), dtype=bool)
-        out = np.zeros((len(batch), max_tokens), dtype=np.int32)
-        weights = []
-        for t in range(max_tokens):
-            probs, state = step_model.step(words, state)
-            if return_attention:
-                weights.append(_alpha(state))
-            probs = _never(probs, vocab)
-            words = np.where(finished, vocab.end_id, choose(probs)).astype(np.int32)
-            out[:, t] = words
-            finished |= words == vocab.end_id
-            if finished.all():
-                break
-        decoded = [vocab.decode(row) for row in out]
-        captions.extend(decoded)
-        if return_attention:
-            stacked = np.stack(weights, axis=1)  # (B, steps, L)
-            attention.extend(_attention_rows(w, c) for w, c in zip(stacked, decoded, strict=True))
-    return (captions, attention) if return_attention else captions
-
-
-def _alpha(state: dict[str, np.ndarray]) -> np.ndarray:
-    """The attention weights in a step model's state; ValueError for a model without any."""
-    if "alpha" not in state:
-        raise ValueError("return_attention needs the attention captioner (its state has alpha)")
-    return np.asarray(state["alpha"])
+    choose: Callable[[np.ndarray], np.ndarray],
+) -> Decoded:
+    """One batch; ``choose(probs (B, V))`` picks the next words (B,)."""
+    n, state = len(batch), step_model.init(batch)
+    words = np.full(n, vocab.start_id, dtype=np.int32)
+    finished, log_prob = np.zeros(n, dtype=bool), np.zeros(n)
+    out = np.zeros((n, max_tokens), dtype=np.int32)
+    alphas: list = []  # the attention captioner's weights (None for the others)
+    for t in range(max_tokens):
+        probs, state = step_model.step(words, state)
+        alphas.append(state.get("alpha"))
+        probs = without_pad_and_start(probs, vocab)
+        chosen = choose(probs)
+        log_prob += np.where(finished, 0.0, _log(probs[np.arange(n), chosen]))
+        words = np.where(finished, vocab.end_id, chosen).astype(np.int32)
+        out[:, t] = words
+        finished |= words == vocab.end_id
+        if finished.all():
+            break
+    return _decoded(vocab, out, log_prob, alphas)
 
 
 def greedy_decode(
     model: keras.Model | StepModel,
     features: np.ndarray,
     vocab: Any,
+    *,
     max_tokens: int,
     batch_size: int = 256,
-    return_attention: bool = False,
-):
-    """The most probable next word, each step, for every image: features (N, D), or region
-    grids (N, L, C) for the attention captioner → N captions (word lists).
+) -> Decoded:
+    """The most probable next word, each step, for every image: features
+    (N, D), or region grids (N, L, C) for the attention captioner → N
+    captions (:class:`Decoded`)."""
 
-    With ``return_attention`` (attention captioner only) returns ``(captions, weights)``, where
-    ``weights[i]`` is (len(caption i) + 1, L): the attention over the L regions when each word,
-    then ``<end>``, was chosen.
-    """
-    return _choose_and_decode(
-        model, features, vocab, max_tokens, batch_size, lambda p: p.argmax(axis=-1),
-        return_attention,
-    )  # fmt: skip
+    def decode(step_model: Any, batch: np.ndarray) -> Decoded:
+        def choose(probs: np.ndarray) -> np.ndarray:
+            return probs.argmax(axis=-1)
+
+        return _choose_and_decode(step_model, batch, vocab, max_tokens, choose)
+
+    return _in_batches(model, features, batch_size, decode)
 
 
 def sample_decode(
     model: keras.Model | StepModel,
     features: np.ndarray,
     vocab: Any,
+    *,
     max_tokens: int,
     temperature: float = 1.0,
     seed: int = 0,
     batch_size: int = 256,
-) -> list[list[str]]:
+) -> Decoded:
     """Sample each next word from ``p ** (1 / temperature)`` (renormalised), reproducibly.
 
     ``temperature`` 1 samples the model's distribution, below 1 sharpens it (0 is greedy),
-    above 1 flattens it.
+    above 1 flattens it. The scores are the captions' log-probabilities under the model.
     """
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if temperature == 0:
-        return greedy_decode(model, features, vocab, max_tokens, batch_size)
+        return greedy_decode(model, features, vocab, max_tokens=max_tokens, batch_size=batch_size)
     rng = np.random.default_rng(seed)
 
     def choose(probs: np.ndarray) -> np.ndarray:
@@ -150,91 +196,267 @@ def sample_decode(
             logits = np.log(probs) / temperature  # log 0 = -inf: never chosen
         return (logits + rng.gumbel(size=logits.shape)).argmax(axis=-1)
 
-    return _choose_and_decode(model, features, vocab, max_tokens, batch_size, choose)
+    def decode(step_model: Any, batch: np.ndarray) -> Decoded:
+        return _choose_and_decode(step_model, batch, vocab, max_tokens, choose)
+
+    return _in_batches(model, features, batch_size, decode)
+
+
+# ----------------------------------------------------------------------------- beam search
+@dataclass(frozen=True)
+class Beams:
+    """The ``k`` partial captions kept for each of ``n`` images, as (n, k)
+    arrays: their log-probability (-inf: an empty place), their length in
+    tokens (``<end>`` included) and whether they have ended."""
+
+    log_prob: np.ndarray
+    length: np.ndarray
+    finished: np.ndarray
+
+    @classmethod
+    def start(cls, n: int, k: int) -> Beams:
+        """Before the first word: one live beam per image (the others empty),
+        so that the first step does not pick the same word ``k`` times."""
+        log_prob = np.full((n, k), -np.inf)
+        log_prob[:, 0] = 0.0
+        length = np.zeros((n, k), dtype=np.int64)
+        return cls(log_prob, length, np.zeros((n, k), dtype=bool))
+
+
+@dataclass(frozen=True)
+class BeamStep:
+    """One step of beam search: the beams ``kept``; for each, the beam it
+    extends (``parent``, (n, k)), the word it adds (``word``) and whether it
+    is an ended beam carried on as it is (``carried``); and every candidate's
+    ``log_prob`` and ``score`` (n, k, V)."""
+
+    kept: Beams
+    parent: np.ndarray
+    word: np.ndarray
+    carried: np.ndarray
+    log_prob: np.ndarray
+    score: np.ndarray
+
+
+def beam_step(
+    beams: Beams,
+    word_lp: np.ndarray,
+    vocab: Any,
+    *,
+    norm: float = 0.0,
+) -> BeamStep:
+    """Extend each beam by every word (``word_lp``: the words' log-probs,
+    (n, k, V)) and keep each image's ``k`` best candidates: the highest
+    log-probability / length ** ``norm``, ties to the earlier beam and word."""
+    n, k, vocab_size = word_lp.shape
+    step_lp = np.where(beams.finished[:, :, None], -np.inf, word_lp)
+    step_lp[beams.finished, vocab.pad_id] = 0.0  # an ended beam: itself, free
+    log_prob = beams.log_prob[:, :, None] + step_lp  # (n, k, V)
+    length = np.where(beams.finished, beams.length, beams.length + 1)
+    score = log_prob / np.maximum(length, 1)[:, :, None] ** norm
+    best = np.argsort(-score.reshape(n, -1), axis=1, kind="stable")[:, :k]
+    parent, word = best // vocab_size, best % vocab_size
+    rows = np.arange(n)[:, None]
+    carried = beams.finished[rows, parent]
+    finished = carried | (word == vocab.end_id)
+    word = np.where(carried, vocab.pad_id, word)
+    lp = log_prob.reshape(n, -1)[rows, best]
+    kept = Beams(lp, length[rows, parent], finished)
+    return BeamStep(kept, parent, word, carried, log_prob, score)
+
+
+def _beam_search(
+    step_model: Any,
+    batch: np.ndarray,
+    vocab: Any,
+    max_tokens: int,
+    k: int,
+    norm: float,
+) -> Decoded:
+    """Beam search for one batch of n images: images × beams are one batch
+    of the step model, reordered after every step to follow the kept beams."""
+    n, start = len(batch), step_model.init(batch)
+    state = step_model.select(start, np.repeat(np.arange(n), k))
+    words, beams = np.full(n * k, vocab.start_id), Beams.start(n, k)
+    trails = _Trails.start(n, k, state)
+    for _ in range(max_tokens):
+        probs, state = step_model.step(words, state)
+        word_lp = _log(without_pad_and_start(probs, vocab)).reshape(n, k, -1)
+        step = beam_step(beams, word_lp, vocab, norm=norm)
+        beams, trails = step.kept, trails.grow(step, state)
+        rows = (np.arange(n)[:, None] * k + step.parent).ravel()
+        state = step_model.select(state, rows)
+        words = np.where(step.carried, vocab.end_id, step.word).ravel()
+        if beams.finished[np.isfinite(beams.log_prob)].all():
+            break
+    return trails.answers(vocab, beams, norm)
+
+
+def _grow(history: np.ndarray, parent: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Per-beam history (n, k, t, …) reordered to follow the kept beams (``parent``), with
+    their ``new`` entries (n, k, …) appended: (n, k, t + 1, …)."""
+    rows = np.arange(len(new))[:, None]
+    return np.concatenate([history[rows, parent], new[:, :, None]], axis=2)
+
+
+@dataclass(frozen=True)
+class _Trails:
+    """What each of n × k beams has written, (n, k, steps), and for the attention captioner
+    where it looked when it wrote it, (n, k, steps, L)."""
+
+    tokens: np.ndarray
+    alphas: np.ndarray | None
+
+    @classmethod
+    def start(cls, n: int, k: int, state: dict[str, np.ndarray]) -> _Trails:
+        """Nothing written yet (an attention captioner's state holds its weights, ``alpha``)."""
+        alphas = None
+        if "alpha" in state:
+            alphas = np.zeros((n, k, 0, state["alpha"].shape[-1]), dtype=np.float32)
+        return cls(np.zeros((n, k, 0), dtype=np.int32), alphas)
+
+    def grow(self, step: BeamStep, state: dict[str, np.ndarray]) -> _Trails:
+        """The trails of the kept beams, with this step's words (and weights) appended."""
+        alphas = self.alphas
+        if alphas is not None:
+            n, k = step.parent.shape
+            alpha = state["alpha"].reshape(n, k, -1)[np.arange(n)[:, None], step.parent]
+            alphas = _grow(alphas, step.parent, alpha)
+        return _Trails(_grow(self.tokens, step.parent, step.word), alphas)
+
+    def answers(self, vocab: Any, beams: Beams, norm: float) -> Decoded:
+        """Each image's best final beam."""
+        pick = np.arange(len(self.tokens)), _final_scores(beams, norm).argmax(axis=1)
+        weights = [] if self.alphas is None else list(self.alphas[pick].transpose(1, 0, 2))
+        return _decoded(vocab, self.tokens[pick], beams.log_prob[pick], weights)
+
+
+def _final_scores(beams: Beams, norm: float) -> np.ndarray:
+    """What picks each image's answer among its final beams (n, k)."""
+    return beams.log_prob / np.maximum(beams.length, 1) ** norm
 
 
 def beam_search_decode(
     model: keras.Model | StepModel,
     features: np.ndarray,
     vocab: Any,
+    *,
     max_tokens: int,
     beam_width: int = 3,
     length_normalisation: float = 0.0,
     batch_size: int = 64,
-    return_scores: bool = False,
-    return_attention: bool = False,
-):
-    """Keep the ``beam_width`` best partial captions per image; return each image's best.
+) -> Decoded:
+    """Keep the ``beam_width`` best partial captions per image (:func:`beam_step`); return each
+    image's best (:class:`Decoded`).
 
     Images × beams form one batch (``batch_size`` images at a time). A caption's score is its
     log-probability divided by ``length ** length_normalisation`` (length counts ``<end>``;
     0 = plain log-probability, which favours short captions). A beam that has produced
     ``<end>`` is kept as it is and competes with the others on its score.
-
-    Returns the captions; with ``return_scores`` also each best caption's log-probability (not
-    normalised), and with ``return_attention`` (attention captioner) each best caption's
-    attention weights as in :func:`greedy_decode`, in a tuple in that order.
     """
     if beam_width < 1:
         raise ValueError(f"beam_width must be >= 1, got {beam_width}")
-    step_model = _step_model(model)
-    features = _features(features)
+    norm = float(length_normalisation)
+
+    def decode(step_model: Any, batch: np.ndarray) -> Decoded:
+        return _beam_search(step_model, batch, vocab, max_tokens, beam_width, norm)
+
+    return _in_batches(model, features, batch_size, decode)
+
+
+def beam_trace(
+    model: Any,
+    features: np.ndarray,
+    vocab: Any,
+    *,
+    max_tokens: int,
+    beam_width: int = 3,
+    length_normalisation: float = 0.0,
+) -> dict[str, Any]:
+    """Every candidate that beam search scores for **one** image, step by step, with
+    :func:`beam_step` (what :func:`beam_search_decode` does), for chapter 7's figure
+    (:func:`course_lib.viz.draw_beam_search`). ``features``: one image's (D,) (or a batch of one).
+
+    Returns ``{"steps", "caption", "log_prob", "score", "chosen", "beam_width",
+    "length_normalisation"}`` (``chosen``: the answer's place in the last step's beam):
+    ``steps[t]`` is a list of candidates, dicts with ``tokens`` (the caption so far, ``<end>``
+    included once it has ended), ``word`` (the word added; ``None`` for a carried ended
+    beam), ``log_prob``, ``score``, ``parent`` (the beam it extends: an index into the
+    previous step's ``kept`` list), ``ended`` and ``kept`` (its place in the beam or ``None``);
+    ``caption`` is the chosen caption (words, without ``<end>``).
+    """
+    if beam_width < 1:
+        raise ValueError(f"beam_width must be >= 1, got {beam_width}")
+    step_model = as_step_model(model)
+    feats = _one_image(features)
     k, norm = beam_width, float(length_normalisation)
-    captions: list[list[str]] = []
-    scores: list[float] = []
-    attention: list[np.ndarray] = []
-    for begin in range(0, len(features), batch_size):
-        batch = features[begin : begin + batch_size]
-        n = len(batch)
-        state = step_model.select(step_model.init(batch), np.repeat(np.arange(n), k))
-        words = np.full(n * k, vocab.start_id, dtype=np.int32)
-        log_prob = np.full((n, k), -np.inf)
-        log_prob[:, 0] = 0.0  # one live beam per image at the start
-        lengths = np.zeros((n, k), dtype=np.int64)
-        finished = np.zeros((n, k), dtype=bool)
-        tokens = np.zeros((n, k, max_tokens), dtype=np.int32)
-        weights = None
-        for t in range(max_tokens):
-            probs, state = step_model.step(words, state)
-            if return_attention:
-                step_alpha = _alpha(state).reshape(n, k, -1)
-                if weights is None:
-                    weights = np.zeros((n, k, max_tokens, step_alpha.shape[-1]), np.float32)
-            probs = _never(probs, vocab)
-            vocab_size = probs.shape[-1]
-            step_lp = np.log(np.maximum(probs, _TINY)).reshape(n, k, vocab_size)
-            # A finished beam has exactly one continuation, itself, at no cost.
-            step_lp[finished] = -np.inf
-            step_lp[finished, vocab.pad_id] = 0.0
-            cand_lp = log_prob[:, :, None] + step_lp  # (n, k, V)
-            cand_len = np.where(finished, lengths, t + 1)[:, :, None]
-            cand_score = cand_lp / np.maximum(cand_len, 1) ** norm if norm else cand_lp
-            flat = cand_score.reshape(n, k * vocab_size)
-            best = np.argsort(-flat, axis=1, kind="stable")[:, :k]  # (n, k)
-            parent, word = best // vocab_size, best % vocab_size
-            rows = np.arange(n)[:, None]
-            log_prob = cand_lp.reshape(n, -1)[rows, best]
-            was_finished = finished[rows, parent]
-            lengths = np.where(was_finished, lengths[rows, parent], t + 1)
-            tokens = tokens[rows, parent]
-            tokens[:, :, t] = np.where(was_finished, vocab.pad_id, word)
-            if weights is not None:
-                weights = weights[rows, parent]
-                weights[:, :, t] = step_alpha[rows, parent]
-            finished = was_finished | (word == vocab.end_id)
-            state = step_model.select(state, (rows * k + parent).reshape(-1))
-            words = np.where(was_finished, vocab.end_id, word).reshape(-1).astype(np.int32)
-            if finished[np.isfinite(log_prob)].all():
-                break
-        final = log_prob / np.maximum(lengths, 1) ** norm if norm else log_prob
-        choice = final.argmax(axis=1)
-        for i in range(n):
-            captions.append(vocab.decode(tokens[i, choice[i]]))
-            scores.append(float(log_prob[i, choice[i]]))
-            if weights is not None:
-                attention.append(_attention_rows(weights[i, choice[i]], captions[-1]))
-    out = [captions] + [scores] * return_scores + [attention] * return_attention
-    return tuple(out) if len(out) > 1 else captions
+    state = step_model.select(step_model.init(feats), np.zeros(k, dtype=np.int64))
+    words = np.full(k, vocab.start_id, dtype=np.int32)
+    beams = Beams.start(1, k)
+    prefixes: list[list[str]] = [[] for _ in range(k)]
+    steps: list[list[dict[str, Any]]] = []
+    for _ in range(max_tokens):
+        probs, state = step_model.step(words, state)
+        word_lp = _log(without_pad_and_start(np.asarray(probs), vocab))[None]
+        step = beam_step(beams, word_lp, vocab, norm=norm)
+        steps.append(_candidates(step, beams.finished[0], prefixes, vocab))
+        parent, word, carried = step.parent[0], step.word[0], step.carried[0]
+        prefixes = [
+            prefixes[p] + ([] if c else [vocab.id_to_token[w]])
+            for p, w, c in zip(parent, word, carried, strict=True)
+        ]
+        beams = step.kept
+        state = step_model.select(state, parent)
+        words = np.where(carried, vocab.end_id, word).astype(np.int32)
+        if beams.finished[np.isfinite(beams.log_prob)].all():
+            break
+    final = _final_scores(beams, norm)[0]
+    choice = int(final.argmax())
+    return {
+        "steps": steps,
+        "caption": vocab.decode(vocab.encode(prefixes[choice], add_start_end=False)),
+        "log_prob": float(beams.log_prob[0, choice]),
+        "score": float(final[choice]),
+        "chosen": choice,
+        "beam_width": k,
+        "length_normalisation": norm,
+    }
+
+
+def _one_image(features: np.ndarray) -> np.ndarray:
+    """One image's features as a batch of one; ValueError for more images."""
+    feats = np.asarray(features, dtype=np.float32)
+    feats = feats[None] if feats.ndim == 1 else feats
+    if len(feats) != 1:
+        raise ValueError(f"beam_trace follows one image; got {len(feats)} feature vectors")
+    return feats
+
+
+def _candidates(
+    step: BeamStep, finished: np.ndarray, prefixes: list[list[str]], vocab: Any
+) -> list[dict[str, Any]]:
+    """The possible candidates of one image's beam step (see :func:`beam_trace`)."""
+    vocab_size = step.log_prob.shape[-1]
+    kept = zip(step.parent[0], step.word[0], strict=True)
+    slot_of = {int(p) * vocab_size + int(w): s for s, (p, w) in enumerate(kept)}
+    candidates = []
+    for parent in range(len(prefixes)):
+        for word in range(vocab_size):
+            lp = step.log_prob[0, parent, word]
+            if not np.isfinite(lp):
+                continue
+            carried = bool(finished[parent])
+            token = None if carried else vocab.id_to_token[word]
+            candidates.append({
+                "tokens": prefixes[parent] + ([] if carried else [token]),
+                "word": token,
+                "log_prob": float(lp),
+                "score": float(step.score[0, parent, word]),
+                "parent": parent,
+                "ended": carried or word == vocab.end_id,
+                "kept": slot_of.get(parent * vocab_size + word),
+            })  # fmt: skip
+    return candidates
 
 
 def sequence_log_probs(
@@ -250,27 +472,4 @@ def sequence_log_probs(
     probs = model.predict_on_batch({"image": features, "caption": ids[:, :-1]})
     targets = ids[:, 1:]
     picked = np.take_along_axis(probs, targets[..., None], axis=-1)[..., 0]
-    return np.where(targets != 0, np.log(np.maximum(picked, _TINY)), 0.0).sum(axis=1)
-
-
-def naive_greedy_decode(
-    model: keras.Model, features: np.ndarray, vocab: Any, max_tokens: int
-) -> list[list[str]]:
-    """The seed tutorial's greedy loop: for every image and every new word, the whole prefix
-    (padded to ``max_tokens``) goes through ``model.predict``. Slow on purpose; for comparison.
-    Like the fast decoders it never picks ``<pad>`` or ``<start>``.
-    """
-    features = _features(features)
-    captions = []
-    for vector in features:
-        prefix = [vocab.start_id]
-        for _ in range(max_tokens):
-            padded = np.zeros((1, max_tokens), dtype=np.int32)
-            padded[0, : len(prefix)] = prefix
-            probs = model.predict({"image": vector[None], "caption": padded}, verbose=0)
-            word = int(_never(probs[0, len(prefix) - 1], vocab).argmax())
-            prefix.append(word)
-            if word == vocab.end_id:
-                break
-        captions.append(vocab.decode(prefix))
-    return captions
+    return np.where(targets != 0, _log(picked), 0.0).sum(axis=1)

@@ -21,6 +21,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import keras
+from keras import ops
+
+from course_lib import config
+
 __all__ = ["STRATEGIES", "batch_mean", "check_batches", "global_sum", "make_strategy"]
 
 STRATEGIES = ("default", "mirrored", "tpu")
@@ -37,8 +42,7 @@ def make_strategy(name: str = "default") -> Any:
 
     ``tpu`` connects to and initialises the TPU system; without a TPU it raises
     ``RuntimeError`` saying so."""
-    import tensorflow as tf
-
+    tf = config.tensorflow()
     if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; choose one of {list(STRATEGIES)}")
     if name == "default":
@@ -50,8 +54,7 @@ def make_strategy(name: str = "default") -> Any:
 
 def _mirrored_strategy() -> Any:
     """``MirroredStrategy`` over every GPU, or over every logical CPU device without one."""
-    import tensorflow as tf
-
+    tf = config.tensorflow()
     if tf.config.list_logical_devices("GPU"):
         return tf.distribute.MirroredStrategy()
     return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
@@ -60,8 +63,7 @@ def _mirrored_strategy() -> Any:
 def _tpu_strategy() -> Any:
     """``TPUStrategy`` on the machine's own TPU (a TPU VM, as Colab's TPU runtime is: its
     devices include a ``TPU_SYSTEM``) or on the one ``$TPU_NAME`` names."""
-    import tensorflow as tf
-
+    tf = config.tensorflow()
     devices = tf.config.list_physical_devices()
     local = "local" if any(d.device_type.startswith("TPU") for d in devices) else None
     try:
@@ -100,12 +102,9 @@ def check_batches(strategy: Any, batch_size: int, *, train_rows: int, val_rows: 
 
 def _replica_context() -> Any:
     """The ``tf.distribute`` replica context of a step on several replicas, else None."""
-    import keras
-
     if keras.backend.backend() != "tensorflow":
         return None
-    import tensorflow as tf
-
+    tf = config.tensorflow()
     context = tf.distribute.get_replica_context()
     if context is None or context.num_replicas_in_sync == 1:
         return None
@@ -118,8 +117,7 @@ def global_sum(x: Any) -> Any:
     context = _replica_context()
     if context is None:
         return x
-    import tensorflow as tf
-
+    tf = config.tensorflow()
     return context.all_reduce(tf.distribute.ReduceOp.SUM, x)
 
 
@@ -131,8 +129,6 @@ def batch_mean(total: Any, count: Any) -> Any:
     replicas by their rows. So the gradient here is that of ``total / Σ count``, this replica's
     share of the mean (the shares add up to the mean), and the value is ``mean / n`` on every
     replica, which logs the mean however unevenly the rows split."""
-    from keras import ops
-
     context = _replica_context()
     if context is None:
         return ops.divide_no_nan(total, count)

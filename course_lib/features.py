@@ -32,15 +32,16 @@ import os
 import shutil
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from course_lib import __version__, config
 from course_lib.backbones import build_backbone, check_backbone, describe_preprocessing
-from course_lib.data.images import image_batches
+from course_lib.data.images import ImageError, image_batches, load_image
 from course_lib.io import atomic_path, atomic_write_json, file_lock, read_json, sha256_file
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,46 @@ _FIX = "delete the folder to rebuild it (extract_features rebuilds it automatica
 
 class FeatureCacheError(RuntimeError):
     """A feature store is corrupt, incomplete or was made with different settings."""
+
+
+@dataclass(frozen=True)
+class FeatureRequest:
+    """One extraction: which images go through which backbone, and where their store goes.
+
+    ``dataset``: a ``CaptionDataset`` (``name``, ``image_ids()``, ``fingerprint()``,
+    ``image_path()``); ``backbone``: ``"smallcnn"`` or ``"vgg16"``
+    (:func:`course_lib.backbones.build_backbone`) with ``weights`` (``"scenes"``,
+    ``"imagenet"``, or None: random) read from ``weights_file``
+    (:func:`course_lib.pipeline.backbone_weights`; needed for the small CNN's ``"scenes"``,
+    whose SHA-256 is part of the store's key); ``spatial``: grids of region vectors (L, C)
+    instead of one vector (D,) per image; ``image_ids``: only these images (default: every
+    image of the dataset); ``data_dir``: the data folder whose ``features/`` holds the store;
+    ``shard_size``: images per shard (the unit of writing and resuming).
+    """
+
+    dataset: Any
+    backbone: str = "smallcnn"
+    _: KW_ONLY
+    weights: str | None
+    image_size: int
+    weights_file: str | os.PathLike | None = None
+    spatial: bool = False
+    image_ids: Sequence[str] | None = None
+    data_dir: str | os.PathLike | None = None
+    batch_size: int = 32
+    shard_size: int = DEFAULT_SHARD_SIZE
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        check_backbone(self.backbone)
+        if self.shard_size < 1 or self.batch_size < 1:
+            raise ValueError("batch_size and shard_size must be at least 1")
+
+    def images(self) -> list[str]:
+        """The image ids to extract, in order, each once."""
+        if self.image_ids is None:
+            return self.dataset.image_ids()
+        return list(dict.fromkeys(self.image_ids))
 
 
 # --------------------------------------------------------------------------------------
@@ -169,22 +210,16 @@ class FeatureStore:
 # --------------------------------------------------------------------------------------
 
 
-def feature_cache_path(
-    dataset_name: str,
-    backbone: str,
-    weights: str | None,
-    image_size: int,
-    data_dir: str | os.PathLike | None = None,
-    image_ids: Sequence[str] | None = None,
-    *,
-    spatial: bool = False,
-) -> Path:
+def feature_cache_path(request: FeatureRequest) -> Path:
     """The store's folder: ``<features_dir>/<dataset>-<backbone>-<weights>-<size>``, then
     ``-grid`` for grids and ``-subset-<hash>`` when only some images were asked for."""
-    stem = f"{dataset_name}-{backbone}-{weights}-{image_size}" + ("-grid" if spatial else "")
-    if image_ids is not None:
-        stem += f"-subset-{_image_set_hash(image_ids)[:10]}"
-    return config.features_dir(data_dir) / stem
+    r = request
+    stem = f"{r.dataset.name}-{r.backbone}-{r.weights}-{r.image_size}"
+    if r.spatial:
+        stem += "-grid"
+    if r.image_ids is not None:
+        stem += f"-subset-{_image_set_hash(r.images())[:10]}"
+    return config.features_dir(r.data_dir) / stem
 
 
 def _image_set_hash(image_ids: Iterable[str]) -> str:
@@ -353,72 +388,40 @@ def _sha256_or_none(path: Path) -> str | None:
 # --------------------------------------------------------------------------------------
 
 
-def expected_metadata(
-    dataset: Any,
-    backbone: str,
-    *,
-    weights: str | None,
-    image_size: int,
-    image_ids: Sequence[str],
-    data_dir: str | os.PathLike | None = None,
-    progress: bool = True,
-    spatial: bool = False,
-) -> dict:
-    """The settings (:data:`KEY_FIELDS`) a store must match for this request.
+def expected_metadata(request: FeatureRequest) -> dict:
+    """The settings (:data:`KEY_FIELDS`) a store must match for ``request``.
 
-    For ``smallcnn`` with ``weights="scenes"`` this trains the small CNN if it is missing,
-    since its file's SHA-256 is part of the key.
-    """
-    from course_lib.scene_cnn import ensure_scene_cnn
-
-    check_backbone(backbone)
+    The small CNN's pretrained weights are the course's own, so their file's SHA-256 is part of
+    the key (VGG16's ImageNet weights are Keras's, checked against the MD5 Keras pins)."""
     weights_sha = None
-    if backbone == "smallcnn" and weights == "scenes":
-        weights_sha = sha256_file(ensure_scene_cnn(dataset, data_dir, progress))
+    if request.backbone == "smallcnn" and request.weights == "scenes":
+        if request.weights_file is None:
+            raise ValueError(
+                "the small CNN's 'scenes' weights need their file: pass weights_file="
+                "course_lib.pipeline.backbone_weights(profile), which pretrains it if missing"
+            )
+        weights_sha = sha256_file(request.weights_file)
     return {
-        "dataset": dataset.name,
-        "dataset_fingerprint": dataset.fingerprint(),
-        "backbone": backbone,
-        "weights": weights,
+        "dataset": request.dataset.name,
+        "dataset_fingerprint": request.dataset.fingerprint(),
+        "backbone": request.backbone,
+        "weights": request.weights,
         "weights_sha256": weights_sha,
-        "image_size": int(image_size),
-        "preprocessing": describe_preprocessing(backbone, image_size, spatial=spatial),
-        "spatial": bool(spatial),
-        "image_set": _image_set_hash(image_ids),
+        "image_size": int(request.image_size),
+        "preprocessing": describe_preprocessing(
+            request.backbone, request.image_size, spatial=request.spatial
+        ),
+        "spatial": bool(request.spatial),
+        "image_set": _image_set_hash(request.images()),
     }
 
 
-def extract_features(
-    dataset: Any,
-    backbone: str = "smallcnn",
-    *,
-    weights: str | None,
-    image_size: int,
-    data_dir: str | os.PathLike | None = None,
-    batch_size: int = 32,
-    progress: bool = True,
-    image_ids: Sequence[str] | None = None,
-    shard_size: int = DEFAULT_SHARD_SIZE,
-    spatial: bool = False,
-) -> FeatureStore:
-    """Features of a dataset's images, computed once and stored (see the module docstring).
-
-    Args:
-        dataset: a ``CaptionDataset`` (``name``, ``image_ids()``, ``fingerprint()``,
-            ``image_path()``).
-        backbone: ``"smallcnn"`` or ``"vgg16"`` (see :func:`course_lib.backbones.build_backbone`).
-        image_ids: only these images (default: every image of the dataset).
-        shard_size: images per shard; an interrupted run resumes at the first missing shard.
-        spatial: grids of region vectors (L, C) instead of one vector (D,) per image.
-
-    Returns:
-        A :class:`FeatureStore` reading the shards memory-mapped. Images that cannot be read
-        are skipped, listed in ``store.metadata["skipped"]`` and reported in a printed summary.
+def extract_features(request: FeatureRequest) -> FeatureStore:
+    """The features of a request's images, computed once and stored: a
+    :class:`FeatureStore` reading the shards memory-mapped. Images that cannot
+    be read are skipped, listed in ``store.metadata["skipped"]`` and reported.
     """
-    job = _Extraction.for_request(
-        dataset, backbone, weights, image_size, data_dir, image_ids, spatial, progress,
-        batch_size, shard_size,
-    )  # fmt: skip
+    job = _Extraction.for_request(request)
     path = job.folder
     path.mkdir(parents=True, exist_ok=True)
     with file_lock(path):
@@ -428,7 +431,7 @@ def extract_features(
             except FeatureCacheError as err:
                 logger.warning("rebuilding the feature store: %s", err)
                 (path / MANIFEST).unlink()
-        job.run(progress)
+        job.run(request.progress)
         store = load_feature_cache(path, job.key)
     _print_skipped(store)
     return store
@@ -446,53 +449,24 @@ def _check_part(part: tuple[int, int]) -> None:
         raise ValueError(f"part {i}/{n}: choose i in 0..n-1 for n parts (for example 0/2, 1/2)")
 
 
-def extract_feature_part(
-    dataset: Any,
-    backbone: str = "smallcnn",
-    *,
-    part: tuple[int, int],
-    weights: str | None,
-    image_size: int,
-    data_dir: str | os.PathLike | None = None,
-    batch_size: int = 32,
-    progress: bool = True,
-    image_ids: Sequence[str] | None = None,
-    shard_size: int = DEFAULT_SHARD_SIZE,
-    spatial: bool = False,
-) -> Path:
+def extract_feature_part(request: FeatureRequest, part: tuple[int, int]) -> Path:
     """Compute part ``(i, n)`` of a split extraction: the shards k with k % n == i.
 
-    The arguments are those of :func:`extract_features`, which the parts must share. The
-    shards go to :func:`part_path` (resumed like a store: a finished shard is reused), then its
-    ``part.json`` records the settings, the shards and the skipped images. Run each part in
-    its own process or machine, gather the part folders beside the store and call
-    :func:`join_feature_parts`. Returns the part's folder.
+    The parts must share one request. The shards go to :func:`part_path` (resumed like a store:
+    a finished shard is reused), then its ``part.json`` records the settings, the shards and
+    the skipped images. Run each part in its own process or machine, gather the part folders
+    beside the store and call :func:`join_feature_parts`. Returns the part's folder.
     """
     _check_part(part)
-    job = _Extraction.for_request(
-        dataset, backbone, weights, image_size, data_dir, image_ids, spatial, progress,
-        batch_size, shard_size, part=part,
-    )  # fmt: skip
+    job = _Extraction.for_request(request, part=part)
     job.folder.mkdir(parents=True, exist_ok=True)
     with file_lock(job.folder):
         (job.folder / PART_RECORD).unlink(missing_ok=True)
-        job.run(progress)
+        job.run(request.progress)
     return job.folder
 
 
-def join_feature_parts(
-    dataset: Any,
-    backbone: str = "smallcnn",
-    *,
-    parts: int,
-    weights: str | None,
-    image_size: int,
-    data_dir: str | os.PathLike | None = None,
-    progress: bool = True,
-    image_ids: Sequence[str] | None = None,
-    shard_size: int = DEFAULT_SHARD_SIZE,
-    spatial: bool = False,
-) -> FeatureStore:
+def join_feature_parts(request: FeatureRequest, parts: int) -> FeatureStore:
     """Join the ``parts`` parts of a split extraction into the store and open it.
 
     Raises :class:`FeatureCacheError`, before anything is moved, when a part is missing or
@@ -502,10 +476,7 @@ def join_feature_parts(
     are removed once it is complete.
     """
     _check_part((0, parts))
-    job = _Extraction.for_request(
-        dataset, backbone, weights, image_size, data_dir, image_ids, spatial, progress,
-        32, shard_size,
-    )  # fmt: skip
+    job = _Extraction.for_request(request)
     folders = [part_path(job.folder, (i, parts)) for i in range(parts)]
     records = [job.check_part_record(folder, (i, parts)) for i, folder in enumerate(folders)]
     held = sorted(k for record in records for k in record["shards"])
@@ -523,7 +494,7 @@ def join_feature_parts(
             for k in record["shards"]:
                 for name in (_shard_name(k), Path(_shard_name(k)).with_suffix(".json").name):
                     shutil.move(folder / name, job.folder / name)
-        job.run(progress)
+        job.run(request.progress)
         store = load_feature_cache(job.folder, job.key)
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
@@ -533,15 +504,13 @@ def join_feature_parts(
 
 @dataclass
 class _Extraction:
-    """One extraction: the images, the settings, and the store folder its shards go to."""
+    """One extraction: its request, its settings (the store's key) and the folder its shards
+    go to."""
 
-    dataset: Any
+    request: FeatureRequest
     image_ids: list[str]
     key: dict
     folder: Path
-    data_dir: str | os.PathLike | None
-    batch_size: int
-    shard_size: int
     #: ``(i, n)``: compute only the shards k with k % n == i, and write ``part.json``.
     part: tuple[int, int] | None = None
     skipped: list[dict] = field(default_factory=list)
@@ -551,43 +520,26 @@ class _Extraction:
 
     @classmethod
     def for_request(
-        cls, dataset, backbone, weights, image_size, data_dir, image_ids, spatial, progress,
-        batch_size, shard_size, part=None,
-    ) -> _Extraction:  # fmt: skip
-        """The extraction of a request (the arguments of :func:`extract_features`)."""
-        check_backbone(backbone)
-        if shard_size < 1 or batch_size < 1:
-            raise ValueError("batch_size and shard_size must be at least 1")
-        ids = dataset.image_ids() if image_ids is None else list(dict.fromkeys(image_ids))
-        path = feature_cache_path(
-            dataset.name, backbone, weights, image_size, data_dir,
-            None if image_ids is None else ids, spatial=spatial,
-        )  # fmt: skip
-        key = expected_metadata(
-            dataset, backbone, weights=weights, image_size=image_size, image_ids=ids,
-            data_dir=data_dir, progress=progress, spatial=spatial,
-        )  # fmt: skip
+        cls, request: FeatureRequest, part: tuple[int, int] | None = None
+    ) -> _Extraction:
+        """The extraction of ``request`` (or of its part ``part``)."""
+        path = feature_cache_path(request)
         folder = path if part is None else part_path(path, part)
-        return cls(dataset, ids, key, folder, data_dir, batch_size, shard_size, part)
+        return cls(request, request.images(), expected_metadata(request), folder, part)
 
     def plans(self) -> list[list[str]]:
         """The image ids of each shard, in order."""
-        ids, size = self.image_ids, self.shard_size
+        ids, size = self.image_ids, self.request.shard_size
         return [ids[i : i + size] for i in range(0, len(ids), size)] or [[]]
 
     def run(self, progress: bool) -> None:
-        """Compute (or reuse) every shard of this extraction (or of its part), delete stale
-        ones, then write the manifest (or the part's record)."""
-        from tqdm import tqdm
-
+        """Compute (or reuse) every shard of this extraction (or of its part),
+        delete stale ones, then write the manifest (or the part's record)."""
         plans = self.plans()
-        mine = [
-            k for k in range(len(plans)) if self.part is None or k % self.part[1] == self.part[0]
-        ]
+        mine = [k for k in range(len(plans)) if self._is_mine(k)]
         start, n_computed = time.perf_counter(), 0
-        label = f"{self.key['backbone']} {'grids' if self.key['spatial'] else 'features'}"
         total = sum(len(plans[k]) for k in mine)
-        with tqdm(total=total, desc=label, unit="img", disable=not progress) as bar:
+        with self._progress_bar(total, progress) as bar:
             for index in mine:
                 planned = plans[index]
                 meta = self._shard_meta(planned)
@@ -598,17 +550,40 @@ class _Extraction:
                 else:
                     bar.update(len(planned))
                 self._note_skipped(planned, done[0])
+        self._remove_stale(mine)
+        seconds = time.perf_counter() - start
+        self._write_record(len(plans), mine, seconds, n_computed)
+
+    def _is_mine(self, shard: int) -> bool:
+        """Whether this extraction (or its part) computes shard number ``shard``."""
+        return self.part is None or shard % self.part[1] == self.part[0]
+
+    def _progress_bar(self, total: int, progress: bool) -> tqdm:
+        label = f"{self.key['backbone']} {'grids' if self.key['spatial'] else 'features'}"
+        return tqdm(total=total, desc=label, unit="img", disable=not progress)
+
+    def _remove_stale(self, mine: list[int]) -> None:
+        """Delete the shards in the folder that are not this extraction's."""
         for stale in self.folder.glob("shard-*"):
             if int(stale.name[6:11]) not in mine:
                 stale.unlink()
+
+    def _part_fields(self, part: tuple[int, int], n_shards: int) -> dict:
+        """What a part's record holds besides its shards: the key, the part, the sharding."""
+        return {
+            **_normalise(self.key),
+            "part": part[0],
+            "parts": part[1],
+            "shard_size": self.request.shard_size,
+            "n_shards": n_shards,
+        }
+
+    def _write_record(self, n_shards: int, mine: list[int], seconds: float, computed: int):
+        """The part's ``part.json``, or for a whole extraction the store's manifest."""
         if self.part is not None:
             record = {
-                **_normalise(self.key),
+                **self._part_fields(self.part, n_shards),
                 "format": f"{_FORMAT}.part",
-                "part": self.part[0],
-                "parts": self.part[1],
-                "shard_size": self.shard_size,
-                "n_shards": len(plans),
                 "shards": mine,
                 "skipped": self.skipped,
             }
@@ -617,10 +592,11 @@ class _Extraction:
         metadata = {
             **self.key,
             "course_lib_version": __version__,
-            "extraction_seconds": round(time.perf_counter() - start, 3),
-            "images_computed": n_computed,
+            "extraction_seconds": round(seconds, 3),
+            "images_computed": computed,
         }
-        _write_manifest(self.folder, metadata, self.shard_size, self.skipped, len(plans))
+        shard_size = self.request.shard_size
+        _write_manifest(self.folder, metadata, shard_size, self.skipped, n_shards)
 
     def check_part_record(self, folder: Path, part: tuple[int, int]) -> dict:
         """The ``part.json`` of part ``part`` in ``folder``, checked against this request."""
@@ -635,14 +611,7 @@ class _Extraction:
             record = read_json(record_path)
         except ValueError as err:
             raise FeatureCacheError(f"{record_path}: corrupt or truncated ({err})") from err
-        want = {
-            **_normalise(self.key),
-            "part": part[0],
-            "parts": part[1],
-            "shard_size": self.shard_size,
-            "n_shards": len(self.plans()),
-        }
-        for name, value in want.items():
+        for name, value in self._part_fields(part, len(self.plans())).items():
             found = record.get(name, "<missing>") if isinstance(record, dict) else "<missing>"
             if found != value:
                 raise FeatureCacheError(
@@ -653,27 +622,29 @@ class _Extraction:
         return record
 
     def _shard_meta(self, planned: list[str]) -> dict:
-        return {**self.key, "shard_size": self.shard_size, "planned": _image_set_hash(planned)}
+        shard_size = self.request.shard_size
+        return {**self.key, "shard_size": shard_size, "planned": _image_set_hash(planned)}
 
     def _backbone(self):
         if self._model is None:
+            r = self.request
             self._model = build_backbone(
-                self.key["backbone"],
-                weights=self.key["weights"],
-                image_size=self.key["image_size"],
-                data_dir=self.data_dir,
-                dataset=self.dataset,
-                spatial=self.key["spatial"],
+                r.backbone,
+                weights=r.weights,
+                image_size=r.image_size,
+                weights_file=r.weights_file,
+                spatial=r.spatial,
             )
         return self._model
 
     def _compute_shard(self, index: int, planned: list[str], meta: dict, bar):
         """Run the backbone over one shard's readable images and write the shard."""
-        paths = [self.dataset.image_path(i) for i in planned]
+        paths = [self.request.dataset.image_path(i) for i in planned]
         ids: list[str] = []
         rows: list[np.ndarray] = []
         seen = 0
-        for indices, images in image_batches(paths, self.key["image_size"], self.batch_size):
+        batches = image_batches(paths, self.key["image_size"], self.request.batch_size)
+        for indices, images in batches:
             idx = indices.numpy()
             ids.extend(planned[i] for i in idx)
             rows.append(_stored(_predict(self._backbone(), images), self.key["spatial"]))
@@ -691,8 +662,6 @@ class _Extraction:
     def _note_skipped(self, planned: list[str], got: list[str]) -> None:
         """Record the images of ``planned`` that are not in ``got``, with the reason that
         :func:`course_lib.data.images.load_image` gives."""
-        from course_lib.data.images import ImageError, load_image
-
         kept = set(got)
         for image_id in planned:
             if image_id in kept:
@@ -700,7 +669,7 @@ class _Extraction:
             if image_id in self.known_skipped:
                 self.skipped.append(self.known_skipped[image_id])
                 continue
-            path = self.dataset.image_path(image_id)
+            path = self.request.dataset.image_path(image_id)
             try:
                 load_image(path, self.key["image_size"])
                 reason = "could not be read during extraction"

@@ -15,6 +15,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 @contextlib.contextmanager
@@ -63,8 +64,9 @@ def atomic_write_json(path: str | os.PathLike, obj: object) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def read_json(path: str | os.PathLike) -> object:
-    """Read a JSON file, with an error that names the file when it is not valid JSON."""
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file (any JSON value: the caller checks its shape), with an error that
+    names the file when it is not valid JSON."""
     path = Path(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"))

@@ -10,7 +10,8 @@ forcing, one pass per caption). Padding id 0 is masked (``Embedding(mask_zero=Tr
 
 :func:`build_step_model` wraps the *same layer objects* (same weights) to decode one word at a
 time while carrying the LSTM state, so decoding costs one cheap step per word instead of a
-pass over the whole prefix.
+pass over the whole prefix (:func:`course_lib.decoding.step_model` picks the step model of any
+caption model, the attention captioner's included).
 
 Everything is written with keras layers and ``keras.ops`` so it runs on any Keras backend.
 """
@@ -265,18 +266,18 @@ class StepModel:
         return {key: value[rows] for key, value in state.items()}
 
 
-def build_step_model(model: keras.Model):
-    """A :class:`StepModel` sharing ``model``'s layers (and so its weights, even as they train);
-    for the attention captioner a :class:`course_lib.attention.AttentionStepModel`.
-
-    The LSTM is stepped through its own cell (``model.get_layer("lstm").cell``), which is the
-    exact computation the LSTM layer repeats at every time step; dropout is inactive.
-    """
+def build_step_model(model: keras.Model) -> StepModel:
+    """A :class:`StepModel` sharing a merge or inject ``model``'s layers (so
+    its weights, even as they train); for the attention captioner, see
+    :func:`course_lib.attention.build_attention_step_model`. The LSTM steps
+    through its own cell, the computation the LSTM layer repeats at every
+    time step (dropout inactive)."""
     kind = model_kind(model)
     if kind == "attention":
-        from course_lib.attention import build_attention_step_model
-
-        return build_attention_step_model(model)
+        raise ValueError(
+            f"model {model.name!r} is the attention captioner: use "
+            "course_lib.attention.build_attention_step_model"
+        )
     lstm = model.get_layer("lstm")
     output = model.get_layer("output")
     return StepModel(

@@ -1,7 +1,7 @@
 """The whole pipeline in a few calls, shared by the command line and the book's chapters.
 
 dataset → features → vocabulary → training → decoding → scores. Each costly stage is cached
-in the data folder, so a chapter can ask for what it needs (``get_captioner(profile)``)
+in the data folder, so a chapter can ask for what it needs (``train_captioner(profile)``)
 without depending on an earlier chapter having run.
 """
 
@@ -9,17 +9,47 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import keras
 import numpy as np
 
 from course_lib import config
+from course_lib.attention import build_attention_model
+from course_lib.backbones import build_backbone, local_vgg16_weights
 from course_lib.data import CaptionDataset, load_named_dataset, prepare_dataset
-from course_lib.io import atomic_write_json, file_lock, read_json
+from course_lib.data.images import ImageError, load_image
+from course_lib.decoding import Decoded, beam_search_decode, greedy_decode
+from course_lib.distribute import check_batches, make_strategy
+from course_lib.evaluation import evaluate_captions
+from course_lib.features import (
+    KEY_FIELDS,
+    FeatureRequest,
+    FeatureStore,
+    extract_feature_part,
+    extract_features,
+    join_feature_parts,
+)
+from course_lib.io import atomic_path, atomic_write_json, file_lock, read_json
+from course_lib.models import build_inject_model, build_merge_model, compile_captioner
+from course_lib.scene_checks import attention_correctness
+from course_lib.scene_cnn import ensure_scene_cnn, is_current_scene_cnn, scene_cnn_path
 from course_lib.text import Vocabulary, caption_length_stats, clean_caption, tokenize_captions
+from course_lib.training import (
+    SORT_WINDOW,
+    encode_captions,
+    load_captioner,
+    make_tf_dataset,
+    read_history,
+    train,
+)
+from course_lib.viz import plot_attention
 
 PathLike = str | os.PathLike
 
@@ -90,6 +120,61 @@ def synthetic_sizes(profile: config.Profile) -> dict[str, int]:
     }
 
 
+def backbone_weights(
+    profile: config.Profile,
+    data_dir: PathLike | None = None,
+    *,
+    dataset: CaptionDataset | None = None,
+    progress: bool = True,
+    pretrain: bool = True,
+) -> Path | None:
+    """Pipeline step: the file the profile's backbone reads its weights from, made sure of.
+
+    The small CNN is pretrained on the profile's synthetic scenes on first use, unless
+    ``pretrain=False``, which raises ``FileNotFoundError`` instead (captioning reads the CNN its
+    captioner was trained with). VGG16's ImageNet weights: the local file named by
+    ``$COURSE_VGG16_WEIGHTS``, or None, for Keras's own copy, downloaded when the backbone is
+    first built. None too for random weights."""
+    if profile.weights is None:
+        return None
+    if profile.backbone == "vgg16":
+        return local_vgg16_weights()
+    dataset = load_dataset_for(profile, data_dir, dataset=dataset, progress=progress)
+    if pretrain:
+        return ensure_scene_cnn(dataset, data_dir, progress)
+    path = scene_cnn_path(dataset, data_dir)
+    if not is_current_scene_cnn(path):
+        raise FileNotFoundError(
+            f"{path}: no pretrained small CNN of this dataset; it is made with the features "
+            f"(python -m course_lib features --profile {profile.name})"
+        )
+    return path
+
+
+def feature_request(
+    profile: config.Profile,
+    data_dir: PathLike | None = None,
+    *,
+    dataset: CaptionDataset | None = None,
+    spatial: bool = False,
+    progress: bool = True,
+) -> FeatureRequest:
+    """The extraction of every image of the profile's dataset with its backbone (the backbone's
+    weights made sure of first: :func:`backbone_weights`): vectors, or ``spatial`` region grids
+    (what the attention model reads)."""
+    dataset = load_dataset_for(profile, data_dir, dataset=dataset, progress=progress)
+    return FeatureRequest(
+        dataset,
+        profile.backbone,
+        weights=profile.weights,
+        image_size=profile.image_size,
+        weights_file=backbone_weights(profile, data_dir, dataset=dataset, progress=progress),
+        spatial=spatial,
+        data_dir=data_dir,
+        progress=progress,
+    )
+
+
 def prepare_features(
     profile: config.Profile,
     data_dir: PathLike | None = None,
@@ -98,25 +183,14 @@ def prepare_features(
     dataset: CaptionDataset | None = None,
     progress: bool = True,
     spatial: bool = False,
-):
+) -> FeatureStore:
     """Backbone features of every image of the dataset (cached): a ``FeatureStore`` of
     vectors, or with ``spatial`` of region grids (what the attention model reads)."""
-    from course_lib.features import extract_features
-
     dataset = dataset or load_dataset_for(profile, data_dir, dataset_name, progress=progress)
-    return extract_features(dataset, **_feature_settings(profile, data_dir, progress, spatial))
-
-
-def _feature_settings(profile: config.Profile, data_dir, progress: bool, spatial: bool) -> dict:
-    """The arguments that every extraction of ``profile`` shares."""
-    return {
-        "backbone": profile.backbone,
-        "weights": profile.weights,
-        "image_size": profile.image_size,
-        "data_dir": data_dir,
-        "progress": progress,
-        "spatial": spatial,
-    }
+    request = feature_request(
+        profile, data_dir, dataset=dataset, spatial=spatial, progress=progress
+    )
+    return extract_features(request)
 
 
 def prepare_feature_part(
@@ -130,14 +204,14 @@ def prepare_feature_part(
 ) -> Path:
     """Part ``(i, n)`` of a split extraction of :func:`prepare_features`' store (see
     :func:`course_lib.features.extract_feature_part`): the part's folder."""
-    from course_lib.features import extract_feature_part
-
     dataset = load_dataset_for(profile, data_dir, dataset_name, progress=progress)
-    settings = _feature_settings(profile, data_dir, progress, spatial)
-    return extract_feature_part(dataset, part=part, **settings)
+    request = feature_request(
+        profile, data_dir, dataset=dataset, spatial=spatial, progress=progress
+    )
+    return extract_feature_part(request, part)
 
 
-def join_feature_parts(
+def join_prepared_parts(
     profile: config.Profile,
     data_dir: PathLike | None = None,
     *,
@@ -145,14 +219,14 @@ def join_feature_parts(
     dataset_name: str | None = None,
     progress: bool = True,
     spatial: bool = False,
-):
+) -> FeatureStore:
     """Join the ``parts`` parts made by :func:`prepare_feature_part` into the store that
     :func:`prepare_features` reads (see :func:`course_lib.features.join_feature_parts`)."""
-    from course_lib import features
-
     dataset = load_dataset_for(profile, data_dir, dataset_name, progress=progress)
-    settings = _feature_settings(profile, data_dir, progress, spatial)
-    return features.join_feature_parts(dataset, parts=parts, **settings)
+    request = feature_request(
+        profile, data_dir, dataset=dataset, spatial=spatial, progress=progress
+    )
+    return join_feature_parts(request, parts)
 
 
 def _check_model(model: str) -> None:
@@ -163,11 +237,12 @@ def _check_model(model: str) -> None:
 def build_model(model: str, vocab_size: int, features, profile: config.Profile):
     """A new, uncompiled caption model of kind ``model`` for ``features`` (a FeatureStore:
     vectors for merge and inject, region grids for attention), sized by ``profile``."""
-    from course_lib.attention import build_attention_model
-    from course_lib.models import build_inject_model, build_merge_model
-
     _check_model(model)
-    sizes = {"embed_dim": profile.embed_dim, "units": profile.units, "dropout": profile.dropout}
+    sizes: dict[str, Any] = {
+        "embed_dim": profile.embed_dim,
+        "units": profile.units,
+        "dropout": profile.dropout,
+    }
     if model == "attention":
         return build_attention_model(
             vocab_size, features.item_shape, attention_units=profile.units,
@@ -214,8 +289,6 @@ class Captioner:
 def features_key(features) -> str:
     """A digest of what made a ``FeatureStore`` (dataset, backbone, weights, preprocessing…):
     a trained captioner is reused only with the features it was trained on."""
-    from course_lib.features import KEY_FIELDS
-
     key = {k: features.metadata.get(k) for k in KEY_FIELDS}
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -225,7 +298,7 @@ def build_vocabulary(dataset: CaptionDataset, profile: config.Profile) -> tuple[
     ``<start>`` and ``<end>``)."""
     tokens = [t for caps in _train_tokens(dataset).values() for t in caps]
     vocab = Vocabulary.build(tokens, min_count=profile.min_word_count)
-    return vocab, caption_length_stats(tokens)["max"]
+    return vocab, int(caption_length_stats(tokens)["max"])
 
 
 def train_captioner(
@@ -247,69 +320,26 @@ def train_captioner(
     :data:`course_lib.distribute.STRATEGIES`) picks the devices that train; the profile's
     ``batch_size`` is the global batch, split across them.
     """
-    from course_lib.distribute import check_batches, make_strategy
-    from course_lib.models import compile_captioner
-    from course_lib.training import (
-        SORT_WINDOW,
-        encode_captions,
-        load_captioner,
-        make_tf_dataset,
-        train,
-    )
-
     devices = make_strategy(strategy)  # first: a missing TPU fails before any data is read
     profile = profile.for_model(model)
     run_dir = run_dir_for(profile, data_dir, dataset_name=dataset_name, model=model)
     run_dir.mkdir(parents=True, exist_ok=True)
-    quiet = verbose == 0
+    progress = verbose != 0
     with file_lock(run_dir / "train"):
         dataset = load_dataset_for(
-            profile, data_dir, dataset_name, dataset=dataset, progress=not quiet
+            profile, data_dir, dataset_name, dataset=dataset, progress=progress
         )
+        spatial = model == "attention"
         features = prepare_features(
-            profile, data_dir, dataset=dataset, progress=not quiet, spatial=model == "attention"
+            profile, data_dir, dataset=dataset, progress=progress, spatial=spatial
         )
-        done = run_dir / "run.json"
-        wanted = run_settings(profile, features)
-        stored = _stored_settings(run_dir)
-        if not retrain and stored is not None:
-            changed = sorted(k for k in {*stored, *wanted} if stored.get(k) != wanted.get(k))
-            if changed:
-                print(f"{run_dir}: trained with other settings ({', '.join(changed)}); retraining")
-                retrain = True
-            elif done.exists() and (run_dir / "best.keras").exists():
-                return load_trained(profile, data_dir, dataset_name=dataset_name, model=model)
-        if retrain:
-            _clear_run(run_dir)
-        atomic_write_json(run_dir / SETTINGS_FILE, wanted)
+        if _reuse_or_clear(run_dir, run_settings(profile, features), retrain):
+            return load_trained(profile, data_dir, dataset_name=dataset_name, model=model)
         vocab, row_length = build_vocabulary(dataset, profile)
         vocab.save(run_dir / "vocab.json")
-
         config.set_seed(profile.seed)
-        splits = {}
-        for split in ("train", "dev"):
-            captions = {i: c for i, c in dataset.split_captions(split).items() if i in features}
-            splits[split] = encode_captions(captions, vocab, row_length)
-        check_batches(
-            devices,
-            profile.batch_size,
-            train_rows=len(splits["train"][1]),
-            val_rows=len(splits["dev"][1]),
-        )
-        train_ds = make_tf_dataset(
-            features,
-            *splits["train"],
-            batch_size=profile.batch_size,
-            shuffle=True,
-            seed=profile.seed,
-            sort_window=profile.sort_window or SORT_WINDOW,
-        )
-        val_ds = make_tf_dataset(
-            features,
-            *splits["dev"],
-            batch_size=profile.batch_size,
-            shuffle=False,
-            seed=profile.seed,
+        train_ds, val_ds = _training_datasets(
+            dataset, features, vocab, row_length, profile, devices
         )
         steps = profile.epochs * int(train_ds.cardinality())
         with devices.scope():
@@ -319,34 +349,89 @@ def train_captioner(
             )
         start = time.perf_counter()
         history = train(
-            net,
-            train_ds,
-            val_ds,
-            epochs=profile.epochs,
-            run_dir=run_dir,
-            patience=profile.patience,
-            seed=profile.seed,
-            verbose=verbose,
-        )
+            net, train_ds, val_ds, epochs=profile.epochs, run_dir=run_dir,
+            patience=profile.patience, seed=profile.seed, verbose=verbose,
+        )  # fmt: skip
         seconds = round(time.perf_counter() - start, 1)
-        atomic_write_json(
-            done,
-            {
-                "profile": profile.to_dict(),
-                "model": model,
-                "dataset": dataset.name,
-                "row_length": row_length,
-                "vocab_size": len(vocab),
-                "feature_dim": features.dim,
-                "features_key": features_key(features),
-                "epochs_run": len(history.get("loss", [])),
-                "train_seconds": seconds,
-            },
-        )
+        record = {"model": model, "dataset": dataset.name, "row_length": row_length}
+        _write_run_record(run_dir, profile, features, vocab, history, seconds, **record)
         return Captioner(
             load_captioner(run_dir / "best.keras"), vocab, row_length, run_dir, history, profile,
             seconds,
         )  # fmt: skip
+
+
+def _reuse_or_clear(run_dir: Path, wanted: dict, retrain: bool) -> bool:
+    """True when ``run_dir`` holds a finished run made with the settings ``wanted`` (and not
+    ``retrain``): it is reused. Otherwise the run folder is cleared when it was made with other
+    settings (saying which) or ``retrain``, and ``wanted`` written for the run about to start
+    (or resume)."""
+    stored = _stored_settings(run_dir)
+    if not retrain and stored is not None:
+        changed = sorted(k for k in {*stored, *wanted} if stored.get(k) != wanted.get(k))
+        if changed:
+            print(f"{run_dir}: trained with other settings ({', '.join(changed)}); retraining")
+            retrain = True
+        elif (run_dir / "run.json").exists() and (run_dir / "best.keras").exists():
+            return True
+    if retrain:
+        _clear_run(run_dir)
+    atomic_write_json(run_dir / SETTINGS_FILE, wanted)
+    return False
+
+
+def _training_datasets(
+    dataset: CaptionDataset,
+    features: FeatureStore,
+    vocab: Vocabulary,
+    row_length: int,
+    profile: config.Profile,
+    devices: Any,
+) -> tuple[Any, Any]:
+    """The training and validation ``tf.data`` pipelines of the captions whose images have
+    features, checked to split evenly across the ``devices``."""
+    splits = {}
+    for split in ("train", "dev"):
+        captions = {i: c for i, c in dataset.split_captions(split).items() if i in features}
+        splits[split] = encode_captions(captions, vocab, row_length)
+    check_batches(
+        devices,
+        profile.batch_size,
+        train_rows=len(splits["train"][1]),
+        val_rows=len(splits["dev"][1]),
+    )
+    train_ds = make_tf_dataset(
+        features, *splits["train"], batch_size=profile.batch_size, shuffle=True,
+        seed=profile.seed, sort_window=profile.sort_window or SORT_WINDOW,
+    )  # fmt: skip
+    val_ds = make_tf_dataset(
+        features, *splits["dev"], batch_size=profile.batch_size, shuffle=False, seed=profile.seed
+    )
+    return train_ds, val_ds
+
+
+def _write_run_record(
+    run_dir: Path,
+    profile: config.Profile,
+    features: FeatureStore,
+    vocab: Vocabulary,
+    history: dict[str, list[float]],
+    seconds: float,
+    **record: Any,
+) -> None:
+    """``run.json``, written last: what a finished run was trained with, and how long."""
+    atomic_write_json(
+        run_dir / "run.json",
+        {
+            "profile": profile.to_dict(),
+            **record,
+            "vocab_size": len(vocab),
+            "feature_dim": features.dim,
+            "features_key": features_key(features),
+            "epochs_run": len(history.get("loss", [])),
+            "train_seconds": seconds,
+        },
+    )
 
 
 #: A run folder's record of what its result depends on (:func:`run_settings`), written when
@@ -380,8 +465,6 @@ def _stored_settings(run_dir: Path) -> dict | None:
 
 def _clear_run(run_dir: Path) -> None:
     """Delete a run's checkpoints, backup and history (not its lock) to train afresh."""
-    import shutil
-
     for path in run_dir.iterdir():
         if path.name.startswith("train.lock"):
             continue
@@ -396,8 +479,6 @@ def load_trained(
     model: str = "merge",
 ) -> Captioner:
     """Load a finished training run; a clear error says how to train it when it is missing."""
-    from course_lib.training import load_captioner, read_history
-
     run_dir = run_dir_for(profile, data_dir, dataset_name=dataset_name, model=model)
     done = run_dir / "run.json"
     if not done.exists():
@@ -417,48 +498,22 @@ def load_trained(
     )
 
 
-def get_captioner(
-    profile: config.Profile,
-    data_dir: PathLike | None = None,
-    *,
-    dataset_name: str | None = None,
-    model: str = "merge",
-    verbose: int = 2,
-    dataset: CaptionDataset | None = None,
-    strategy: str = "default",
-) -> Captioner:
-    """The trained model of ``profile``: loaded when a finished run exists, else trained (on
-    the devices of ``strategy``, see :func:`train_captioner`)."""
-    return train_captioner(
-        profile,
-        data_dir,
-        dataset_name=dataset_name,
-        model=model,
-        verbose=verbose,
-        dataset=dataset,
-        strategy=strategy,
-    )
-
-
 def decode_captions(
     captioner: Captioner,
     features: np.ndarray,
     *,
     decoder: str = "beam",
     beam_width: int = 3,
-    return_attention: bool = False,
 ):
-    """Captions (token lists without start/end) for image features: vectors (N, D), or region
-    grids (N, L, C) for the attention model. With ``return_attention`` (attention model) also
-    each caption's attention weights, (words + 1, L) per image."""
-    from course_lib.decoding import beam_search_decode, greedy_decode
-
+    """Captions of image features, vectors (N, D) or region grids (N, L, C) for the attention
+    model, by ``decoder`` (``"greedy"`` or ``"beam"``): a :class:`course_lib.decoding.Decoded`,
+    with the attention model's weights, (words + 1, L) per image."""
+    args = (captioner.model, features, captioner.vocab)
     max_tokens = captioner.row_length - 1
-    args = (captioner.model, features, captioner.vocab, max_tokens)
     if decoder == "greedy":
-        return greedy_decode(*args, return_attention=return_attention)
+        return greedy_decode(*args, max_tokens=max_tokens)
     if decoder == "beam":
-        return beam_search_decode(*args, beam_width=beam_width, return_attention=return_attention)
+        return beam_search_decode(*args, max_tokens=max_tokens, beam_width=beam_width)
     raise ValueError(f"unknown decoder {decoder!r}; choose 'greedy' or 'beam'")
 
 
@@ -491,23 +546,20 @@ def evaluate_captioner(
     """BLEU-1..4, CIDEr-D (and scene accuracy on the synthetic set) of the trained model on
     ``split``, with the decoder settings that produced them; for the attention model on the
     synthetic set also ``attention_correctness`` (without its per-word details)."""
-    from course_lib.evaluation import attention_correctness, evaluate_captions
-
     attention = model == "attention"
     dataset = load_dataset_for(profile, data_dir, dataset_name, dataset=dataset, progress=False)
     features = prepare_features(
         profile, data_dir, dataset=dataset, progress=False, spatial=attention
     )
-    captioner = captioner or get_captioner(
+    captioner = captioner or train_captioner(
         profile, data_dir, dataset_name=dataset_name, model=model, dataset=dataset
     )
     beam_width = beam_width or profile.beam_width
     ids = [i for i in dataset.splits[split] if i in features]
     decoded = decode_captions(
-        captioner, features.matrix(ids), decoder=decoder, beam_width=beam_width,
-        return_attention=attention,
-    )  # fmt: skip
-    hyps = dict(zip(ids, decoded[0] if attention else decoded, strict=True))
+        captioner, features.matrix(ids), decoder=decoder, beam_width=beam_width
+    )
+    hyps = dict(zip(ids, decoded.captions, strict=True))
     report = evaluate_captions(
         references_for(dataset, ids),
         hyps,
@@ -516,7 +568,7 @@ def evaluate_captioner(
         scenes=dataset.scenes,
     )
     if attention and dataset.scenes is not None:
-        weights = dict(zip(ids, decoded[1], strict=True))
+        weights = dict(zip(ids, decoded.attention, strict=True))
         result = attention_correctness(hyps, weights, dataset.scenes, grid_size(features))
         result.pop("details")
         report["attention_correctness"] = result
@@ -535,18 +587,12 @@ def caption_images(
     dataset: CaptionDataset | None = None,
     attention_figure: PathLike | None = None,
 ) -> list[tuple[Path, str]]:
-    """Caption image files with the profile's trained model: ``[(path, caption), …]``.
-
-    Every image is decoded by :func:`course_lib.data.images.load_image`, exactly as for feature
-    extraction (EXIF orientation applied, any mode to RGB, the same resize). An image that
-    cannot be read gets ``"[skipped: <file>: <reason>]"`` instead of a caption. For the
-    attention model, ``attention_figure`` saves a figure of where it looked at each word
-    (:func:`course_lib.viz.plot_attention`): to that path for one image, else to
+    """Caption image files with the profile's trained model and its backbone (the one that made
+    its features; nothing is trained here): ``[(path, caption), …]`` (:func:`caption_files`).
+    For the attention model, ``attention_figure`` saves a figure of where it looked at each
+    word (:func:`course_lib.viz.plot_attention`): to that path for one image, else to
     ``<stem>-<k><suffix>`` for the k-th image.
     """
-    from course_lib.backbones import build_backbone
-    from course_lib.data.images import ImageError, load_image
-
     _check_model(model)
     attention = model == "attention"
     if attention_figure is not None and not attention:
@@ -554,47 +600,61 @@ def caption_images(
     captioner = load_trained(profile, data_dir, dataset_name=dataset_name, model=model)
     if profile.backbone == "smallcnn":
         dataset = load_dataset_for(profile, data_dir, dataset_name, dataset=dataset)
+    weights_file = backbone_weights(profile, data_dir, dataset=dataset, pretrain=False)
     backbone = build_backbone(
         profile.backbone,
         weights=profile.weights,
         image_size=profile.image_size,
-        data_dir=data_dir,
-        dataset=dataset,
+        weights_file=weights_file,
         spatial=attention,
     )
-    captions: dict[int, str] = {}
-    readable: dict[int, np.ndarray] = {}
-    for k, path in enumerate(map(Path, paths)):
+    files = [Path(p) for p in paths]
+    width = beam_width or profile.beam_width
+    captions, decoded = caption_files(captioner, backbone, files, decoder=decoder, beam_width=width)
+    if attention_figure is not None and decoded is not None:
+        _save_attention_figures(Path(attention_figure), files, captions, decoded, backbone)
+    return list(zip(files, captions, strict=True))
+
+
+def caption_files(
+    captioner: Captioner,
+    backbone: keras.Model,
+    paths: list[Path],
+    *,
+    decoder: str = "beam",
+    beam_width: int = 3,
+) -> tuple[list[str], Decoded | None]:
+    """Each file's caption (``"[skipped: <file>: <why>]"``); how it decoded."""
+    size = backbone.input_shape[1]  # read as the features were: load_image
+    captions, readable = {}, {}
+    for k, path in enumerate(paths):
         try:
-            readable[k] = load_image(path, profile.image_size)
+            readable[k] = load_image(path, size)
         except ImageError as err:
             captions[k] = f"[skipped: {err}]"
-    if readable:
-        images = np.stack(list(readable.values())).astype(np.float32)
-        features = np.asarray(backbone.predict(images, verbose=0))
-        decoded = decode_captions(
-            captioner, features, decoder=decoder, beam_width=beam_width or profile.beam_width,
-            return_attention=attention,
-        )  # fmt: skip
-        words = decoded[0] if attention else decoded
-        captions.update((k, " ".join(c)) for k, c in zip(readable, words, strict=True))
-        if attention_figure is not None:
-            _save_attention_figures(
-                Path(attention_figure), readable, words, decoded[1], features.shape[1]
-            )
-    return [(Path(p), captions[k]) for k, p in enumerate(paths)]
+    if not readable:
+        return [captions[k] for k in range(len(paths))], None
+    images = np.stack(list(readable.values())).astype(np.float32)
+    features = np.asarray(backbone.predict(images, verbose=0))
+    how: dict[str, Any] = {"decoder": decoder, "beam_width": beam_width}
+    decoded = decode_captions(captioner, features, **how)
+    words = [" ".join(caption) for caption in decoded.captions]
+    captions.update(zip(readable, words, strict=True))
+    return [captions[k] for k in range(len(paths))], decoded
 
 
-def _save_attention_figures(target: Path, images: dict, captions, weights, n_regions: int):
+def _save_attention_figures(
+    target: Path, paths: list[Path], captions: list[str], decoded: Decoded, backbone
+) -> None:
     """One attention figure per captioned image (see :func:`caption_images`)."""
-    from course_lib.io import atomic_path
-    from course_lib.viz import plot_attention
-
-    side = round(n_regions**0.5)
-    for k, caption, w in zip(images, captions, weights, strict=True):
+    side = math.isqrt(backbone.output_shape[1])
+    read = [k for k, c in enumerate(captions) if not c.startswith("[skipped: ")]
+    size = backbone.input_shape[1]
+    for k, words, weights in zip(read, decoded.captions, decoded.attention or [], strict=True):
         name = f"{target.stem}-{k}{target.suffix}"
-        path = target if len(images) == 1 else target.with_name(name)
-        fig = plot_attention(images[k], [*caption, "<end>"], w, (side, side))
+        path = target if len(read) == 1 else target.with_name(name)
+        image = load_image(paths[k], size)
+        fig = plot_attention(image, [*words, "<end>"], weights, (side, side))
         with atomic_path(path) as tmp:
             fig.savefig(tmp, bbox_inches="tight", dpi=fig.dpi)
 
@@ -625,7 +685,7 @@ def run_all(
     spatial = model == "attention"
     dataset = timed("data", load_dataset_for, profile, data_dir)
     timed("features", prepare_features, profile, data_dir, dataset=dataset, spatial=spatial)
-    captioner = timed("train", get_captioner, profile, data_dir, model=model, strategy=strategy)
+    captioner = timed("train", train_captioner, profile, data_dir, model=model, strategy=strategy)
     common = {"captioner": captioner, "model": model}
     scores = timed(
         "evaluate", evaluate_captioner, profile, data_dir, decoder="beam",

@@ -5,6 +5,14 @@ predicting their attributes (which coloured shapes are present, their sizes, whe
 and how they stand to each other) from the pixels. Cut before its classifier, it turns each
 64×64 scene into a 256-d feature vector, the way VGG16's ``fc2`` turns a photo into 4096.
 
+The network (:func:`build_scene_cnn`): a strided 5×5 stem and 3 conv blocks (BatchNorm, ReLU)
+down to an (S/8)×(S/8) map; x/y coordinate channels go into the last block, whose global max
+pooling says *what* is in the image and *where* (which the captions talk about), into
+Dense(256, relu) ``features``. Pooling over positions makes each detector work anywhere in the
+image, so the CNN learns from a few thousand scenes (a flattened map would have to be learnt
+position by position). Pretrained, it is a classifier with an extra sigmoid layer
+``attributes``, one output per scene attribute (:func:`scene_attribute_names`).
+
 It is trained on first use (about 20 s on 2 CPU cores), deterministically for the course's seed
 (:func:`course_lib.config.course_seed`), and saved as
 ``<backbones_dir>/smallcnn-<dataset fingerprint>-seed<seed>.keras`` with a JSON sidecar of its
@@ -13,7 +21,6 @@ metrics and :data:`SCENE_CNN_VERSION`; a CNN of another version is retrained.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import time
@@ -21,7 +28,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
+from keras import layers, ops
 
 from course_lib import __version__, config
 from course_lib.data.images import RESIZE, read_images
@@ -40,14 +49,7 @@ SCENE_CNN_LEARNING_RATE = 1e-3
 SCENE_CNN_BATCH_SIZE = 32
 #: Version of the small CNN's architecture, labels, training recipe and image decoding, stored
 #: beside its weights: a pretrained CNN of another version is retrained (and so its features
-#: re-extracted).
-#: 2: coordinate channels and global max pooling instead of flattening; background labels;
-#: horizontally mirrored training scenes (left/right labels swapped).
-#: 3: images decoded by ``course_lib.data.images.load_image`` (Pillow, the course's one image
-#: path) instead of TensorFlow's decoder.
-#: 4: learning rate 1e-3 instead of 3e-3 and 10 epochs instead of 15: after 10 epochs as good
-#: on the dev scenes (attribute accuracy 0.973, recall of present attributes 0.73) as the former
-#: recipe after 15, in two thirds of the time.
+#: re-extracted). Raise it whenever one of them changes.
 SCENE_CNN_VERSION = 4
 #: Seed of the random initialisation of ``build_scene_cnn`` when no weights are loaded.
 SMALLCNN_INIT_SEED = 0
@@ -55,38 +57,50 @@ SMALLCNN_INIT_SEED = 0
 PREPROCESSING = RESIZE + "; float32 0-255; Rescaling(1/255) to [0, 1]"
 
 
-@functools.cache
-def _coordinates_layer():
-    """The (registered) Keras layer class that appends x/y coordinate channels in [-1, 1]."""
-    import keras
-    from keras import ops
+@keras.saving.register_keras_serializable(package="course_lib")
+class SpatialCoordinates(layers.Layer):
+    """(B, H, W, C) -> (B, H, W, C + 2): appends each cell's x and y in [-1, 1]
+    ("CoordConv"), so that the next convolution can tell *where* a shape is."""
 
-    @keras.saving.register_keras_serializable(package="course_lib")
-    class SpatialCoordinates(keras.layers.Layer):
-        """(B, H, W, C) -> (B, H, W, C + 2): appends each cell's x and y in [-1, 1]
-        ("CoordConv"), so that the next convolution can tell *where* a shape is."""
+    def call(self, inputs):
+        shape = ops.shape(inputs)
+        height, width = inputs.shape[1], inputs.shape[2]
+        xs = ops.linspace(-1.0, 1.0, width)
+        ys = ops.linspace(-1.0, 1.0, height)
+        grid = ops.stack(
+            [
+                ops.broadcast_to(xs[None, :], (height, width)),
+                ops.broadcast_to(ys[:, None], (height, width)),
+            ],
+            axis=-1,
+        )
+        grid = ops.broadcast_to(ops.cast(grid, inputs.dtype)[None], (shape[0], height, width, 2))
+        return ops.concatenate([inputs, grid], axis=-1)
 
-        def call(self, inputs):
-            shape = ops.shape(inputs)
-            height, width = inputs.shape[1], inputs.shape[2]
-            xs = ops.linspace(-1.0, 1.0, width)
-            ys = ops.linspace(-1.0, 1.0, height)
-            grid = ops.stack(
-                [
-                    ops.broadcast_to(xs[None, :], (height, width)),
-                    ops.broadcast_to(ys[:, None], (height, width)),
-                ],
-                axis=-1,
-            )
-            grid = ops.broadcast_to(
-                ops.cast(grid, inputs.dtype)[None], (shape[0], height, width, 2)
-            )
-            return ops.concatenate([inputs, grid], axis=-1)
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 2)
 
-        def compute_output_shape(self, input_shape):
-            return (*input_shape[:-1], input_shape[-1] + 2)
 
-    return SpatialCoordinates
+def _conv_block(
+    x: keras.KerasTensor,
+    k: int,
+    filters: int,
+    seed: int,
+    *,
+    size: int = 3,
+    strides: int = 1,
+    pool: bool = True,
+) -> keras.KerasTensor:
+    """Block ``k``: a convolution, batch normalisation, ReLU and, unless
+    ``pool=False``, a 2×2 max pooling."""
+    init = keras.initializers.GlorotUniform(seed=seed + k)
+    conv = layers.Conv2D(
+        filters, size, strides=strides, padding="same", use_bias=False,
+        kernel_initializer=init, name=f"conv{k}",
+    )  # fmt: skip
+    x = layers.BatchNormalization(momentum=0.9, name=f"bn{k}")(conv(x))
+    x = layers.ReLU(name=f"relu{k}")(x)
+    return layers.MaxPooling2D(2, name=f"pool{k}")(x) if pool else x
 
 
 def build_scene_cnn(
@@ -95,68 +109,51 @@ def build_scene_cnn(
     *,
     seed: int = 0,
     output_bias: np.ndarray | None = None,
-):
-    """The small CNN: a strided 5×5 stem and 3 conv blocks (BatchNorm, ReLU) down to an
-    (S/8)×(S/8) map; x/y coordinate channels go into the last block, whose global max pooling
-    says *what* is in the image and *where* (which the captions talk about), into
-    Dense(256, relu) ``features``.
-
-    Pooling over positions makes each detector work anywhere in the image, so the CNN learns
-    from a few thousand scenes (flattening the map made it learn every position separately).
-
-    Input: RGB 0–255 images (B, S, S, 3); output: (B, 256) features, or, with ``n_outputs``,
-    the classifier used for pretraining with an extra sigmoid layer ``attributes``
-    (B, n_outputs) whose bias starts at ``output_bias`` (log-odds of the label frequencies).
-    """
-    import keras
-    from keras import layers
-
-    def init(k: int):
-        return keras.initializers.GlorotUniform(seed=seed + k)
-
-    def block(x, k: int, filters: int, size: int = 3, strides: int = 1, pool: bool = True):
-        x = layers.Conv2D(
-            filters, size, strides=strides, padding="same", use_bias=False,
-            kernel_initializer=init(k), name=f"conv{k}",
-        )(x)  # fmt: skip
-        x = layers.BatchNormalization(momentum=0.9, name=f"bn{k}")(x)
-        x = layers.ReLU(name=f"relu{k}")(x)
-        return layers.MaxPooling2D(2, name=f"pool{k}")(x) if pool else x
-
+) -> keras.Model:
+    """The small CNN: RGB 0–255 images (B, S, S, 3) → features (B, 256); with
+    ``n_outputs``, the classifier it is pretrained as (module docstring)."""
     inputs = keras.Input((image_size, image_size, 3), name="image")
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
-    x = block(x, 0, 24, size=5, strides=2)  # S/4
-    x = block(x, 1, 48)  # S/8
-    x = block(x, 2, 96, pool=False)
-    x = _coordinates_layer()(name="coordinates")(x)
-    x = block(x, 3, 128, pool=False)
+    x = _conv_block(x, 0, 24, seed, size=5, strides=2)  # S/4
+    x = _conv_block(x, 1, 48, seed)  # S/8
+    x = _conv_block(x, 2, 96, seed, pool=False)
+    x = SpatialCoordinates(name="coordinates")(x)
+    x = _conv_block(x, 3, 128, seed, pool=False)
     x = layers.GlobalMaxPooling2D(name="global_max")(x)
-    features = layers.Dense(
-        FEATURE_DIM, activation="relu", kernel_initializer=init(10), name="features"
-    )(x)
+    init = keras.initializers.GlorotUniform(seed=seed + 10)
+    relu = {"activation": "relu", "kernel_initializer": init}
+    features = layers.Dense(FEATURE_DIM, name="features", **relu)(x)
     if n_outputs is None:
         return keras.Model(inputs, features, name="smallcnn")
-    bias = "zeros" if output_bias is None else keras.initializers.Constant(output_bias)
-    head = layers.Dense(
-        n_outputs, activation="sigmoid", kernel_initializer=init(11), bias_initializer=bias,
-        name="attributes",
-    )(features)  # fmt: skip
+    head = _attributes_head(features, n_outputs, seed, output_bias)
     return keras.Model(inputs, head, name="smallcnn_classifier")
+
+
+def _attributes_head(
+    features: keras.KerasTensor, n_outputs: int, seed: int, output_bias: np.ndarray | None
+) -> keras.KerasTensor:
+    """The pretraining classifier's sigmoid layer ``attributes`` (B, n_outputs), its bias
+    starting at ``output_bias`` (log-odds of the label frequencies)."""
+    bias = "zeros" if output_bias is None else keras.initializers.Constant(output_bias)
+    init = keras.initializers.GlorotUniform(seed=seed + 11)
+    head = layers.Dense(
+        n_outputs, activation="sigmoid", kernel_initializer=init, bias_initializer=bias,
+        name="attributes",
+    )  # fmt: skip
+    return head(features)
 
 
 def load_scene_classifier(path: str | os.PathLike):
     """Load a pretrained small CNN (safe mode) whole: images (B, S, S, 3) → the probability of
     each scene attribute (B, len(attributes)), in the order of ``scene_cnn_metrics(path)
     ["attributes"]``."""
-    import keras
-
     path = Path(path)
     try:
         return keras.saving.load_model(
             path,
             safe_mode=True,
             compile=False,
-            custom_objects={"SpatialCoordinates": _coordinates_layer()},
+            custom_objects={"SpatialCoordinates": SpatialCoordinates},
         )
     except Exception as err:
         raise ValueError(
@@ -166,30 +163,29 @@ def load_scene_classifier(path: str | os.PathLike):
 
 def load_scene_cnn(path: str | os.PathLike, *, image_size: int | None = None):
     """Load a pretrained small CNN (safe mode) and cut it at its ``features`` layer."""
-    import keras
-
     path = Path(path)
     classifier = load_scene_classifier(path)
     size = classifier.input_shape[1]
     if image_size is not None and size != image_size:
         raise ValueError(
             f"{path} was trained on {size}x{size} images but image_size={image_size}; "
-            f"use image_size={size} or train_scene_cnn(..., image_size={image_size})"
+            f"use image_size={size}"
         )
     return keras.Model(
         classifier.input, classifier.get_layer("features").output, name="smallcnn_scenes"
     )
 
 
-def grid_model(model):
-    """The small CNN (either cut) read at its last convolutional map ``relu3``: images
-    (B, S, S, 3) → region vectors (B, (S/8)², 128), the grid attention looks at."""
-    import keras
-
+def grid_model(model: keras.Model) -> keras.Model:
+    """The small CNN (either cut) read at its last convolutional map
+    ``relu3``: images (B, S, S, 3) → region vectors (B, (S/8)², 128), the
+    grid attention looks at."""
     grid = model.get_layer("relu3").output
     height, width, channels = grid.shape[1:]
-    regions = keras.layers.Reshape((height * width, channels), name="regions")(grid)
-    return keras.Model(model.input, regions, name=f"{model.name}_grid")
+    flatten = layers.Reshape((height * width, channels), name="regions")
+    regions = flatten(grid)
+    name = f"{model.name}_grid"
+    return keras.Model(model.input, regions, name=name)
 
 
 def scene_cnn_path(
@@ -294,57 +290,27 @@ def mirror_scene(scene: dict) -> dict:
     return mirrored
 
 
-def train_scene_cnn(
-    dataset: Any,
-    *,
-    image_size: int = 64,
-    epochs: int = SCENE_CNN_EPOCHS,
-    seed: int | None = None,
-    data_dir: str | os.PathLike | None = None,
-    batch_size: int = SCENE_CNN_BATCH_SIZE,
-    progress: bool = True,
-) -> Path:
-    """Pretrain the small CNN on the TRAIN split's scene attributes and save it.
-
-    Multi-label classification (sigmoid, binary cross-entropy) of the attributes of
-    :func:`scene_attribute_names`; deterministic for a seed (default: the course's). Writes
-    :func:`scene_cnn_path` and a ``.json`` sidecar with the training metrics (also accuracy
-    on the dev split when it has scenes). Returns the ``.keras`` path.
-    """
-    seed = config.course_seed() if seed is None else seed
-    path = scene_cnn_path(dataset, data_dir, seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with file_lock(path):
-        return _train_scene_cnn(dataset, path, image_size, epochs, seed, batch_size, progress)
-
-
 def ensure_scene_cnn(
     dataset: Any, data_dir: str | os.PathLike | None, progress: bool = True
 ) -> Path:
     """Path of the pretrained small CNN of ``dataset`` for the course's seed, training it on
-    first use (under a lock); ``progress=False`` trains silently."""
+    first use (under a lock; :func:`course_lib.pipeline.backbone_weights` is the pipeline's
+    step that calls it); ``progress=False`` trains silently."""
     seed = config.course_seed()
     path = scene_cnn_path(dataset, data_dir, seed)
-    if _is_current_scene_cnn(path):
+    if is_current_scene_cnn(path):
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(path):
-        if _is_current_scene_cnn(path):  # another process trained it while we waited
+        if is_current_scene_cnn(path):  # another process trained it while we waited
             return path
         if progress:
             print(f"Pretraining the small CNN on the synthetic scenes (first use) -> {path}")
-        return _train_scene_cnn(
-            dataset,
-            path,
-            IMAGE_SIZE,
-            SCENE_CNN_EPOCHS,
-            seed,
-            SCENE_CNN_BATCH_SIZE,
-            progress,
-        )
+        recipe = {"epochs": SCENE_CNN_EPOCHS, "seed": seed}
+        return train_scene_cnn(dataset, path, image_size=IMAGE_SIZE, progress=progress, **recipe)
 
 
-def _is_current_scene_cnn(path: Path) -> bool:
+def is_current_scene_cnn(path: Path) -> bool:
     """Whether ``path`` holds a pretrained small CNN of this :data:`SCENE_CNN_VERSION`."""
     if not path.is_file():
         return False
@@ -360,7 +326,8 @@ def _is_current_scene_cnn(path: Path) -> bool:
     return True
 
 
-def _split_arrays(dataset, split: str, names, image_size):
+def _split_arrays(dataset: Any, split: str, names: Sequence[str], image_size: int):
+    """The images (N, S, S, 3) and attribute labels (N, A) of a split's scenes, and their ids."""
     scenes = dataset.scenes or {}
     ids = [i for i in dataset.splits.get(split, []) if i in scenes]
     if not ids:
@@ -370,15 +337,14 @@ def _split_arrays(dataset, split: str, names, image_size):
     return ids, images, labels
 
 
-def _train_scene_cnn(dataset, path, image_size, epochs, seed, batch_size, progress) -> Path:
-    import keras
-
+def _training_scenes(dataset: Any, image_size: int):
+    """The attribute names, the training images with their mirror images and their labels,
+    and the training and dev ids and arrays."""
     if not getattr(dataset, "scenes", None):
         raise ValueError(
             f"dataset {dataset.name!r} has no scenes.json: the small CNN is pretrained on the "
             "synthetic scenes (prepare_dataset('synthetic')), not on Flickr8k"
         )
-    start = time.perf_counter()
     train_scenes = [dataset.scenes[i] for i in dataset.splits.get("train", [])]
     train_scenes = [s for s in train_scenes if s is not None]
     if not train_scenes:
@@ -391,9 +357,31 @@ def _train_scene_cnn(dataset, path, image_size, epochs, seed, batch_size, progre
     )
     x_train = np.concatenate([x_train, x_train[:, :, ::-1]])
     y_train = np.concatenate([y_train, mirrored])
-    dev_ids, x_dev, y_dev = _split_arrays(dataset, "dev", names, image_size)
-    load_seconds = time.perf_counter() - start
+    dev = _split_arrays(dataset, "dev", names, image_size)
+    return names, (train_ids, x_train, y_train), dev
 
+
+def train_scene_cnn(
+    dataset: Any,
+    path: Path,
+    *,
+    image_size: int,
+    epochs: int,
+    seed: int,
+    batch_size: int = SCENE_CNN_BATCH_SIZE,
+    progress: bool = True,
+) -> Path:
+    """Pretrain the small CNN on the TRAIN split's scene attributes and save it to ``path``.
+
+    Multi-label classification (sigmoid, binary cross-entropy) of the attributes of
+    :func:`scene_attribute_names`, deterministic for a seed; the ``.json`` sidecar holds the
+    recipe and the metrics (also on the dev split when it has scenes). Returns ``path``.
+    """
+    start = time.perf_counter()
+    names, (train_ids, x_train, y_train), (dev_ids, x_dev, y_dev) = _training_scenes(
+        dataset, image_size
+    )
+    load_seconds = time.perf_counter() - start
     config.set_seed(seed)
     rate = np.clip(y_train.mean(axis=0), 1e-3, 1 - 1e-3)
     model = build_scene_cnn(
@@ -406,54 +394,60 @@ def _train_scene_cnn(dataset, path, image_size, epochs, seed, batch_size, progre
     )
     fit_start = time.perf_counter()
     history = model.fit(
-        x_train,
-        y_train,
-        batch_size=batch_size,
-        epochs=epochs,
-        shuffle=True,
+        x_train, y_train, batch_size=batch_size, epochs=epochs, shuffle=True,
         verbose=2 if progress else 0,
-    )
+    )  # fmt: skip
     fit_seconds = time.perf_counter() - fit_start
-    metrics: dict[str, Any] = {
+    metrics = {
         "train_history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        **_split_metrics(model, {"train": (x_train, y_train), "dev": (x_dev, y_dev)}),
     }
-    for split, x, y in (("train", x_train, y_train), ("dev", x_dev, y_dev)):
-        if x is None:
-            continue
-        probs = model.predict(x, batch_size=128, verbose=0)
-        pred = probs > 0.5
-        metrics[f"{split}_label_accuracy"] = float(np.mean(pred == (y > 0.5)))
-        metrics[f"{split}_exact_match"] = float(np.mean(np.all(pred == (y > 0.5), axis=1)))
-        present = y > 0.5
-        metrics[f"{split}_recall_of_present"] = float(np.mean(pred[present]))
     with atomic_path(path) as tmp:
         model.save(tmp)
+    recipe = {"image_size": image_size, "epochs": epochs, "seed": seed, "batch_size": batch_size}
+    seconds = {
+        "load_seconds": round(load_seconds, 3),
+        "fit_seconds": round(fit_seconds, 3),
+        "total_seconds": round(time.perf_counter() - start, 3),
+    }
+    counts = {"n_train": len(train_ids), "n_dev": len(dev_ids), "attributes": names}
+    _write_sidecar(path, dataset, recipe, {**counts, **seconds, **metrics})
+    return path
+
+
+def _write_sidecar(path: Path, dataset: Any, recipe: dict, results: dict) -> None:
+    """The ``.json`` beside a pretrained small CNN: what made it, and how well it did."""
     sidecar = {
         "file": path.name,
         "dataset": dataset.name,
         "dataset_fingerprint": dataset.fingerprint(),
-        "image_size": image_size,
-        "epochs": epochs,
-        "seed": seed,
+        **recipe,
         "version": SCENE_CNN_VERSION,
         "mirrored": True,
-        "batch_size": batch_size,
         "learning_rate": SCENE_CNN_LEARNING_RATE,
-        "n_train": len(train_ids),
-        "n_dev": len(dev_ids),
-        "attributes": names,
-        "preprocessing": PREPROCESSING.format(size=image_size),
-        "load_seconds": round(load_seconds, 3),
-        "fit_seconds": round(fit_seconds, 3),
-        "total_seconds": round(time.perf_counter() - start, 3),
+        "preprocessing": PREPROCESSING.format(size=recipe["image_size"]),
         "course_lib_version": __version__,
         "keras_version": keras.__version__,
-        **metrics,
+        **results,
     }
     atomic_write_json(path.with_suffix(".json"), sidecar)
-    return path
+
+
+def _split_metrics(model: Any, splits: dict[str, tuple]) -> dict[str, float]:
+    """Per-attribute accuracy, exact match and recall of present attributes of each split
+    that has images."""
+    metrics = {}
+    for split, (x, y) in splits.items():
+        if x is None:
+            continue
+        pred = model.predict(x, batch_size=128, verbose=0) > 0.5
+        present = y > 0.5
+        metrics[f"{split}_label_accuracy"] = float(np.mean(pred == present))
+        metrics[f"{split}_exact_match"] = float(np.mean(np.all(pred == present, axis=1)))
+        metrics[f"{split}_recall_of_present"] = float(np.mean(pred[present]))
+    return metrics
 
 
 def scene_cnn_metrics(path: str | os.PathLike) -> dict:
     """The training metrics stored beside a pretrained small CNN (``.json`` sidecar)."""
-    return read_json(Path(path).with_suffix(".json"))  # type: ignore[return-value]
+    return read_json(Path(path).with_suffix(".json"))

@@ -1,16 +1,32 @@
-"""Training: token ids, the teacher-forcing ``tf.data`` pipeline, the seed's per-prefix samples,
-and a resumable ``fit`` loop.
+"""Training: token ids, the teacher-forcing ``tf.data`` pipeline and a resumable ``fit`` loop.
 
 Teacher forcing feeds each caption once: the input is ``ids[:, :-1]`` and the target
 ``ids[:, 1:]``, and the LSTM's ``return_sequences=True`` gives one prediction per position. The
-seed tutorial instead made one sample per *prefix* (``ids[:i]`` → ``ids[i]``); with the same
-weights both give the same mean loss over the real words (see :func:`per_prefix_samples`), but
-teacher forcing reads each caption once instead of once per word.
+seed tutorial instead made one sample per *prefix* (``ids[:i]`` → ``ids[i]``;
+:func:`course_lib.seed_tutorial.per_prefix_samples`); with the same weights both give the same
+mean loss over the real words, but teacher forcing reads each caption once instead of once per
+word.
 
-Three lengths appear here: the *row length* of the id matrix (``<start>``, the words, ``<end>``
-and right padding; :func:`encode_captions`), the *prefix length* of the seed's pre-padded
-prefixes (:func:`per_prefix_samples`), and each batch's own width, its longest caption
+Two lengths appear here: the *row length* of the id matrix (``<start>``, the words, ``<end>``
+and right padding; :func:`encode_captions`) and each batch's own width, its longest caption
 (:func:`make_tf_dataset`).
+
+**The batches** (:func:`make_tf_dataset`): ``caption = ids[:, :-1]`` and ``targets =
+ids[:, 1:]``, cut per batch to the batch's longest caption (right padding means the trailing
+columns are all 0). Each image's features are stored once and gathered per batch. Captions of
+similar length share a batch, so that little of a batch is padding (whose softmax and LSTM
+steps are computed, then masked): the rows are taken ``sort_window`` batches at a time, each
+window is sorted by caption length and cut into batches (``sort_window=1``: batches of plain
+shuffled rows, as many padding cells as chance gives). With ``shuffle``, the rows are shuffled
+before the windows are cut and the batches are shuffled after, every epoch differently and the
+same way for the same ``seed``; without it, windows follow the order of ``ids``. The shuffles
+and the sorting move caption numbers, not captions: a shuffle buffer holds a whole epoch, and
+one number per element keeps its memory small (the order is the same: a shuffle's order
+depends on its seed and size, not on what the elements hold). The number of batches,
+``ceil(N / batch_size)``, is known (``cardinality()``), which resuming in :func:`train` needs.
+The masked loss is a mean over each batch's real words, so grouping by length gives a word of a
+short caption somewhat more weight than one of a long caption (as a per-caption mean would);
+with shuffled batches of mixed lengths every word weighs about the same.
 """
 
 from __future__ import annotations
@@ -20,28 +36,31 @@ import io
 import os
 import shutil
 import time
-from collections.abc import Iterator, Mapping, Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import h5py
 import keras
 import numpy as np
+import tensorflow as tf
 
+import course_lib.attention  # noqa: F401  (registers its layers, which saved models name)
 from course_lib import config
 from course_lib.io import atomic_path, atomic_write_json, atomic_write_text, read_json
-from course_lib.text import pad_sequences_right
+from course_lib.text import clean_caption, pad_sequences_right
+
+#: tf.data's choice of parallelism and buffer sizes.
+AUTOTUNE = tf.data.AUTOTUNE
 
 __all__ = [
     "EpochLogger",
-    "build_per_prefix_model",
-    "copy_weights_by_name",
     "encode_captions",
     "feature_matrix",
     "load_captioner",
     "make_tf_dataset",
-    "per_prefix_arrays",
-    "per_prefix_samples",
     "read_history",
     "train",
 ]
@@ -49,9 +68,8 @@ __all__ = [
 #: Batches per window of the shuffled training rows that :func:`make_tf_dataset` sorts by
 #: caption length before cutting it into batches. 16 leaves about 2 % of the caption cells of a
 #: batch as padding at Flickr8k's caption lengths, against about 36 % for plain shuffled batches
-#: (``benchmarks/bench_training.py``). Wider windows make the captions of a batch more alike,
-#: which cost caption quality: with windows of 32 the mini profile's beam BLEU-4 was 0.04 lower
-#: than with 8 or 16 for each of three seeds, for a step no faster than with 16.
+#: (``benchmarks/bench_training.py``); wider windows make the captions of a batch more alike,
+#: which costs caption quality and makes no step faster.
 SORT_WINDOW = 16
 
 
@@ -65,8 +83,6 @@ def encode_captions(
     is the longest encoded caption, or ``row_length`` (longer captions then lose their last
     *words* and keep ``<end>``). ``image_ids[n]`` is the image of row ``n``.
     """
-    from course_lib.text import clean_caption
-
     if row_length is not None and row_length < 3:
         raise ValueError(f"row_length must leave room for <start>, a word and <end>: {row_length}")
     image_ids: list[str] = []
@@ -107,28 +123,52 @@ def make_tf_dataset(
     shuffle: bool = True,
     seed: int = 0,
     sort_window: int = SORT_WINDOW,
-):
-    """Teacher-forcing batches ``({"image": (B, D), "caption": (B, T)}, targets (B, T))``.
+) -> tf.data.Dataset:
+    """Batches ({"image": (B, D), "caption": (B, T)}, targets (B, T))."""
+    ids = _checked_rows(image_ids, ids, batch_size, sort_window)
+    image_of, rows = _image_lookup(features, image_ids)  # rows: (N,) int32
+    lengths = tf.constant(np.count_nonzero(ids, axis=1), dtype=tf.int32)
+    ids = tf.constant(ids)
+    ds = _caption_batches(lengths, batch_size, shuffle, seed, sort_window)
 
-    ``caption = ids[:, :-1]`` and ``targets = ids[:, 1:]``, cut per batch to the batch's longest
-    caption (right padding means the trailing columns are all 0). Each image's features are
-    stored once and gathered per batch.
+    def to_model_inputs(batch):  # the batch's caption numbers
+        seq = tf.gather(ids, batch)
+        seq = seq[:, : tf.maximum(tf.reduce_max(tf.gather(lengths, batch)), 2)]
+        image = image_of(tf.gather(rows, batch))
+        return {"image": image, "caption": seq[:, :-1]}, seq[:, 1:]
 
-    Captions of similar length share a batch, so that little of a batch is padding (whose
-    softmax and LSTM steps are computed, then masked): the rows are taken ``sort_window``
-    batches at a time, each window is sorted by caption length and cut into batches
-    (``sort_window=1``: batches of plain shuffled rows, as many padding cells as chance gives).
-    With ``shuffle``, the rows are shuffled before the windows are cut and the batches are
-    shuffled after, every epoch differently and the same way for the same ``seed``; without
-    it, windows follow the order of ``ids``. The number of batches, ``ceil(N / batch_size)``,
-    is known (``cardinality()``), which resuming in :func:`train` needs.
+    ds = ds.map(to_model_inputs, AUTOTUNE, deterministic=True)  # in parallel
+    return ds.prefetch(AUTOTUNE)
 
-    The masked loss is a mean over each batch's real words, so grouping by length gives a word
-    of a short caption somewhat more weight than one of a long caption (as a per-caption mean
-    would); with shuffled batches of mixed lengths every word weighs about the same.
-    """
-    import tensorflow as tf
 
+def _caption_batches(
+    lengths: tf.Tensor, size: int, shuffle: bool, seed: int, window: int
+) -> tf.data.Dataset:
+    """Batches of ``size`` caption numbers 0 … N − 1: shuffled, sorted by
+    length ``window`` batches at a time, the batches shuffled again."""
+    n = int(lengths.shape[0])
+    ds = tf.data.Dataset.range(n)
+    if shuffle:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    if window > 1:
+
+        def by_length(numbers):
+            order = tf.argsort(tf.gather(lengths, numbers), stable=True)
+            return tf.gather(numbers, order)
+
+        ds = ds.batch(window * size).map(by_length).unbatch()
+        ds = ds.apply(tf.data.experimental.assert_cardinality(n))
+    ds = ds.batch(size)
+    if shuffle and window > 1:
+        batches = -(-n // size)
+        ds = ds.shuffle(batches, seed=seed + 1, reshuffle_each_iteration=True)
+    return ds
+
+
+def _checked_rows(
+    image_ids: Sequence[str], ids: np.ndarray, batch_size: int, sort_window: int
+) -> np.ndarray:
+    """``ids`` as int32 (N, L), or a ValueError saying what is wrong with the arguments."""
     ids = np.asarray(ids, dtype=np.int32)
     if ids.ndim != 2 or ids.shape[1] < 2:
         raise ValueError(f"ids must have shape (N, L) with L >= 2, got {ids.shape}")
@@ -136,52 +176,23 @@ def make_tf_dataset(
         raise ValueError(f"{len(image_ids)} image ids for {len(ids)} captions")
     if batch_size < 1 or sort_window < 1:
         raise ValueError(f"batch_size and sort_window must be >= 1: {batch_size}, {sort_window}")
-    unique = list(dict.fromkeys(image_ids))
-    row_of = {image_id: row for row, image_id in enumerate(unique)}
-    image_of = _image_lookup(features, unique)
-    rows = np.array([row_of[i] for i in image_ids], dtype=np.int32)
-    lengths = np.count_nonzero(ids, axis=1).astype(np.int32)
-    n_batches = -(-len(ids) // batch_size)
-
-    # The shuffles and the sorting move caption numbers, not captions: a shuffle buffer holds a
-    # whole epoch, and one number per element keeps its memory small (the order is the same:
-    # a shuffle's order depends on its seed and size, not on what the elements hold).
-    rows, ids, lengths = tf.constant(rows), tf.constant(ids), tf.constant(lengths)
-    ds = tf.data.Dataset.range(len(ids))
-    if shuffle:
-        ds = ds.shuffle(len(ids), seed=seed, reshuffle_each_iteration=True)
-    if sort_window > 1:
-
-        def by_length(numbers):
-            return tf.gather(numbers, tf.argsort(tf.gather(lengths, numbers), stable=True))
-
-        ds = ds.batch(sort_window * batch_size).map(by_length).unbatch()
-        ds = ds.apply(tf.data.experimental.assert_cardinality(len(ids)))
-    ds = ds.batch(batch_size)
-    if shuffle and sort_window > 1:
-        ds = ds.shuffle(n_batches, seed=seed + 1, reshuffle_each_iteration=True)
-
-    def to_model_inputs(numbers):
-        seq = tf.gather(ids, numbers)
-        seq = seq[:, : tf.maximum(tf.reduce_max(tf.gather(lengths, numbers)), 2)]
-        return {"image": image_of(tf.gather(rows, numbers)), "caption": seq[:, :-1]}, seq[:, 1:]
-
-    ds = ds.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return ids
 
 
-def _image_lookup(features: Any, unique: list[str]):
-    """``rows (B,) → image features (B, …)`` for ``make_tf_dataset``.
+def _image_lookup(features: Any, image_ids: Sequence[str]):
+    """``rows (B,) → image features (B, …)`` for ``make_tf_dataset``, and each caption's row
+    (N,): the features of each image are held once.
 
     Vectors are small: they are copied into one tensor, gathered per batch. Region grids
     (a spatial ``FeatureStore``, memory-mapped shards) are read per batch from the store, so a
     grid store larger than memory (Flickr8k's VGG16 grids are 1.6 GB) is streamed, never loaded
     whole."""
-    import tensorflow as tf
-
+    unique = list(dict.fromkeys(image_ids))
+    row_of = {image_id: row for row, image_id in enumerate(unique)}
+    rows = tf.constant([row_of[i] for i in image_ids], dtype=tf.int32)
     if not getattr(features, "spatial", False):
         matrix = tf.constant(feature_matrix(features, unique))
-        return lambda rows: tf.gather(matrix, rows)
+        return (lambda rows: tf.gather(matrix, rows)), rows
     shape = (None, *features.item_shape)
 
     def read(rows: np.ndarray) -> np.ndarray:
@@ -191,106 +202,7 @@ def _image_lookup(features: Any, unique: list[str]):
         images = tf.numpy_function(read, [rows], tf.float32, stateful=False)
         return tf.ensure_shape(images, shape)
 
-    return lookup
-
-
-# ----------------------------------------------------------------------------- the seed's way
-def per_prefix_samples(
-    image_ids: Sequence[str],
-    ids: np.ndarray,
-    features: Any,
-    vocab_size: int,
-    prefix_length: int | None = None,
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The seed tutorial's samples, one per caption and word: ``(image (D,),
-    prefix (prefix_length,), one-hot next word (V,))``.
-
-    For caption ``ids[n]`` and every position ``i >= 1`` holding a real id, the prefix is
-    ``ids[n, :i]`` padded with 0 at the front to ``prefix_length`` (default ``L - 1``, as the
-    tutorial's ``pad_sequences``), and the target is ``to_categorical(ids[n, i], vocab_size)``.
-    A caption of ``k`` ids gives ``k - 1`` samples, which is why this formulation needs so much
-    memory.
-    """
-    ids = np.asarray(ids, dtype=np.int32)
-    prefix_length = ids.shape[1] - 1 if prefix_length is None else prefix_length
-    vectors = feature_matrix(features, list(dict.fromkeys(image_ids)))
-    row_of = {image_id: row for row, image_id in enumerate(dict.fromkeys(image_ids))}
-    for image_id, seq in zip(image_ids, ids, strict=True):
-        real = seq[seq != 0]
-        if len(real) - 1 > prefix_length:
-            raise ValueError(f"a caption of {len(real)} ids needs prefix_length >= {len(real) - 1}")
-        for i in range(1, len(real)):
-            prefix = np.zeros(prefix_length, dtype=np.int32)
-            prefix[prefix_length - i :] = real[:i]
-            target = np.zeros(vocab_size, dtype=np.float32)
-            target[real[i]] = 1.0
-            yield vectors[row_of[image_id]], prefix, target
-
-
-def per_prefix_arrays(
-    image_ids: Sequence[str],
-    ids: np.ndarray,
-    features: Any,
-    vocab_size: int,
-    prefix_length: int | None = None,
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """All of :func:`per_prefix_samples` stacked: ``({"image": (S, D),
-    "caption": (S, prefix_length)}, one-hot targets (S, V))``. Only for small data: ``S × V``
-    floats."""
-    samples = list(per_prefix_samples(image_ids, ids, features, vocab_size, prefix_length))
-    if not samples:
-        raise ValueError("no samples: every caption is empty")
-    images, prefixes, targets = (np.stack(column) for column in zip(*samples, strict=True))
-    return {"image": images, "caption": prefixes}, targets
-
-
-def build_per_prefix_model(
-    vocab_size: int,
-    feature_dim: int,
-    prefix_length: int,
-    *,
-    embed_dim: int = 256,
-    units: int = 256,
-    dropout: float = 0.5,
-    name: str = "per_prefix_merge",
-) -> keras.Model:
-    """The seed tutorial's model: (image (B, D), prefix (B, prefix_length)) → next word (B, V).
-
-    Same layers, names and weight shapes as :func:`course_lib.models.build_merge_model`, but the
-    LSTM returns only its last output (``return_sequences=False``) and it is trained with
-    categorical cross-entropy on one-hot targets (compiled here).
-    """
-    from keras import layers
-
-    image = keras.Input(shape=(feature_dim,), dtype="float32", name="image")
-    caption = keras.Input(shape=(prefix_length,), dtype="int32", name="caption")
-    x = layers.Dropout(dropout, name="image_dropout")(image)
-    image_vector = layers.Dense(units, activation="relu", name="image_dense")(x)
-    w = layers.Embedding(vocab_size, embed_dim, mask_zero=True, name="embedding")(caption)
-    w = layers.Dropout(dropout, name="caption_dropout")(w)
-    w = layers.LSTM(units, name="lstm")(w)
-    h = layers.Add(name="add")([image_vector, w])
-    h = layers.Dense(units, activation="relu", name="decoder_dense")(h)
-    probs = layers.Dense(vocab_size, activation="softmax", name="output")(h)
-    model = keras.Model({"image": image, "caption": caption}, probs, name=name)
-    model.compile(optimizer="adam", loss="categorical_crossentropy")
-    return model
-
-
-def copy_weights_by_name(source: keras.Model, target: keras.Model) -> list[str]:
-    """Copy the weights of every layer of ``target`` that ``source`` has under the same name;
-    returns the names copied. Shapes must agree (they do between merge and per-prefix)."""
-    copied = []
-    for layer in target.layers:
-        if not layer.weights:
-            continue
-        try:
-            other = source.get_layer(layer.name)
-        except ValueError:
-            continue
-        layer.set_weights(other.get_weights())
-        copied.append(layer.name)
-    return copied
+    return lookup, rows
 
 
 # ----------------------------------------------------------------------------- training loop
@@ -405,8 +317,6 @@ def _read_backup(backup_dir: Path) -> dict | None:
         problem = _h5_problem(weights)
     if problem is None:
         return record
-    import warnings
-
     warnings.warn(
         f"ignoring the training backup in {backup_dir}: {problem}; training starts again "
         "from epoch 1",
@@ -421,8 +331,6 @@ def _h5_problem(path: Path) -> str | None:
     if not path.is_file():
         return f"{path} is missing"
     try:
-        import h5py
-
         with h5py.File(path, "r") as handle:
             list(handle.keys())
     except Exception as err:  # truncated or not HDF5 at all
@@ -616,6 +524,21 @@ def _finish(model: keras.Model, files: _RunFiles, epochs: int) -> dict[str, list
     return history
 
 
+def _check_trainable(model: keras.Model, train_ds) -> None:
+    """ValueError unless ``model`` is compiled and ``train_ds`` knows its number of batches."""
+    if not model.compiled:
+        raise ValueError(
+            f"train() needs a compiled model; {model.name!r} is not compiled. Call "
+            "course_lib.models.compile_captioner(model, learning_rate) first."
+        )
+    steps = int(train_ds.cardinality())
+    if steps <= 0:
+        raise ValueError(
+            f"train_ds must have a known, finite number of batches (cardinality {steps}): "
+            "resuming skips the epochs already done. make_tf_dataset's datasets have one."
+        )
+
+
 def train(
     model: keras.Model,
     train_ds,
@@ -643,17 +566,7 @@ def train(
     without training (``overwrite=True`` starts afresh). On return the model holds the best
     weights. ``verbose``: 0 silent, 1 Keras progress bars, 2 one line per epoch.
     """
-    if not model.compiled:
-        raise ValueError(
-            f"train() needs a compiled model; {model.name!r} is not compiled. Call "
-            "course_lib.models.compile_captioner(model, learning_rate) first."
-        )
-    steps = int(train_ds.cardinality())
-    if steps <= 0:
-        raise ValueError(
-            f"train_ds must have a known, finite number of batches (cardinality {steps}): "
-            "resuming skips the epochs already done. make_tf_dataset's datasets have one."
-        )
+    _check_trainable(model, train_ds)
     files = _RunFiles(Path(run_dir))
     if overwrite and files.run_dir.exists():
         shutil.rmtree(files.run_dir)
@@ -689,8 +602,6 @@ def load_captioner(path: str | os.PathLike, *, compile: bool = True) -> keras.Mo
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no saved model here (train one first)")
-    import course_lib.attention  # noqa: F401  (registers the loss, metric and layers)
-
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=compile)
     except Exception as err:

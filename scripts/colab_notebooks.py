@@ -46,6 +46,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from course_lib.exercises import all_exercises
+from course_lib.exercises.cells import answer_cell, check_cell, code_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -389,7 +390,7 @@ def convert_directive(directive: Directive, ctx: Context) -> list[str]:
             raise ctx.error(
                 directive.construct(),
                 'an exercise needs :nonumber: and a numbered title, "3.2: title"'
-                " (write it with chN.exK.exercise_cell())",
+                " (write it with course_lib.exercises.cells.exercise_cell)",
             )
         title = convert_inline(directive.argument, ctx)
         return [f"### Exercise {title}", "", *convert_lines(directive.body, ctx)]
@@ -470,14 +471,14 @@ def _cell(cell_type: str, cell_id: str, source: str) -> dict:
     return cell
 
 
-def exercise_cells(cell_id: str, source: str, ctx: Context) -> list[dict]:
+def student_exercise_cells(cell_id: str, source: str, ctx: Context) -> list[dict]:
     """An exercise's code cell as two: the answer, then the check as an nbgrader test cell."""
     match = EXERCISE_CODE.match(cell_id)
     chapter, number = int(match.group("chapter")), int(match.group("number"))
     ex = next((e for e in all_exercises().get(chapter, []) if e.number == number), None)
-    if ex is None or source != ex.code_cell():
+    if ex is None or source != code_cell(ex):
         raise ctx.error(cell_id, "not the exercise's cell: run scripts/exercise_cells.py")
-    check = _cell("code", f"{ex.label}-check", ex.check_cell())
+    check = _cell("code", f"{ex.label}-check", check_cell(ex))
     check["metadata"]["nbgrader"] = {
         "grade": True,
         "grade_id": ex.label,
@@ -487,7 +488,7 @@ def exercise_cells(cell_id: str, source: str, ctx: Context) -> list[dict]:
         "solution": False,
         "task": False,
     }
-    return [_cell("code", cell_id, ex.answer_cell()), check]
+    return [_cell("code", cell_id, answer_cell(ex)), check]
 
 
 def convert_notebook(path: Path, references: dict[str, Reference], labels: dict[str, str]) -> dict:
@@ -503,7 +504,7 @@ def convert_notebook(path: Path, references: dict[str, Reference], labels: dict[
             if "remove-cell" in tags and SETUP_TAG not in tags:
                 continue
             if EXERCISE_CODE.match(cell["id"]):
-                cells += exercise_cells(cell["id"], source, ctx)
+                cells += student_exercise_cells(cell["id"], source, ctx)
             else:
                 cells.append(_cell("code", cell["id"], source))
         elif cell["cell_type"] == "markdown":
@@ -548,7 +549,7 @@ def notebook_text(notebook: dict) -> str:
     return json.dumps(notebook, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
 
 
-def chapter_notebooks(book: Path = BOOK) -> list[Path]:
+def numbered_chapters(book: Path = BOOK) -> list[Path]:
     """The chapter notebooks, ``book/NN_*.ipynb``."""
     return sorted(p for p in book.glob("*.ipynb") if re.match(r"^\d\d_", p.name))
 
@@ -563,7 +564,7 @@ def generate(out: Path = OUT) -> dict[Path, str]:
     references, labels = read_bibliography(), book_labels()
     return {
         colab_path(path, out): notebook_text(convert_notebook(path, references, labels))
-        for path in chapter_notebooks()
+        for path in numbered_chapters()
     }
 
 

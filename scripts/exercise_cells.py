@@ -24,7 +24,7 @@ import re
 import sys
 from pathlib import Path
 
-from course_lib.exercises import all_exercises, glue_cell
+from course_lib.exercises import all_exercises, cells
 from course_lib.exercises.core import Exercise
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,13 +57,14 @@ def _markdown_cell(cell_id: str, source: str) -> dict:
 def exercise_cells(chapter: int) -> list[dict]:
     """The generated cells of chapter ``chapter``'s exercise section, in order."""
     exercises: list[Exercise] = all_exercises()[chapter]
-    cells = [_code_cell(f"ch{chapter}-solutions-glue", glue_cell(chapter), ["remove-cell"])]
+    glue = cells.glue_cell(chapter)
+    written = [_code_cell(f"ch{chapter}-solutions-glue", glue, ["remove-cell"])]
     for ex in exercises:
-        cells.append(_markdown_cell(f"{ex.label}", ex.exercise_cell()))
-        if ex.code_cell():
-            cells.append(_code_cell(f"{ex.label}-code", ex.code_cell()))
-        cells.append(_markdown_cell(f"{ex.label}-solution", ex.solution_cell()))
-    return cells
+        written.append(_markdown_cell(f"{ex.label}", cells.exercise_cell(ex)))
+        if cells.code_cell(ex):
+            written.append(_code_cell(f"{ex.label}-code", cells.code_cell(ex)))
+        written.append(_markdown_cell(f"{ex.label}-solution", cells.solution_cell(ex)))
+    return written
 
 
 def is_exercise_cell(cell: dict, chapter: int) -> bool:
@@ -92,7 +93,7 @@ def synced(notebook: dict, chapter: int) -> dict:
     return {**notebook, "cells": [*kept[:at], *exercise_cells(chapter), *kept[at:]]}
 
 
-def chapter_notebooks() -> list[Path]:
+def chapters_with_exercises() -> list[Path]:
     """The chapter notebooks that have exercises."""
     return [p for p in sorted((ROOT / "book").glob("*.ipynb")) if chapter_number(p) is not None]
 
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only report stale notebooks")
     args = parser.parse_args(argv)
     stale = []
-    for path in chapter_notebooks():
+    for path in chapters_with_exercises():
         notebook = json.loads(path.read_text(encoding="utf-8"))
         new = synced(notebook, chapter_number(path))
         if new != notebook:

@@ -80,7 +80,7 @@ def setup_cell() -> dict:
     }
 
 
-def chapter_notebooks() -> list[Path]:
+def book_notebooks() -> list[Path]:
     """Every notebook of the book (``book/*.ipynb``)."""
     return sorted((ROOT / "book").glob("*.ipynb"))
 
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only report stale notebooks")
     args = parser.parse_args(argv)
     stale = []
-    for path in chapter_notebooks():
+    for path in book_notebooks():
         notebook = json.loads(path.read_text(encoding="utf-8"))
         cell = first_code_cell(notebook)
         if cell is None or "".join(cell["source"]) != setup_cell_source():

@@ -13,10 +13,10 @@ import keras
 import numpy as np
 import pytest
 
-from course_lib.attention import RegionPositions, build_attention_model
+from course_lib.attention import RegionPositions, build_attention_model, build_attention_step_model
 from course_lib.decoding import beam_search_decode, greedy_decode
-from course_lib.evaluation import attention_correctness, box_coverage
-from course_lib.models import build_step_model, compile_captioner, model_kind
+from course_lib.models import build_merge_model, compile_captioner, model_kind
+from course_lib.scene_checks import attention_correctness, box_coverage
 from course_lib.text import Vocabulary
 from course_lib.training import load_captioner
 
@@ -92,7 +92,7 @@ def test_the_step_model_reproduces_the_full_model():
     model, inputs = tiny_model(), batch()
     probs = np.asarray(model(inputs, training=False))
     alphas = weights_of(model, inputs)
-    step = build_step_model(model)
+    step = build_attention_step_model(model)
     state = step.init(inputs["image"])
     for t in range(inputs["caption"].shape[1]):
         p, state = step.step(inputs["caption"][:, t], state)
@@ -102,20 +102,19 @@ def test_the_step_model_reproduces_the_full_model():
 
 def test_beam_search_of_width_one_is_greedy_with_the_same_weights():
     model, images = tiny_model(seed=3), batch(1)["image"]
-    greedy, g_weights = greedy_decode(model, images, VOCAB, 5, return_attention=True)
-    beam, b_weights = beam_search_decode(model, images, VOCAB, 5, 1, return_attention=True)
-    assert greedy == beam
-    for g, b, caption in zip(g_weights, b_weights, greedy, strict=True):
+    greedy = greedy_decode(model, images, VOCAB, max_tokens=5)
+    beam = beam_search_decode(model, images, VOCAB, max_tokens=5, beam_width=1)
+    assert greedy.captions == beam.captions
+    for g, b, caption in zip(greedy.attention, beam.attention, greedy.captions, strict=True):
         assert g.shape == (min(len(caption) + 1, 5), 16)
         np.testing.assert_allclose(g, b, atol=1e-6)
 
 
 def test_wider_beams_return_the_weights_of_the_caption_they_chose():
     model, images = tiny_model(seed=3), batch(1)["image"]
-    captions, scores, weights = beam_search_decode(
-        model, images, VOCAB, 5, 3, return_scores=True, return_attention=True
-    )
-    step = build_step_model(model)
+    decoded = beam_search_decode(model, images, VOCAB, max_tokens=5, beam_width=3)
+    captions, scores, weights = decoded.captions, decoded.scores, decoded.attention
+    step = build_attention_step_model(model)
     for image, caption, w in zip(images, captions, weights, strict=True):
         state, word = step.init(image[None]), VOCAB.start_id
         for t, token in enumerate([*VOCAB.encode(caption)[1:-1], VOCAB.end_id][: len(w)]):
@@ -125,12 +124,11 @@ def test_wider_beams_return_the_weights_of_the_caption_they_chose():
     assert len(scores) == len(captions)
 
 
-def test_decoders_refuse_attention_weights_of_a_model_without_attention():
-    from course_lib.models import build_merge_model
-
+def test_a_model_without_attention_decodes_without_weights():
     merge = build_merge_model(len(VOCAB), 6, embed_dim=8, units=8)
-    with pytest.raises(ValueError, match="attention captioner"):
-        greedy_decode(merge, np.zeros((1, 6), "float32"), VOCAB, 3, return_attention=True)
+    features = np.zeros((2, 6), "float32")
+    assert greedy_decode(merge, features, VOCAB, max_tokens=3).attention is None
+    assert beam_search_decode(merge, features, VOCAB, max_tokens=3).attention is None
 
 
 def test_a_saved_model_reloads_in_safe_mode_and_trains(tmp_path):

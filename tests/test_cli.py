@@ -109,7 +109,7 @@ def test_features_shard_and_join_reach_the_pipeline(tmp_path, capsys, monkeypatc
         return Store()
 
     monkeypatch.setattr(pipeline, "prepare_feature_part", part)
-    monkeypatch.setattr(pipeline, "join_feature_parts", join)
+    monkeypatch.setattr(pipeline, "join_prepared_parts", join)
     assert main(["features", "--profile", "mini", "--grids", "--shard", "1/2"]) == 0
     assert main(["features", "--profile", "mini", "--grids", "--join", "2"]) == 0
     assert calls == [("part", (1, 2), True), ("join", 2, True)]

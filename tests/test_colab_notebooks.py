@@ -13,6 +13,7 @@ import yaml
 from conftest import REPO_ROOT
 
 from course_lib.exercises import all_exercises
+from course_lib.exercises.cells import answer_cell, check_cell, code_cell
 
 
 def _load_script(name: str):
@@ -105,8 +106,8 @@ def test_exercises_are_numbered_unanswered_and_point_to_hint_and_solution(path):
     assert headings == [(str(chapter), str(ex.number)) for ex in exercises]
     for ex in exercises:
         assert f"`{ex.name}.hint()`" in text and f"`{ex.name}.solution()`" in text
-        if ex.code_cell():
-            assert ex.answer_cell() in code and ex.check_cell() in code
+        if code_cell(ex):
+            assert answer_cell(ex) in code and check_cell(ex) in code
         if hasattr(ex, "reference"):
             assert ex.source not in code and ex.source not in text
     assert "glue_solutions" not in code and "BEGIN SOLUTION" not in code
@@ -257,10 +258,10 @@ def test_exercises_become_headings_and_solutions_a_pointer_to_hint_and_solution(
 
 def test_an_exercise_cell_becomes_the_answer_then_an_nbgrader_test_of_its_check(book):
     ex = all_exercises()[1][0]
-    nb = book(code(ex.code_cell(), f"{ex.label}-code"))
+    nb = book(code(code_cell(ex), f"{ex.label}-code"))
     answer, check = nb["cells"]
-    assert (answer["id"], _texts(nb)[0]) == (f"{ex.label}-code", ex.answer_cell())
-    assert (check["id"], _texts(nb)[1]) == (f"{ex.label}-check", ex.check_cell())
+    assert (answer["id"], _texts(nb)[0]) == (f"{ex.label}-code", answer_cell(ex))
+    assert (check["id"], _texts(nb)[1]) == (f"{ex.label}-check", check_cell(ex))
     assert answer["metadata"] == {}
     assert check["metadata"]["nbgrader"] == {
         "grade": True, "grade_id": ex.label, "locked": True, "points": 1,
@@ -271,7 +272,7 @@ def test_an_exercise_cell_becomes_the_answer_then_an_nbgrader_test_of_its_check(
 def test_a_stale_exercise_cell_is_refused(book):
     ex = all_exercises()[1][0]
     with pytest.raises(colab.ConversionError, match=r"ch1-ex1-code: .*exercise_cells.py"):
-        book(code(ex.code_cell() + "\nprint(1)", "ch1-ex1-code"))
+        book(code(code_cell(ex) + "\nprint(1)", "ch1-ex1-code"))
 
 
 def test_an_exercise_without_its_number_is_refused(book):

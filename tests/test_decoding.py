@@ -9,13 +9,16 @@ import numpy as np
 import pytest
 
 from course_lib.decoding import (
+    Beams,
+    Decoded,
     beam_search_decode,
+    beam_step,
     greedy_decode,
-    naive_greedy_decode,
     sample_decode,
     sequence_log_probs,
 )
 from course_lib.models import build_inject_model, build_merge_model, build_step_model
+from course_lib.seed_tutorial import naive_greedy_decode
 from course_lib.text import Vocabulary
 
 WORDS = ["a", "red", "blue", "circle", "square", "left", "of", "the"]
@@ -88,17 +91,16 @@ def brute_force_best(table: np.ndarray, vocab: Vocabulary, max_tokens: int, alph
 def test_fast_greedy_gives_the_same_captions_as_the_seed_tutorials_loop(kind):
     model = tiny_model(kind)
     feats = features(4)
-    assert greedy_decode(model, feats, VOCAB, max_tokens=6) == naive_greedy_decode(
-        model, feats, VOCAB, max_tokens=6
-    )
+    fast = greedy_decode(model, feats, VOCAB, max_tokens=6)
+    assert fast.captions == naive_greedy_decode(model, feats, VOCAB, max_tokens=6)
 
 
 def test_greedy_batches_do_not_change_the_captions():
     model = tiny_model()
     feats = features(9)
-    assert greedy_decode(model, feats, VOCAB, 7, batch_size=2) == greedy_decode(
-        model, feats, VOCAB, 7, batch_size=256
-    )
+    small = greedy_decode(model, feats, VOCAB, max_tokens=7, batch_size=2)
+    assert small == greedy_decode(model, feats, VOCAB, max_tokens=7, batch_size=256)
+    assert len(small.captions) == len(small.scores) == 9 and small.attention is None
 
 
 @pytest.mark.parametrize("kind", ["merge", "inject"])
@@ -106,9 +108,10 @@ def test_beam_search_of_width_one_is_greedy(kind):
     model = tiny_model(kind)
     feats = features(8)
     step = build_step_model(model)
-    assert beam_search_decode(step, feats, VOCAB, 7, beam_width=1, batch_size=3) == greedy_decode(
-        step, feats, VOCAB, 7
-    )
+    beam = beam_search_decode(step, feats, VOCAB, max_tokens=7, beam_width=1, batch_size=3)
+    greedy = greedy_decode(step, feats, VOCAB, max_tokens=7)
+    assert beam.captions == greedy.captions
+    np.testing.assert_allclose(beam.scores, greedy.scores, rtol=1e-12)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -116,8 +119,9 @@ def test_best_beam_is_at_least_as_probable_as_the_greedy_caption(seed):
     model = tiny_model("merge", seed)
     step = build_step_model(model)
     feats = features(10, seed)
-    greedy, greedy_lp = beam_search_decode(step, feats, VOCAB, 8, beam_width=1, return_scores=True)
-    _, beam_lp = beam_search_decode(step, feats, VOCAB, 8, beam_width=4, return_scores=True)
+    decoded = greedy_decode(step, feats, VOCAB, max_tokens=8)
+    greedy, greedy_lp = decoded.captions, decoded.scores
+    beam_lp = beam_search_decode(step, feats, VOCAB, max_tokens=8, beam_width=4).scores
     assert np.all(np.array(beam_lp) >= np.array(greedy_lp) - 1e-6)
     # The scores are the full model's log-probabilities of the captions (for finished ones).
     ended = [i for i, c in enumerate(greedy) if len(c) < 8]
@@ -139,8 +143,9 @@ def test_beam_search_finds_the_caption_that_greedy_misses():
     table /= table.sum(axis=1, keepdims=True)
     step = MarkovStep(table)
     feats = np.zeros((2, D), np.float32)
-    assert greedy_decode(step, feats, VOCAB, 4)[0][:1] == ["a"]
-    assert beam_search_decode(step, feats, VOCAB, 4, beam_width=2) == [["red"], ["red"]]
+    assert greedy_decode(step, feats, VOCAB, max_tokens=4).captions[0][:1] == ["a"]
+    beam = beam_search_decode(step, feats, VOCAB, max_tokens=4, beam_width=2)
+    assert beam.captions == [["red"], ["red"]]
 
 
 @pytest.mark.parametrize(("seed", "alpha"), [(0, 0.0), (1, 0.0), (2, 0.7), (3, 1.0)])
@@ -151,15 +156,15 @@ def test_exhaustive_beam_search_finds_the_best_caption(seed, alpha):
     expected, expected_score = brute_force_best(table, small, max_tokens, alpha)
     width = len(small) ** max_tokens  # wide enough to keep every prefix
     step = MarkovStep(table)
-    (caption,), (log_prob,) = beam_search_decode(
+    decoded = beam_search_decode(
         step,
         np.zeros((1, D), np.float32),
         small,
-        max_tokens,
+        max_tokens=max_tokens,
         beam_width=width,
         length_normalisation=alpha,
-        return_scores=True,
     )
+    (caption,), (log_prob,) = decoded.captions, decoded.scores
     length = min(len(caption) + 1, max_tokens)
     assert log_prob / length**alpha == pytest.approx(expected_score, abs=1e-9)
     assert caption == expected
@@ -178,9 +183,10 @@ def test_decoding_stops_at_the_end_token_and_drops_it():
     step = MarkovStep(table)
     feats = np.zeros((3, D), np.float32)
     expected = [["red", "circle"]] * 3
-    assert greedy_decode(step, feats, VOCAB, 10) == expected
-    assert beam_search_decode(step, feats, VOCAB, 10, beam_width=3) == expected
-    assert sample_decode(step, feats, VOCAB, 10, temperature=1.0) == expected
+    assert greedy_decode(step, feats, VOCAB, max_tokens=10).captions == expected
+    assert beam_search_decode(step, feats, VOCAB, max_tokens=10, beam_width=3).captions == expected
+    sampled = sample_decode(step, feats, VOCAB, max_tokens=10, temperature=1.0)
+    assert sampled.captions == expected
 
 
 def test_max_tokens_caps_the_number_of_predicted_tokens():
@@ -188,28 +194,56 @@ def test_max_tokens_caps_the_number_of_predicted_tokens():
     table[:, VOCAB.token_to_id["a"]] = 1.0  # never ends
     step = MarkovStep(table)
     feats = np.zeros((2, D), np.float32)
-    assert greedy_decode(step, feats, VOCAB, 5) == [["a"] * 5] * 2
-    assert beam_search_decode(step, feats, VOCAB, 5, beam_width=2) == [["a"] * 5] * 2
+    assert greedy_decode(step, feats, VOCAB, max_tokens=5).captions == [["a"] * 5] * 2
+    beam = beam_search_decode(step, feats, VOCAB, max_tokens=5, beam_width=2)
+    assert beam.captions == [["a"] * 5] * 2
 
 
 def test_sampling_near_zero_temperature_is_greedy():
     model = tiny_model()
     step = build_step_model(model)
     feats = features(6)
-    greedy = greedy_decode(step, feats, VOCAB, 7)
-    assert sample_decode(step, feats, VOCAB, 7, temperature=1e-4, seed=3) == greedy
-    assert sample_decode(step, feats, VOCAB, 7, temperature=0.0) == greedy
+    greedy = greedy_decode(step, feats, VOCAB, max_tokens=7)
+    cold = sample_decode(step, feats, VOCAB, max_tokens=7, temperature=1e-4, seed=3)
+    assert cold.captions == greedy.captions
+    assert sample_decode(step, feats, VOCAB, max_tokens=7, temperature=0.0) == greedy
 
 
 def test_sampling_is_reproducible_for_a_seed_and_varies_across_seeds():
     step = build_step_model(tiny_model())
     feats = features(20)
-    first = sample_decode(step, feats, VOCAB, 7, temperature=1.5, seed=11)
-    assert first == sample_decode(step, feats, VOCAB, 7, temperature=1.5, seed=11)
-    assert first != sample_decode(step, feats, VOCAB, 7, temperature=1.5, seed=12)
+    first = sample_decode(step, feats, VOCAB, max_tokens=7, temperature=1.5, seed=11)
+    assert first == sample_decode(step, feats, VOCAB, max_tokens=7, temperature=1.5, seed=11)
+    assert first != sample_decode(step, feats, VOCAB, max_tokens=7, temperature=1.5, seed=12)
 
 
 def test_decoders_reject_features_of_the_wrong_shape():
     step = build_step_model(tiny_model())
     with pytest.raises(ValueError, match=r"shape \(N, D\)"):
-        greedy_decode(step, np.zeros(D, np.float32), VOCAB, 3)
+        greedy_decode(step, np.zeros(D, np.float32), VOCAB, max_tokens=3)
+
+
+def test_a_beam_step_keeps_the_best_candidates_and_carries_an_ended_beam():
+    # one image, two beams: the first ended (log-prob -1), the second live (-2)
+    beams = Beams(np.array([[-1.0, -2.0]]), np.array([[2, 2]]), np.array([[True, False]]))
+    word_lp = np.log(np.full((1, 2, len(VOCAB)), 1e-3))
+    word_lp[0, 1, VOCAB.token_to_id["red"]] = np.log(0.5)
+    word_lp[0, 1, VOCAB.end_id] = np.log(0.4)
+    step = beam_step(beams, word_lp, VOCAB)
+    assert step.parent.tolist() == [[0, 1]] and step.carried.tolist() == [[True, False]]
+    assert step.word.tolist() == [[VOCAB.pad_id, VOCAB.token_to_id["red"]]]
+    np.testing.assert_allclose(step.kept.log_prob, [[-1.0, -2.0 + np.log(0.5)]])
+    assert step.kept.length.tolist() == [[2, 3]] and step.kept.finished.tolist() == [[True, False]]
+    assert np.isneginf(step.log_prob[0, 0, VOCAB.token_to_id["red"]])  # an ended beam: no word
+    # length normalisation ranks by log-prob / length: the live beam's <end> now beats red
+    long = beam_step(beams, word_lp, VOCAB, norm=1.0)
+    np.testing.assert_allclose(long.score[0, 1, VOCAB.end_id], (-2.0 + np.log(0.4)) / 3)
+
+
+def test_decoded_batches_join_in_order():
+    first = Decoded([["a"]], [-1.0], [np.zeros((2, 4))])
+    second = Decoded([["b", "c"]], [-2.0], [np.ones((3, 4))])
+    joined = Decoded.join([first, second])
+    assert joined.captions == [["a"], ["b", "c"]] and joined.scores == [-1.0, -2.0]
+    assert [w.shape for w in joined.attention] == [(2, 4), (3, 4)]
+    assert Decoded.join([]) == Decoded([], [], None)

@@ -13,12 +13,10 @@ pytestmark = pytest.mark.slow
 
 SCRIPT = """
 import hashlib, sys
-from course_lib.data import prepare_dataset
-from course_lib import features
-ds = prepare_dataset("synthetic", sys.argv[1], n_images=60, progress=False)
-store = features.extract_features(
-    ds, "smallcnn", weights="scenes", image_size=64, data_dir=sys.argv[1], progress=False
-)
+from course_lib import pipeline
+from course_lib.config import get_profile
+profile = get_profile("mini", synthetic_images=60)
+store = pipeline.prepare_features(profile, sys.argv[1], progress=False)
 print(hashlib.sha256(store.features.tobytes()).hexdigest())
 """
 

@@ -58,8 +58,7 @@ def test_train_and_run_take_a_strategy_and_default_to_one_device():
 
 
 def test_the_pipeline_builds_the_model_in_the_strategys_scope(tmp_path, monkeypatch):
-    from course_lib import training
-    from course_lib.pipeline import run_all
+    from course_lib import pipeline
 
     class Built(Exception):
         pass
@@ -67,7 +66,7 @@ def test_the_pipeline_builds_the_model_in_the_strategys_scope(tmp_path, monkeypa
     def stop_at_training(model, *args, **kwargs):
         raise Built(model.distribute_strategy)
 
-    monkeypatch.setattr(training, "train", stop_at_training)
+    monkeypatch.setattr(pipeline, "train", stop_at_training)
     tiny = config.get_profile(
         "mini",
         synthetic_images=16,
@@ -77,7 +76,7 @@ def test_the_pipeline_builds_the_model_in_the_strategys_scope(tmp_path, monkeypa
         embed_dim=8,
     )
     with pytest.raises(Built) as built:
-        run_all(tiny, tmp_path, strategy="mirrored")
+        pipeline.run_all(tiny, tmp_path, strategy="mirrored")
     assert built.value.args[0] is distribute.make_strategy("mirrored")
 
 

@@ -24,11 +24,19 @@ from course_lib.exercises import (
     ch6,
     ch7,
     ch8,
-    glue_cell,
     glue_solutions,
     table,
 )
+from course_lib.exercises.cells import (
+    answer_cell,
+    check_cell,
+    code_cell,
+    exercise_cell,
+    glue_cell,
+    solution_cell,
+)
 from course_lib.exercises.core import compare, format_value
+from course_lib.exercises.view import AnswerNotAccepted, ExerciseView, bind, grading
 
 ALL = [ex for exercises in all_exercises().values() for ex in exercises]
 IDS = [ex.name for ex in ALL]
@@ -78,7 +86,7 @@ def test_table_lists_every_exercise():
 
 @pytest.mark.parametrize("ex", ALL, ids=IDS)
 def test_reference_solution_passes(ex, capsys):
-    result = ex.check(_reference_answer(ex))
+    result = ExerciseView(ex).check(_reference_answer(ex))
     out = capsys.readouterr().out
     if isinstance(ex, ThoughtExercise):
         assert result.ok is None
@@ -101,7 +109,7 @@ VALUES = [ex for ex in ALL if isinstance(ex, ValueExercise)]
 
 @pytest.mark.parametrize("ex", VALUES, ids=lambda ex: ex.name)
 def test_a_right_value_is_confirmed_without_being_repeated(ex, capsys):
-    result = ex.check(ex.expected)
+    result = ExerciseView(ex).check(ex.expected)
     assert result.ok is True and "correct" in result.message
     assert not _mentions(result.message, ex.expected), result.message
 
@@ -115,7 +123,7 @@ def test_wrong_values_hints_and_mistakes_never_reveal_the_answer(ex, capsys):
     else:
         wrong += [ex.expected * 2, ex.expected + 1]
     texts = [
-        ex.check(answer).message.replace(f"you answered {format_value(answer)}", "")
+        ExerciseView(ex).check(answer).message.replace(f"you answered {format_value(answer)}", "")
         for answer in wrong
     ]
     texts += ex.hints + [m.message for m in ex.mistakes]
@@ -132,11 +140,11 @@ def test_a_wrong_kind_of_value_is_named_without_the_answer(capsys):
 
 @pytest.mark.parametrize("ex", ALL, ids=IDS)
 def test_hint_and_solution_print_something(ex, capsys):
-    ex.hint()
+    ExerciseView(ex).hint()
     assert "Hint 1/" in capsys.readouterr().out
-    ex.hint(len(ex.hints) + 1)
+    ExerciseView(ex).hint(len(ex.hints) + 1)
     assert f"has {len(ex.hints)} hint" in capsys.readouterr().out
-    ex.solution()
+    ExerciseView(ex).solution()
     out = capsys.readouterr().out
     assert f"Solution to {ex.heading}" in out and len(out) > 60
 
@@ -272,7 +280,7 @@ def test_every_checkable_exercise_has_a_wrong_answer_test():
 def test_typical_wrong_answer_is_rejected_with_the_failing_case(name, capsys):
     ex = next(e for e in ALL if e.name == name)
     answer, expected_parts = WRONG[name]
-    result = ex.check(answer)
+    result = ExerciseView(ex).check(answer)
     out = capsys.readouterr().out
     assert result.ok is False
     assert out.startswith("✗")
@@ -289,7 +297,7 @@ def test_merge_add_plain_broadcasting_is_caught_when_batch_equals_time():
             return ch3.merge_add(image_vec, seq)
         return image_vec + seq
 
-    result = ex.check(plain)
+    result = ExerciseView(ex).check(plain)
     assert result.ok is False
     assert "B == T" in result.message and "broadcasts" in result.message
 
@@ -309,7 +317,7 @@ def test_exception_in_student_code_is_reported_with_the_input(capsys):
 @pytest.mark.parametrize("placeholder", [..., None])
 def test_placeholders_are_not_answered_yet(placeholder, capsys):
     for ex in (ch1.ex1, ch1.ex4):
-        result = ex.check(placeholder)
+        result = ExerciseView(ex).check(placeholder)
         assert result.ok is None
         assert "not answered yet" in result.message
     assert capsys.readouterr().out.startswith("•")
@@ -465,7 +473,7 @@ def test_merge_model_output_shape_matches_the_library():
 
 @pytest.mark.parametrize("ex", ALL, ids=IDS)
 def test_exercise_cell_is_titled_with_the_checkers_number(ex):
-    cell = ex.exercise_cell()
+    cell = exercise_cell(ex)
     first = cell.splitlines()[0]
     assert first == f"```{{exercise}} {ex.chapter}.{ex.number}: {ex.title}"
     assert f"\n:label: {ex.label}\n:nonumber:\n" in cell
@@ -475,7 +483,7 @@ def test_exercise_cell_is_titled_with_the_checkers_number(ex):
 
 @pytest.mark.parametrize("ex", ALL, ids=IDS)
 def test_solution_cell_shows_the_glued_solution_in_a_dropdown(ex):
-    assert ex.solution_cell() == (
+    assert solution_cell(ex) == (
         f"````{{solution}} {ex.label}\n:class: dropdown\n\n"
         f"```{{glue:md}} {ex.label}-solution\n:format: myst\n```\n````"
     )
@@ -483,7 +491,7 @@ def test_solution_cell_shows_the_glued_solution_in_a_dropdown(ex):
 
 @pytest.mark.parametrize("ex", ALL, ids=IDS)
 def test_code_cell_is_an_unanswered_stub_that_reports_not_answered_yet(ex, capsys):
-    code = ex.code_cell()
+    code = code_cell(ex)
     if isinstance(ex, ThoughtExercise):
         assert code == ""
         return
@@ -510,7 +518,7 @@ def _answer_name(ex) -> str:
 @pytest.mark.parametrize("ex", [e for e in ALL if isinstance(e, FunctionExercise)], ids=str)
 def test_the_stub_completed_with_the_reference_body_passes(ex, capsys):
     reference_body = ex.source.split(":\n", 1)[1]
-    code = ex.code_cell().replace(
+    code = code_cell(ex).replace(
         "    # YOUR CODE HERE\n    raise NotImplementedError()\n", reference_body + "\n"
     )
     namespace = {f"ch{ex.chapter}": importlib.import_module(f"course_lib.exercises.ch{ex.chapter}")}
@@ -680,32 +688,28 @@ def test_building_with_the_placeholder_url_warns(tmp_path, monkeypatch, allowed)
 @pytest.mark.parametrize("ex", ALL, ids=IDS)
 def test_code_cell_is_the_answer_cell_then_the_check_cell(ex):
     if isinstance(ex, ThoughtExercise):
-        assert ex.answer_cell() == ex.check_cell() == ""
+        assert answer_cell(ex) == check_cell(ex) == ""
         return
-    assert ex.check_cell() == f"{ex.name}.check({_answer_name(ex)})"
-    assert ex.code_cell().startswith(ex.answer_cell())
-    assert ex.code_cell().endswith(f"\n{ex.check_cell()}")
-    assert ex.check_cell() not in ex.answer_cell()
+    assert check_cell(ex) == f"{ex.name}.check({_answer_name(ex)})"
+    assert code_cell(ex).startswith(answer_cell(ex))
+    assert code_cell(ex).endswith(f"\n{check_cell(ex)}")
+    assert check_cell(ex) not in answer_cell(ex)
 
 
 @pytest.mark.parametrize("execution", ["autograde", "validate"])
 @pytest.mark.parametrize("name", sorted(WRONG))
 def test_under_nbgrader_only_a_right_answer_passes_the_check(name, execution, monkeypatch, capsys):
-    from course_lib.exercises.core import AnswerNotAccepted
-
     ex = next(e for e in ALL if e.name == name)
     monkeypatch.setenv("NBGRADER_EXECUTION", execution)
-    assert ex.check(_reference_answer(ex)).ok is True
+    assert ExerciseView(ex).check(_reference_answer(ex)).ok is True
     with pytest.raises(AnswerNotAccepted, match=rf"^✗ {re.escape(name)} "):
-        ex.check(WRONG[name][0])
+        ExerciseView(ex).check(WRONG[name][0])
     with pytest.raises(AnswerNotAccepted, match="not answered yet"):
-        ex.check(...)
+        ExerciseView(ex).check(...)
     assert capsys.readouterr().out.count(f" {name} (") == 3  # the feedback is still printed
 
 
 def test_outside_nbgrader_a_wrong_answer_does_not_raise(monkeypatch, capsys):
-    from course_lib.exercises.core import grading
-
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     assert not grading() and ch3.ex1.check((8, 1000)).ok is False
     monkeypatch.setenv("NBGRADER_EXECUTION", "")
@@ -728,3 +732,29 @@ def test_attention_pieces_match_the_keras_layer():
     np.testing.assert_allclose(ch8.attention_weights(np.asarray(keys), query, v), alpha, atol=1e-5)
     context = np.asarray(keras.ops.sum(alpha[..., None] * regions, axis=1))
     np.testing.assert_allclose(ch8.context_vector(alpha, regions), context, atol=1e-5)
+
+
+def test_exercises_are_numbered_by_their_place_in_the_chapter_module():
+    def module(*names: str) -> dict:
+        made = {"__name__": "course_lib.exercises.ch9"}
+        for name in names:
+            made[name] = ThoughtExercise(f"about {name}", prompt="Why?", model_answer="Because.")
+        return made
+
+    chapter = module("ex1", "ex2")
+    first, second = bind(chapter)
+    assert (first.name, second.name, second.heading) == (
+        "ch9.ex1",
+        "ch9.ex2",
+        "Exercise 9.2: about ex2",
+    )
+    assert isinstance(chapter["ex2"], ExerciseView) and chapter["ex2"].exercise is second
+    with pytest.raises(ValueError, match="exercise 2 is named ex3, not ex2"):
+        bind(module("ex1", "ex3"))
+
+
+def test_checking_prints_nothing_only_the_view_shows_it(capsys):
+    result = ch3.ex1.exercise.evaluate((8, 20, 1000))
+    assert result.ok is True and capsys.readouterr().out == ""
+    assert ch3.ex1.check((8, 20, 1000)).message == result.message
+    assert result.message in capsys.readouterr().out.replace("\n  ", " ")

@@ -99,12 +99,20 @@ def data_dir(tmp_path):
     return tmp_path / "data"
 
 
-def _extract(dataset, data_dir, **kw):
+def _request(dataset, data_dir, **kw) -> F.FeatureRequest:
     kw.setdefault("weights", None)
     kw.setdefault("image_size", 32)
     kw.setdefault("batch_size", 4)
     kw.setdefault("progress", False)
-    return F.extract_features(dataset, "smallcnn", data_dir=data_dir, **kw)
+    return F.FeatureRequest(dataset, "smallcnn", data_dir=data_dir, **kw)
+
+
+def _extract(dataset, data_dir, **kw):
+    return F.extract_features(_request(dataset, data_dir, **kw))
+
+
+def _path(dataset, data_dir, **kw) -> Path:
+    return F.feature_cache_path(_request(dataset, data_dir, **kw))
 
 
 # --------------------------------------------------------------------------------------
@@ -137,7 +145,7 @@ def test_vgg16_preprocessing_matches_keras_preprocess_input():
     import keras
 
     x = np.random.default_rng(1).uniform(0, 255, (2, 5, 5, 3)).astype("float32")
-    ours = np.asarray(B._vgg16_preprocess_layer()(x))
+    ours = np.asarray(B.VGG16Preprocess()(x))
     theirs = keras.applications.vgg16.preprocess_input(x.copy())
     np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-4)
 
@@ -198,7 +206,7 @@ def test_metadata_records_settings_and_version(tiny, data_dir):
     assert meta["n_images"] == len(store)
     assert meta["skipped"] == []
     assert "course_lib_version" in meta
-    path = F.feature_cache_path(tiny.name, "smallcnn", None, 32, data_dir)
+    path = _path(tiny, data_dir)
     assert path.name == "synthetic-smallcnn-None-32" and (path / F.MANIFEST).is_file()
     assert [s["file"] for s in meta["shards"]] == ["shard-00000.npy"]
 
@@ -220,7 +228,7 @@ def test_cache_hit_returns_identical_features_without_running_the_model(
 
 def test_cache_with_different_preprocessing_is_refused_naming_the_field(tiny, data_dir):
     store = _extract(tiny, data_dir)
-    path = F.feature_cache_path(tiny.name, "smallcnn", None, 32, data_dir)
+    path = _path(tiny, data_dir)
     expected = {k: store.metadata[k] for k in F.KEY_FIELDS}
     assert F.load_feature_cache(path, expected).image_ids == store.image_ids
     expected["preprocessing"] = "scale to [-1, 1]"
@@ -234,7 +242,7 @@ def test_cache_with_different_preprocessing_is_refused_naming_the_field(tiny, da
 
 def test_stale_cache_is_rebuilt_not_used(tiny, data_dir, caplog):
     store = _extract(tiny, data_dir)
-    path = F.feature_cache_path(tiny.name, "smallcnn", None, 32, data_dir)
+    path = _path(tiny, data_dir)
     meta = dict(store.metadata, preprocessing="something else")
     F.save_feature_cache(path, F.FeatureStore(store.image_ids, store.features * 0, meta))
     with caplog.at_level("WARNING", logger="course_lib.features"):
@@ -247,7 +255,7 @@ def test_stale_cache_is_rebuilt_not_used(tiny, data_dir, caplog):
 def test_corrupt_cache_is_detected_and_rebuilt(tiny, data_dir, caplog):
     # Copied out of the memory map: truncating a mapped file in place would crash a reader.
     expected = _extract(tiny, data_dir).features
-    path = F.feature_cache_path(tiny.name, "smallcnn", None, 32, data_dir)
+    path = _path(tiny, data_dir)
     shard = path / "shard-00000.npy"
     data = shard.read_bytes()
     shard.write_bytes(data[: len(data) // 2])
@@ -275,7 +283,7 @@ def test_interrupted_extraction_resumes_at_the_first_missing_shard(tiny, data_di
     monkeypatch.setattr(F, "_predict", interrupt_after_two)
     with pytest.raises(KeyboardInterrupt):
         _extract(tiny, data_dir, shard_size=4)
-    path = F.feature_cache_path(tiny.name, "smallcnn", None, 32, data_dir)
+    path = _path(tiny, data_dir)
     shards = sorted(p.name for p in path.glob("shard-*.npy"))
     assert shards == ["shard-00000.npy", "shard-00001.npy"]
     assert not (path / F.MANIFEST).exists()
@@ -305,7 +313,7 @@ def test_bad_images_are_skipped_and_reported_by_name(tiny, data_dir, capsys):
     assert "Skipped 3 image(s)" in out and ids[1] in out and ids[4] in out
     with pytest.raises(KeyError, match="skipped"):
         store[ids[1]]
-    cached = F.load_feature_cache(F.feature_cache_path(tiny.name, "smallcnn", None, 32, data_dir))
+    cached = F.load_feature_cache(_path(tiny, data_dir))
     assert [s["image_id"] for s in cached.skipped] == sorted(skipped)
 
 
@@ -328,7 +336,7 @@ def test_grids_are_stored_in_float16_and_memory_mapped(tiny, data_dir):
     np.testing.assert_allclose(store.matrix(ids[:3]), direct, rtol=1e-2, atol=1e-2)
     vectors = _extract(tiny, data_dir, image_size=64)
     assert not vectors.spatial and vectors.item_shape == (256,)
-    path = F.feature_cache_path(tiny.name, "smallcnn", None, 64, data_dir, spatial=True)
+    path = _path(tiny, data_dir, image_size=64, spatial=True)
     assert path.name.endswith("-grid") and store.metadata["dtype"] == "float16"
 
 
@@ -345,7 +353,7 @@ def test_a_grid_store_is_reloaded_without_the_model_and_refuses_other_settings(
     again = _extract(tiny, data_dir, image_size=64, spatial=True)
     assert again.image_ids == first.image_ids and again.item_shape == (64, 128)
     np.testing.assert_array_equal(again.matrix(again.image_ids), first.matrix(first.image_ids))
-    path = F.feature_cache_path(tiny.name, "smallcnn", None, 64, data_dir, spatial=True)
+    path = _path(tiny, data_dir, image_size=64, spatial=True)
     wanted = {k: first.metadata[k] for k in F.KEY_FIELDS} | {"preprocessing": "other"}
     with pytest.raises(F.FeatureCacheError, match="'preprocessing'"):
         F.load_feature_cache(path, wanted)
@@ -353,7 +361,7 @@ def test_a_grid_store_is_reloaded_without_the_model_and_refuses_other_settings(
 
 def test_a_grid_store_refuses_a_request_for_vectors(tiny, data_dir):
     grid = _extract(tiny, data_dir, image_size=64, spatial=True)
-    path = F.feature_cache_path(tiny.name, "smallcnn", None, 64, data_dir, spatial=True)
+    path = _path(tiny, data_dir, image_size=64, spatial=True)
     wanted = {k: grid.metadata[k] for k in F.KEY_FIELDS} | {"spatial": False}
     with pytest.raises(F.FeatureCacheError, match="'spatial'"):
         F.load_feature_cache(path, wanted)
@@ -393,29 +401,32 @@ def test_scene_attributes_encode_objects_and_relations():
     }  # fmt: skip
 
 
+def train_scene_cnn(dataset, data_dir, seed: int = 0):
+    """The small CNN pretrained on ``dataset`` for one epoch, where the pipeline keeps it."""
+    path = S.scene_cnn_path(dataset, data_dir, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return S.train_scene_cnn(dataset, path, image_size=64, epochs=1, seed=seed, progress=False)
+
+
 @pytest.mark.slow
 def test_train_scene_cnn_saves_a_loadable_backbone_with_metrics(tmp_path, data_dir):
     dataset = make_dataset(tmp_path / "synthetic", n_images=40)
-    path = S.train_scene_cnn(dataset, epochs=1, seed=0, data_dir=data_dir, progress=False)
+    path = train_scene_cnn(dataset, data_dir)
     assert path.name == f"smallcnn-{dataset.fingerprint()[:16]}-seed0.keras"
     metrics = S.scene_cnn_metrics(path)
     assert metrics["n_train"] == 28 and metrics["epochs"] == 1
     assert len(metrics["train_history"]["loss"]) == 1
     assert "dev_label_accuracy" in metrics and "red circle" in metrics["attributes"]
 
-    model = B.build_backbone(
-        "smallcnn", weights="scenes", image_size=64, data_dir=data_dir, dataset=dataset
-    )
+    model = B.build_backbone("smallcnn", weights="scenes", image_size=64, weights_file=path)
     out = model.predict_on_batch(np.zeros((2, 64, 64, 3), dtype=np.float32))
     assert out.shape == (2, 256)
     with pytest.raises(ValueError, match="64x64"):
-        B.build_backbone(
-            "smallcnn", weights="scenes", image_size=32, data_dir=data_dir, dataset=dataset
-        )
+        B.build_backbone("smallcnn", weights="scenes", image_size=32, weights_file=path)
 
     # Deterministic: retraining with the same seed gives the same features.
     before = np.asarray(out)
-    S.train_scene_cnn(dataset, epochs=1, seed=0, data_dir=data_dir, progress=False)
+    train_scene_cnn(dataset, data_dir)
     again = S.load_scene_cnn(path).predict_on_batch(np.zeros((2, 64, 64, 3), dtype=np.float32))
     np.testing.assert_allclose(before, again, rtol=1e-5, atol=1e-6)
 
@@ -423,9 +434,15 @@ def test_train_scene_cnn_saves_a_loadable_backbone_with_metrics(tmp_path, data_d
 def test_scene_weights_need_a_dataset_with_scenes(tiny, data_dir):
     tiny.scenes = None
     with pytest.raises(ValueError, match=r"scenes\.json"):
-        B.build_backbone(
-            "smallcnn", weights="scenes", image_size=64, data_dir=data_dir, dataset=tiny
-        )
+        S.ensure_scene_cnn(tiny, data_dir, progress=False)
+
+
+def test_building_or_keying_a_pretrained_backbone_never_trains_it(tiny, data_dir):
+    with pytest.raises(ValueError, match="weights_file"):
+        B.build_backbone("smallcnn", weights="scenes", image_size=64)
+    with pytest.raises(ValueError, match="backbone_weights"):
+        F.expected_metadata(_request(tiny, data_dir, weights="scenes", image_size=64))
+    assert not S.scene_cnn_path(tiny, data_dir).exists()
 
 
 def test_an_unreadable_image_is_skipped_with_the_reason_load_image_gives(tiny, data_dir):
@@ -447,18 +464,11 @@ def test_an_unreadable_image_is_skipped_with_the_reason_load_image_gives(tiny, d
 
 
 def _part(dataset, data_dir, part, **kw):
-    kw.setdefault("weights", None)
-    kw.setdefault("image_size", 32)
-    kw.setdefault("batch_size", 4)
-    kw.setdefault("progress", False)
-    return F.extract_feature_part(dataset, "smallcnn", part=part, data_dir=data_dir, **kw)
+    return F.extract_feature_part(_request(dataset, data_dir, **kw), part)
 
 
 def _join(dataset, data_dir, parts, **kw):
-    kw.setdefault("weights", None)
-    kw.setdefault("image_size", 32)
-    kw.setdefault("progress", False)
-    return F.join_feature_parts(dataset, "smallcnn", parts=parts, data_dir=data_dir, **kw)
+    return F.join_feature_parts(_request(dataset, data_dir, **kw), parts)
 
 
 @pytest.mark.parametrize("spatial", [False, True], ids=["vectors", "grids"])
@@ -482,7 +492,7 @@ def test_join_refuses_a_missing_part_naming_the_command(tiny, data_dir):
     with pytest.raises(F.FeatureCacheError, match=r"part 1 of 3 is missing.*--shard 1/3"):
         _join(tiny, data_dir, 3, shard_size=3)
     # nothing was moved: the two finished parts are intact
-    path = F.feature_cache_path(tiny.name, "smallcnn", None, 32, data_dir)
+    path = _path(tiny, data_dir)
     assert (F.part_path(path, (0, 3)) / F.PART_RECORD).is_file()
     assert not (path / F.MANIFEST).exists()
 

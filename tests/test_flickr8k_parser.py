@@ -12,7 +12,7 @@ from course_lib.data.dataset import (
     SPLIT_FILES,
     TOKEN_FILE,
     CaptionDataset,
-    load_dataset,
+    load_flickr8k_layout,
 )
 from course_lib.data.download import DataError
 from course_lib.data.flickr8k import TEXT_SHA256, verify_text_files
@@ -28,7 +28,7 @@ def real() -> CaptionDataset:
             f"real Flickr8k text files not found in {REAL_TEXT_DIR} (../shared beside "
             "the repository); these tests only run where they are available"
         )
-    return load_dataset(REAL_TEXT_DIR, name="flickr8k")
+    return load_flickr8k_layout(REAL_TEXT_DIR, name="flickr8k")
 
 
 # -------------------------------------------------------------------------------- real files
@@ -105,7 +105,7 @@ def test_crlf_bom_blank_lines_and_no_final_newline(tmp_path):
     root = write_dataset(
         tmp_path / "ds", token.encode(), {"train": b"\xef\xbb\xbfa.jpg\r\n\r\nb.jpg"}
     )
-    ds = load_dataset(root)
+    ds = load_flickr8k_layout(root)
     assert list(ds.captions) == ["a.jpg", "b.jpg"]
     assert ds.captions["a.jpg"][0] == "caption 0 of a.jpg"  # no BOM, no \r
     assert ds.captions["b.jpg"][4] == "caption 4 of b.jpg"
@@ -126,7 +126,7 @@ def test_bad_lines_are_skipped_with_line_number_and_reason(tmp_path):
         "a.jpg#3\tLa crème brûlée — ça va ?",  # 9: non-ASCII kept
     ]
     root = write_dataset(tmp_path / "ds", ("\n".join(lines) + "\n").encode())
-    ds = load_dataset(root, name="quirks")
+    ds = load_flickr8k_layout(root, name="quirks")
     assert ds.captions == {"a.jpg": ["first", "La crème brûlée — ça va ?"]}
     got = [(e.file, e.line, e.reason) for e in ds.skipped]
     assert got == [
@@ -146,7 +146,7 @@ def test_bad_lines_are_skipped_with_line_number_and_reason(tmp_path):
 
 def test_invalid_utf8_line_is_skipped_not_fatal(tmp_path):
     token = five("a.jpg").encode() + b"b.jpg#0\tcaf\xe9\n"
-    ds = load_dataset(write_dataset(tmp_path / "ds", token))
+    ds = load_flickr8k_layout(write_dataset(tmp_path / "ds", token))
     assert list(ds.captions) == ["a.jpg"]
     assert [(e.line, e.reason) for e in ds.skipped] == [(6, "not valid UTF-8")]
 
@@ -158,7 +158,7 @@ def test_split_entries_not_in_token_file_are_skipped(tmp_path):
         "dev": b"b.jpg\nc.jpg.1\n",
         "test": b"a.jpg\n",
     }
-    ds = load_dataset(write_dataset(tmp_path / "ds", token, splits))
+    ds = load_flickr8k_layout(write_dataset(tmp_path / "ds", token, splits))
     assert ds.splits == {"train": ["a.jpg"], "dev": ["b.jpg"], "test": []}
     reasons = {(e.file, e.entry): e.reason for e in ds.skipped if e.file != TOKEN_FILE}
     assert reasons == {
@@ -170,7 +170,7 @@ def test_split_entries_not_in_token_file_are_skipped(tmp_path):
 
 
 def test_missing_split_file_gives_empty_split(tmp_path):
-    ds = load_dataset(write_dataset(tmp_path / "ds", five("a.jpg").encode()))
+    ds = load_flickr8k_layout(write_dataset(tmp_path / "ds", five("a.jpg").encode()))
     assert ds.splits == {"train": [], "dev": [], "test": []}
     assert ds.split_captions("dev") == {}
     with pytest.raises(KeyError, match="valid"):
@@ -179,12 +179,12 @@ def test_missing_split_file_gives_empty_split(tmp_path):
 
 def test_missing_token_file_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match=TOKEN_FILE):
-        load_dataset(tmp_path)
+        load_flickr8k_layout(tmp_path)
 
 
 def test_images_absent_present_and_missing(tmp_path):
     root = write_dataset(tmp_path / "ds", (five("a.jpg") + five("b.jpg")).encode())
-    ds = load_dataset(root)
+    ds = load_flickr8k_layout(root)
     assert not ds.images_present()
     (root / IMAGE_DIR_NAME).mkdir()
     (root / IMAGE_DIR_NAME / "a.jpg").write_bytes(b"jpeg")
@@ -198,7 +198,7 @@ def test_images_absent_present_and_missing(tmp_path):
 
 def test_scenes_json_is_read_when_present(tmp_path):
     root = write_dataset(tmp_path / "ds", five("a.jpg").encode())
-    assert load_dataset(root).scenes is None
+    assert load_flickr8k_layout(root).scenes is None
     (root / "scenes.json").write_text(json.dumps({"a.jpg": {"objects": []}}))
-    ds = load_dataset(root)
+    ds = load_flickr8k_layout(root)
     assert ds.scenes == {"a.jpg": {"objects": []}} and ds.summary()["has_scenes"] is True

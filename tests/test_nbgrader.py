@@ -27,6 +27,7 @@ from nbgrader.api import Gradebook
 from test_exercises import WRONG
 
 from course_lib.exercises import FunctionExercise, ValueExercise, all_exercises
+from course_lib.exercises.cells import check_cell
 
 COLAB = REPO_ROOT / "colab" / "book"
 CHAPTER = re.compile(r"^0?(\d+)_")
@@ -103,18 +104,18 @@ def test_every_chapter_is_an_nbgrader_source_released_unchanged(tmp_path):
         student = json.loads(path.read_text(encoding="utf-8"))
         release = json.loads((course / "release" / f"ch{number}" / path.name).read_text())
         assert [c["source"] for c in release["cells"]] == [c["source"] for c in student["cells"]]
-        checkable = [e for e in all_exercises()[number] if e.check_cell()]
+        checkable = [e for e in all_exercises()[number] if check_cell(e)]
         graded = _graded(release)
         assert list(graded) == [e.label for e in checkable]
         for ex in checkable:
             cell = graded[ex.label]
-            assert "".join(cell["source"]) == ex.check_cell()
+            assert "".join(cell["source"]) == check_cell(ex)
             assert cell["metadata"]["nbgrader"]["points"] == 1
             assert cell["metadata"]["editable"] is False  # a student cannot change the test
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         for number in chapters:
             assignment = gradebook.find_assignment(f"ch{number}")
-            checkable = [e for e in all_exercises()[number] if e.check_cell()]
+            checkable = [e for e in all_exercises()[number] if check_cell(e)]
             assert assignment.max_score == len(checkable)
 
 
@@ -142,7 +143,7 @@ def _submit(course: Path, student: str, release: dict, name: str, answers: dict)
 @pytest.mark.slow
 def test_autograde_gives_full_marks_to_right_answers_and_none_to_typical_wrong_ones(tmp_path):
     path = _chapters()[2]
-    exercises = {e.label: e for e in all_exercises()[2] if e.check_cell()}
+    exercises = {e.label: e for e in all_exercises()[2] if check_cell(e)}
     assert [type(e) for e in exercises.values()].count(ValueExercise) >= 1
     course = _course(tmp_path, {2: path})
     _nbgrader(course, "generate_assignment", "ch2")

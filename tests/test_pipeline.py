@@ -10,7 +10,7 @@ import pytest
 from course_lib import config
 from course_lib.__main__ import build_parser, main
 from course_lib.io import atomic_write_json, read_json
-from course_lib.pipeline import caption_images, get_captioner, run_all, run_dir_for
+from course_lib.pipeline import caption_images, run_all, run_dir_for, train_captioner
 from course_lib.text import Vocabulary
 
 pytestmark = pytest.mark.slow
@@ -44,10 +44,10 @@ def test_run_all_reports_bleu_cider_scene_accuracy_decoder_and_timings(tmp_path,
 def test_a_finished_run_is_reused_and_retrained_when_the_features_change(
     tmp_path, tiny_mini, capsys
 ):
-    first = get_captioner(tiny_mini, tmp_path, verbose=0)
+    first = train_captioner(tiny_mini, tmp_path, verbose=0)
     run_dir = first.run_dir
     mtime = (run_dir / "best.keras").stat().st_mtime_ns
-    again = get_captioner(tiny_mini, tmp_path, verbose=0)
+    again = train_captioner(tiny_mini, tmp_path, verbose=0)
     assert (run_dir / "best.keras").stat().st_mtime_ns == mtime
     assert again.history["loss"] == first.history["loss"]
     assert first.train_seconds > 0 and again.train_seconds == first.train_seconds  # recorded
@@ -56,26 +56,26 @@ def test_a_finished_run_is_reused_and_retrained_when_the_features_change(
     other = {**settings, "features_key": "made by another backbone"}
     atomic_write_json(run_dir / "settings.json", other)
     capsys.readouterr()
-    get_captioner(tiny_mini, tmp_path, verbose=0)
+    train_captioner(tiny_mini, tmp_path, verbose=0)
     assert "other settings (features_key); retraining" in capsys.readouterr().out
     assert read_json(run_dir / "settings.json") == settings
 
 
 def test_a_run_is_trained_again_when_its_training_settings_change(tmp_path, tiny_mini, capsys):
-    first = get_captioner(tiny_mini, tmp_path, verbose=0)
+    first = train_captioner(tiny_mini, tmp_path, verbose=0)
     longer = dataclasses.replace(tiny_mini, epochs=tiny_mini.epochs + 1, dropout=0.1)
     assert run_dir_for(longer, tmp_path) == first.run_dir  # same folder, other settings
     capsys.readouterr()
-    again = get_captioner(longer, tmp_path, verbose=0)
+    again = train_captioner(longer, tmp_path, verbose=0)
     assert "other settings (dropout, epochs); retraining" in capsys.readouterr().out
     assert len(again.history["loss"]) == tiny_mini.epochs + 1
 
     # A run finished before settings.json existed is judged by what its run.json records.
     (first.run_dir / "settings.json").unlink()
     mtime = (first.run_dir / "best.keras").stat().st_mtime_ns
-    get_captioner(longer, tmp_path, verbose=0)
+    train_captioner(longer, tmp_path, verbose=0)
     assert (first.run_dir / "best.keras").stat().st_mtime_ns == mtime
-    get_captioner(tiny_mini, tmp_path, verbose=0)
+    train_captioner(tiny_mini, tmp_path, verbose=0)
     assert "other settings (dropout, epochs); retraining" in capsys.readouterr().out
 
 

@@ -17,6 +17,7 @@ import pytest
 from conftest import REPO_ROOT
 
 from course_lib.exercises import all_exercises
+from course_lib.exercises.cells import answer_cell, check_cell, code_cell
 
 COLAB = sorted((REPO_ROOT / "colab" / "book").glob("[0-9][0-9]_*.ipynb"))
 CHECK = re.compile(r"\bch\d+\.ex\d+\.check\(")
@@ -35,9 +36,9 @@ def _exercise_cells() -> list[tuple[str, str]]:
 
 
 def test_every_exercise_with_code_has_its_answer_and_check_cells_in_the_student_edition():
-    with_code = [ex for exercises in all_exercises().values() for ex in exercises if ex.code_cell()]
+    with_code = [ex for exercises in all_exercises().values() for ex in exercises if code_cell(ex)]
     assert sorted(_exercise_cells()) == sorted(
-        (ex.answer_cell(), ex.check_cell()) for ex in with_code
+        (answer_cell(ex), check_cell(ex)) for ex in with_code
     )
 
 

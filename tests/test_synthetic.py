@@ -24,7 +24,7 @@ from course_lib.data.synthetic import (
     describe_object,
     generate_synthetic,
 )
-from course_lib.evaluation import parse_scene_caption
+from course_lib.scene_checks import parse_scene_caption
 
 N_SMALL = 40
 SIZE_SMALL = (48, 64)
@@ -406,7 +406,7 @@ def test_describe_object_names_size_colour_and_shape():
 
 
 def test_loads_with_the_flickr8k_parser(small_set):
-    from course_lib.data.dataset import load_dataset
+    from course_lib.data import load_dataset
 
     dataset = load_dataset(small_set, name="synthetic")
     assert len(dataset.captions) == N_SMALL

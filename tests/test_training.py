@@ -1,5 +1,4 @@
-"""Token ids, the teacher-forcing pipeline (grouped by length), the per-prefix samples and
-resumable training."""
+"""Token ids, the teacher-forcing pipeline (grouped by length) and resumable training."""
 
 from __future__ import annotations
 
@@ -20,17 +19,12 @@ from course_lib.attention import build_attention_model
 from course_lib.models import (
     build_merge_model,
     compile_captioner,
-    masked_sparse_categorical_crossentropy,
 )
 from course_lib.text import Vocabulary, clean_caption
 from course_lib.training import (
-    build_per_prefix_model,
-    copy_weights_by_name,
     encode_captions,
     load_captioner,
     make_tf_dataset,
-    per_prefix_arrays,
-    per_prefix_samples,
     read_history,
     train,
 )
@@ -197,40 +191,6 @@ def test_unshuffled_batches_repeat_and_are_sorted_by_length_within_windows():
         window = rows[start : start + 32]
         assert sorted(window) == list(range(start, min(start + 32, len(ids))))
         assert (np.diff(lengths[window]) >= 0).all()
-
-
-def test_per_prefix_samples_follow_the_seed_tutorial():
-    image_ids, ids = encode_captions({"img_c": ["a square"]}, VOCAB)
-    samples = list(per_prefix_samples(image_ids, ids, FEATURES, len(VOCAB), prefix_length=4))
-    a, square = VOCAB.token_to_id["a"], VOCAB.token_to_id["square"]
-    assert [list(s[1]) for s in samples] == [[0, 0, 0, 2], [0, 0, 2, a], [0, 2, a, square]]
-    assert [int(s[2].argmax()) for s in samples] == [a, square, VOCAB.end_id]
-    with pytest.raises(ValueError, match="prefix_length >= 3"):
-        list(per_prefix_samples(image_ids, ids, FEATURES, len(VOCAB), prefix_length=2))
-
-
-def test_teacher_forcing_loss_equals_the_per_prefix_loss_with_the_same_weights():
-    keras.utils.set_random_seed(3)
-    image_ids, ids = encode_captions(CAPTIONS, VOCAB)
-    rng = np.random.default_rng(0)
-    feats = {k: rng.normal(size=D).astype(np.float32) for k in CAPTIONS}
-    merge = build_merge_model(len(VOCAB), D, embed_dim=6, units=5)
-    per_prefix = build_per_prefix_model(len(VOCAB), D, ids.shape[1] - 1, embed_dim=6, units=5)
-    copied = copy_weights_by_name(merge, per_prefix)
-    assert set(copied) == {"image_dense", "embedding", "lstm", "decoder_dense", "output"}
-
-    ((x, y),) = [
-        (x, y) for x, y in make_tf_dataset(feats, image_ids, ids, batch_size=99, shuffle=False)
-    ]
-    teacher = float(masked_sparse_categorical_crossentropy(y, merge(x, training=False)))
-
-    px, py = per_prefix_arrays(image_ids, ids, feats, len(VOCAB))
-    assert len(py) == int((ids[:, 1:] != 0).sum())  # one sample per real target word
-    probs = per_prefix.predict_on_batch(px)
-    per_sample = -np.log(probs[py.astype(bool)])
-    assert teacher == pytest.approx(float(per_sample.mean()), rel=1e-5)
-    keras_loss = per_prefix.evaluate(px, py, batch_size=len(py), verbose=0)
-    assert keras_loss == pytest.approx(teacher, rel=1e-5)
 
 
 def tiny_data(n_images=12, seed=0):

@@ -84,17 +84,6 @@ def test_plot_arrays_writes_every_number():
     assert [t.get_text() for t in fig.axes[0].texts] == ["0", "1", "2", "3", "4", "5"]
 
 
-def test_plot_filters_rgb_and_single_channel():
-    kernel = np.random.default_rng(0).normal(size=(3, 3, 3, 10))
-    fig = viz.plot_filters(kernel, ncols=4)
-    assert len(fig.axes) == 10 and fig.axes[9].get_title() == "f9"
-    assert fig.axes[0].images[0].get_array().shape == (3, 3, 3)
-    fig = viz.plot_filters(np.ones((5, 5, 8, 4)), n=2)
-    assert len(fig.axes) == 2 and fig.axes[0].images[0].get_array().shape == (5, 5)
-    with pytest.raises(ValueError, match="kh, kw, in, filters"):
-        viz.plot_filters(np.ones((3, 3, 4)))
-
-
 def test_plot_feature_maps_with_input_image():
     maps = np.random.default_rng(0).random((1, 8, 8, 32))
     fig = viz.plot_feature_maps(maps, image=_images(1)[0], n=7, title="conv0")
@@ -158,7 +147,6 @@ FIGURES = {
         [np.arange(64).reshape(8, 8), np.ones((3, 3)), np.arange(36).reshape(6, 6)],
         ["input", "kernel", "output"],
     ),
-    "plot_filters": lambda: viz.plot_filters(np.ones((5, 5, 3, 24)), title="conv0"),
     "plot_feature_maps": lambda: viz.plot_feature_maps(
         np.ones((16, 16, 32)), image=_images(1)[0], title="relu1"
     ),

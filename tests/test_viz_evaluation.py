@@ -16,9 +16,9 @@ import pytest
 
 from course_lib import viz
 from course_lib.data.images import load_image
-from course_lib.decoding import beam_search_decode, greedy_decode
+from course_lib.decoding import beam_search_decode, beam_trace, greedy_decode
 from course_lib.text import Vocabulary
-from course_lib.viz.evaluation import _ngram_status, beam_trace
+from course_lib.viz.evaluation import _ngram_status
 
 HYP = "a red circle above a red square"
 REFS = ["a big red circle above a blue square", "a red circle over a small blue square"]
@@ -77,7 +77,9 @@ NO_IMAGE = np.zeros((1, 1), np.float32)
 
 def _trace(width: int = 3, alpha: float = 0.0) -> dict:
     model, vocab = worked_example()
-    return beam_trace(model, NO_IMAGE[0], vocab, 8, beam_width=width, length_normalisation=alpha)
+    return beam_trace(
+        model, NO_IMAGE[0], vocab, max_tokens=8, beam_width=width, length_normalisation=alpha
+    )
 
 
 #: Typical calls of this module's figure functions (collected by tests/test_viz.py).
@@ -124,10 +126,14 @@ def test_ngram_figure_of_a_short_hypothesis_has_only_its_orders():
 
 def test_worked_example_greedy_misses_what_beam_search_finds():
     model, vocab = worked_example()
-    assert greedy_decode(model, NO_IMAGE, vocab, 8) == [["a", "small", "blue", "square"]]
-    assert beam_search_decode(model, NO_IMAGE, vocab, 8, beam_width=3) == [["a", "blue", "square"]]
-    long = beam_search_decode(model, NO_IMAGE, vocab, 8, beam_width=3, length_normalisation=1.0)
-    assert long == [["a", "blue", "square", "on", "grey", "background"]]
+    greedy = greedy_decode(model, NO_IMAGE, vocab, max_tokens=8)
+    assert greedy.captions == [["a", "small", "blue", "square"]]
+    beam = beam_search_decode(model, NO_IMAGE, vocab, max_tokens=8, beam_width=3)
+    assert beam.captions == [["a", "blue", "square"]]
+    long = beam_search_decode(
+        model, NO_IMAGE, vocab, max_tokens=8, beam_width=3, length_normalisation=1.0
+    )
+    assert long.captions == [["a", "blue", "square", "on", "grey", "background"]]
 
 
 @pytest.mark.parametrize(
@@ -136,13 +142,11 @@ def test_worked_example_greedy_misses_what_beam_search_finds():
 def test_the_trace_picks_what_beam_search_decode_picks(seed, width, alpha):
     vocab = Vocabulary(["a", "red", "blue", "circle", "square", "on"])
     model = random_chain(seed, vocab)
-    captions, scores = beam_search_decode(
-        model, NO_IMAGE, vocab, 7, beam_width=width, length_normalisation=alpha,
-        return_scores=True,
-    )  # fmt: skip
-    trace = beam_trace(model, NO_IMAGE[0], vocab, 7, beam_width=width, length_normalisation=alpha)
-    assert trace["caption"] == captions[0]
-    assert trace["log_prob"] == pytest.approx(scores[0])
+    settings = {"max_tokens": 7, "beam_width": width, "length_normalisation": alpha}
+    decoded = beam_search_decode(model, NO_IMAGE, vocab, **settings)
+    trace = beam_trace(model, NO_IMAGE[0], vocab, **settings)
+    assert trace["caption"] == decoded.captions[0]
+    assert trace["log_prob"] == pytest.approx(decoded.scores[0])
     for step in trace["steps"]:  # exactly beam_width kept per step, ranked by score
         kept = sorted((c for c in step if c["kept"] is not None), key=lambda c: c["kept"])
         assert [c["kept"] for c in kept] == list(range(width))
@@ -167,9 +171,9 @@ def test_beam_figure_marks_kept_dropped_and_the_answer():
 def test_trace_rejects_a_batch_and_a_bad_width():
     model, vocab = worked_example()
     with pytest.raises(ValueError, match="one image"):
-        beam_trace(model, np.zeros((2, 1)), vocab, 5)
+        beam_trace(model, np.zeros((2, 1)), vocab, max_tokens=5)
     with pytest.raises(ValueError, match="beam_width"):
-        beam_trace(model, NO_IMAGE[0], vocab, 5, beam_width=0)
+        beam_trace(model, NO_IMAGE[0], vocab, max_tokens=5, beam_width=0)
 
 
 def test_scatter_marks_correct_and_wrong_with_different_markers():

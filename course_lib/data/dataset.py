@@ -8,8 +8,9 @@ on the dataset)::
     <root>/Flickr_8k.{train,dev,test}Images.txt
     <root>/scenes.json                      # synthetic set only
 
-:func:`load_dataset` parses a folder into a :class:`CaptionDataset`; every line it cannot use is
-kept in ``dataset.skipped`` with its file, line number and reason, never dropped silently.
+:func:`load_flickr8k_layout` parses a folder into a :class:`CaptionDataset`; every line it cannot
+use is kept in ``dataset.skipped`` with its file, line number and reason, never dropped silently.
+(:func:`course_lib.data.load_dataset` reads a folder in either format, this one or Karpathy's.)
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ __all__ = [
     "TOKEN_FILE",
     "CaptionDataset",
     "SkippedEntry",
-    "load_dataset",
+    "load_flickr8k_layout",
 ]
 
 IMAGE_DIR_NAME = "Flicker8k_Dataset"  # sic: the official archive spells it this way
@@ -248,24 +249,19 @@ def _parse_split(
     return ids
 
 
-def load_dataset(root: str | os.PathLike, name: str | None = None) -> CaptionDataset:
-    """Parse the dataset at ``root`` (images are optional): Flickr8k's layout, or a Karpathy
-    split file ``dataset_*.json`` (:func:`course_lib.data.karpathy.load_karpathy`).
+def load_flickr8k_layout(root: str | os.PathLike, name: str | None = None) -> CaptionDataset:
+    """Parse the dataset in Flickr8k's layout at ``root`` (images are optional).
 
     Lines that cannot be used are kept in ``dataset.skipped`` with file, line and reason;
     nothing is dropped silently. Missing split files give empty splits. ``scenes.json`` is
     read when present. ``name`` defaults to the folder name.
     """
-    from course_lib.data.karpathy import karpathy_file, load_karpathy
-
     root = Path(root)
     token_path = root / TOKEN_FILE
-    if not token_path.is_file() and karpathy_file(root) is not None:
-        return load_karpathy(root, name)
     if not token_path.is_file():
         raise DataError(
-            f"{token_path} not found: {root} holds neither a dataset in Flickr8k's layout nor a "
-            "Karpathy split file (prepare it first, e.g. course_lib.data.prepare_dataset(...))"
+            f"{token_path} not found: {root} holds no dataset in Flickr8k's layout (prepare "
+            "it first, e.g. course_lib.data.prepare_dataset(...))"
         )
     skipped: list[SkippedEntry] = []
     captions = _parse_tokens(token_path, skipped)

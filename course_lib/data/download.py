@@ -120,77 +120,105 @@ def download(
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     hint = f"\n{manual_hint}" if manual_hint else ""
-
     last_error: BaseException | None = None
     offline = False
     attempts = max(0, int(retries)) + 1
     for attempt in range(attempts):
         if attempt:
             time.sleep(backoff * 2 ** (attempt - 1))
-        try:
-            _fetch_into(url, part, timeout=timeout, progress=progress, label=dest.name)
-        except HTTPError as err:
-            err.close()  # an HTTPError holds the response: close its connection
-            if err.code == 416:  # our Range starts at or past the end of the file
-                if _part_is_complete(part, err):
-                    pass  # a previous run got every byte but stopped before the rename
-                else:
-                    part.unlink(missing_ok=True)
-                    last_error = err
-                    continue
-            elif err.code >= 500 or err.code in _RETRY_STATUSES:
-                last_error, offline = err, False
-                continue
-            else:
-                part.unlink(missing_ok=True)
-                raise DownloadError(
-                    f"Download of {url} failed: HTTP {err.code} {err.reason}. "
-                    f"Check the address; nothing was saved to {dest}.{hint}"
-                ) from err
-        except (URLError, OSError, http.client.HTTPException, _Truncated) as err:
-            if isinstance(err, OSError) and err.errno in _DISK_FULL_ERRNOS:
-                raise DownloadError(
-                    f"Cannot save {dest.name}: {err.strerror or err} in {dest.parent}. "
-                    f"Free some disk space (or point COURSE_DATA_DIR at a bigger disk) and run "
-                    f"this again; the bytes received so far are kept in {part} and the next "
-                    f"attempt resumes from there."
-                ) from err
-            last_error, offline = err, _is_offline(err)
-            continue
-        if expected is not None:
-            actual = sha256_file(part)
-            if actual != expected:
-                part.unlink(missing_ok=True)
-                last_error = DownloadError(
-                    f"{dest.name}: SHA-256 mismatch (expected {expected}, got {actual})"
-                )
-                offline = False
-                continue
-        os.replace(part, dest)
-        return dest
+        failed = _attempt(url, dest, part, expected, timeout=timeout, progress=progress, hint=hint)
+        if failed is None:
+            os.replace(part, dest)
+            return dest
+        last_error, still_offline = failed
+        offline = offline if still_offline is None else still_offline
+    raise _final_error(url, dest, part, attempts, last_error, offline, hint)
 
+
+def _attempt(
+    url: str,
+    dest: Path,
+    part: Path,
+    expected: str | None,
+    *,
+    timeout: float,
+    progress: bool,
+    hint: str,
+) -> tuple[BaseException, bool | None] | None:
+    """One try of :func:`download`: None when ``part`` holds the whole, verified file, else
+    the error to retry after and whether it says the host is unreachable (None: this error
+    does not tell). Errors that retrying cannot fix (HTTP 404, a full disk) are raised."""
+    try:
+        _fetch_into(url, part, timeout=timeout, progress=progress, label=dest.name)
+    except HTTPError as err:
+        err.close()  # an HTTPError holds the response: close its connection
+        if err.code == 416:  # our Range starts at or past the end of the file
+            if not _part_is_complete(part, err):
+                part.unlink(missing_ok=True)
+                return err, None
+            # else a previous run got every byte but stopped before the rename
+        elif err.code >= 500 or err.code in _RETRY_STATUSES:
+            return err, False
+        else:
+            part.unlink(missing_ok=True)
+            raise DownloadError(
+                f"Download of {url} failed: HTTP {err.code} {err.reason}. "
+                f"Check the address; nothing was saved to {dest}.{hint}"
+            ) from err
+    except (URLError, OSError, http.client.HTTPException, _Truncated) as err:
+        if isinstance(err, OSError) and err.errno in _DISK_FULL_ERRNOS:
+            raise DownloadError(
+                f"Cannot save {dest.name}: {err.strerror or err} in {dest.parent}. "
+                f"Free some disk space (or point COURSE_DATA_DIR at a bigger disk) and run "
+                f"this again; the bytes received so far are kept in {part} and the next "
+                f"attempt resumes from there."
+            ) from err
+        return err, _is_offline(err)
+    if expected is not None:
+        actual = sha256_file(part)
+        if actual != expected:
+            part.unlink(missing_ok=True)
+            mismatch = f"{dest.name}: SHA-256 mismatch (expected {expected}, got {actual})"
+            return DownloadError(mismatch), False
+    return None
+
+
+def _final_error(
+    url: str,
+    dest: Path,
+    part: Path,
+    attempts: int,
+    last_error: BaseException | None,
+    offline: bool,
+    hint: str,
+) -> DownloadError:
+    """What :func:`download` raises once every attempt has failed."""
+    error: DownloadError
     if offline:
         host = urlparse(url).netloc or url
-        raise OfflineError(
+        error = OfflineError(
             f"Cannot reach {host} to download {url} ({_describe(last_error)}); "
             f"no network? To continue without it, download {url} on a machine with internet "
             f"access and save it as {dest}, then run this again.{hint}"
-        ) from last_error
-    if isinstance(last_error, DownloadError):  # the checksum never matched
-        raise DownloadError(
+        )
+    elif isinstance(last_error, DownloadError):  # the checksum never matched
+        return DownloadError(
             f"Download of {url} to {dest} failed after {attempts} attempt(s): {last_error}. "
             f"The file on the server is not the expected one (or it is corrupted on the "
             f"way); nothing was kept.{hint}"
         )
-    kept = (
-        f"The bytes received so far are kept in {part} and the next attempt resumes from there."
-        if part.exists()
-        else "Nothing was saved."
-    )
-    raise DownloadError(
-        f"Download of {url} to {dest} failed after {attempts} attempt(s): "
-        f"{_describe(last_error)}. {kept}{hint}"
-    ) from last_error
+    else:
+        kept = (
+            f"The bytes received so far are kept in {part} and the next attempt resumes from there."
+            if part.exists()
+            else "Nothing was saved."
+        )
+        error = DownloadError(
+            f"Download of {url} to {dest} failed after {attempts} attempt(s): "
+            f"{_describe(last_error)}. {kept}{hint}"
+        )
+    error.__cause__ = last_error
+    return error
 
 
 def _fetch_into(url: str, part: Path, *, timeout: float, progress: bool, label: str) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import warnings
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from course_lib.data.dataset import (
@@ -21,7 +23,7 @@ from course_lib.data.dataset import (
     TOKEN_FILE,
     CaptionDataset,
     list_files,
-    load_dataset,
+    load_flickr8k_layout,
 )
 from course_lib.data.download import (
     CorruptArchiveError,
@@ -210,53 +212,16 @@ def prepare_flickr8k(
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    hint = _manual_hint(root, urls, images)
-    wanted_text = {TOKEN_FILE, *SPLIT_FILES.values(), *(text_sha256 or {})}
-
-    def fetch(kind: str) -> Path:
-        return download(
-            urls[kind],
-            root / ARCHIVE_NAMES[kind],
-            sha256=_archive_sha256(archive_sha256, kind),
-            retries=retries,
-            timeout=timeout,
-            progress=progress,
-            manual_hint=hint,
-        )
-
-    def fetch_and_extract(kind: str, extract) -> None:
-        zip_path = fetch(kind)
-        try:
-            extract(zip_path)
-        except CorruptArchiveError:  # a bad copy from an earlier run: fetch it once more
-            zip_path.unlink(missing_ok=True)
-            extract(fetch(kind))
-
+    archives = _Archives(
+        root, urls, archive_sha256, retries=retries, timeout=timeout, progress=progress,
+        hint=_manual_hint(root, urls, images),
+    )  # fmt: skip
     with file_lock(root / "prepare"):
         if not _text_complete(root, text_sha256):
-            if text_sha256 is not None:  # re-extract the files that do not match
-                for file_name, ok in verify_text_files(root, text_sha256).items():
-                    if not ok:
-                        (root / file_name).unlink(missing_ok=True)
-            fetch_and_extract(
-                "text", lambda z: _extract_text(z, root, wanted_text, progress=progress)
-            )
-            _check_text(root, text_sha256)
-
+            _prepare_text(root, archives, text_sha256)
         if images and not _images_complete(root, expected_images):
-            fetch_and_extract(
-                "images",
-                lambda z: safe_extract_zip(z, root, members=_image_members(z), progress=progress),
-            )
-            n = _count_images(root)
-            if expected_images is not None and n != expected_images:
-                raise DataError(
-                    f"{root / IMAGE_DIR_NAME} holds {n:,} images after extraction, expected "
-                    f"{expected_images:,}. Delete {root / ARCHIVE_NAMES['images']} and the "
-                    "folder, then run again."
-                )
-
-        dataset = load_dataset(root, name="flickr8k")
+            _prepare_images(root, archives, expected_images)
+        dataset = load_flickr8k_layout(root, name="flickr8k")
         if images:
             _report_image_mismatch(dataset)
             atomic_write_json(
@@ -264,6 +229,67 @@ def prepare_flickr8k(
                 {"n_images": _count_images(root), "text_sha256": text_sha256},
             )
     return dataset
+
+
+@dataclass(frozen=True)
+class _Archives:
+    """Flickr8k's two archives in ``root``: downloaded once, extracted safely."""
+
+    root: Path
+    urls: dict[str, str]
+    archive_sha256: dict[str, str | None] | None
+    retries: int
+    timeout: float
+    progress: bool
+    hint: str
+
+    def fetch(self, kind: str) -> Path:
+        """The ``kind`` archive (``"images"`` or ``"text"``), downloaded when missing."""
+        return download(
+            self.urls[kind],
+            self.root / ARCHIVE_NAMES[kind],
+            sha256=_archive_sha256(self.archive_sha256, kind),
+            retries=self.retries,
+            timeout=self.timeout,
+            progress=self.progress,
+            manual_hint=self.hint,
+        )
+
+    def extract(self, kind: str, extract: Callable[[Path], object]) -> None:
+        """``extract(archive)``; a corrupt copy from an earlier run is fetched once more."""
+        zip_path = self.fetch(kind)
+        try:
+            extract(zip_path)
+        except CorruptArchiveError:
+            zip_path.unlink(missing_ok=True)
+            extract(self.fetch(kind))
+
+
+def _prepare_text(root: Path, archives: _Archives, text_sha256: dict[str, str] | None) -> None:
+    """Extract the text files that are missing or do not match, and check them."""
+    if text_sha256 is not None:  # re-extract the files that do not match
+        for file_name, ok in verify_text_files(root, text_sha256).items():
+            if not ok:
+                (root / file_name).unlink(missing_ok=True)
+    wanted = {TOKEN_FILE, *SPLIT_FILES.values(), *(text_sha256 or {})}
+    progress = archives.progress
+    archives.extract("text", lambda z: _extract_text(z, root, wanted, progress=progress))
+    _check_text(root, text_sha256)
+
+
+def _prepare_images(root: Path, archives: _Archives, expected_images: int | None) -> None:
+    """Extract the photos; DataError when the folder then holds another number of them."""
+    archives.extract(
+        "images",
+        lambda z: safe_extract_zip(z, root, members=_image_members(z), progress=archives.progress),
+    )
+    n = _count_images(root)
+    if expected_images is not None and n != expected_images:
+        raise DataError(
+            f"{root / IMAGE_DIR_NAME} holds {n:,} images after extraction, expected "
+            f"{expected_images:,}. Delete {root / ARCHIVE_NAMES['images']} and the "
+            "folder, then run again."
+        )
 
 
 def _check_text(root: Path, text_sha256: dict[str, str] | None) -> None:

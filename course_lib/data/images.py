@@ -10,7 +10,9 @@ Every image the course reads goes through :func:`load_image`: the backbone's pre
 (:func:`read_images`), batched feature extraction (:func:`image_batches`, a ``tf.data``
 pipeline that decodes with Pillow in parallel) and captioning a student's own photo. So the
 pixels a model was trained on and the pixels of a photo it captions are decoded, oriented and
-resized the same way (:data:`RESIZE`).
+resized the same way (:data:`RESIZE`). :func:`image_batches` gives float32 0–255 images in the
+order of the paths; an image that cannot be read is left out of its batch, and its index maps
+to the reason in ``failures`` (when a dict is given).
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from course_lib import config
 
 __all__ = [
     "MAX_PIXELS",
@@ -165,41 +170,36 @@ def read_images(paths: Sequence[str | os.PathLike], size: int) -> np.ndarray:
     return np.stack([load_image(path, size) for path in paths]).astype(np.float32)
 
 
+def _was_read(index, image, ok):
+    return ok
+
+
+def _without_flag(index, image, ok):
+    return index, image
+
+
 def image_batches(
     paths: Sequence[str | os.PathLike],
     size: int,
     batch_size: int,
     failures: dict[int, str] | None = None,
-):
-    """A ``tf.data`` pipeline of ``(indices (b,) int64, images (b, size, size, 3) float32 0–255)``.
-
-    Images are decoded by :func:`load_image` in parallel (Pillow releases the GIL while it
-    decodes), in the order of ``paths``. An image that cannot be read is left out of its
-    batch; its index maps to the reason in ``failures`` (when a dict is given).
-    """
-    import tensorflow as tf
-
-    names = [str(p) for p in paths]
+) -> Any:
+    """Batches (indices (b,), images (b, S, S, 3)); skipped: ``failures``."""
+    tf, failed = config.tensorflow(), {} if failures is None else failures
 
     def decode(index):
         try:
-            return load_image(names[int(index)], size).astype(np.float32), True
+            return load_image(paths[int(index)], size).astype(np.float32), True
         except ImageError as err:
-            if failures is not None:
-                failures[int(index)] = err.reason
+            failed[int(index)] = err.reason
             return np.zeros((size, size, 3), dtype=np.float32), False
 
     def load(index):
-        image, ok = tf.numpy_function(decode, [index], (tf.float32, tf.bool), stateful=False)
+        out = (tf.float32, tf.bool)
+        image, ok = tf.numpy_function(decode, [index], out, stateful=False)
         return index, tf.ensure_shape(image, (size, size, 3)), ok
 
-    def readable(index, image, ok):
-        return ok
-
-    def drop_flag(index, image, ok):
-        return index, image
-
-    ds = tf.data.Dataset.range(len(names))
+    ds = tf.data.Dataset.range(len(paths))
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.filter(readable).map(drop_flag)
+    ds = ds.filter(_was_read).map(_without_flag)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -21,8 +21,11 @@ Flickr8k's ``Flicker8k_Dataset/``.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from course_lib.data.dataset import (
     IMAGE_DIR_NAME,
@@ -60,7 +63,7 @@ KARPATHY_SPLIT_SIZES = {
     "flickr30k": (29000, 1014, 1000),
     "coco": (113287, 5000, 5000),
 }
-_SPLITS = {"train": "train", "val": "dev", "test": "test", "restval": "restval"}
+_SPLITS: dict[Any, str] = {"train": "train", "val": "dev", "test": "test", "restval": "restval"}
 
 R_K_NOT_OBJECT = "not a JSON object with a filename"
 R_K_BAD_SPLIT = "unknown split (expected train, val, test or restval)"
@@ -104,55 +107,16 @@ def load_karpathy(
     if path is None:
         raise DataError(f"{root}: no Karpathy split file (dataset_*.json) here")
     name = name or path.stem.removeprefix("dataset_")
-    try:
-        data = read_json(path)
-    except ValueError as err:
-        raise DataError(str(err)) from err
-    entries = data.get("images") if isinstance(data, dict) else None
-    if not isinstance(entries, list):
-        raise DataError(f"{path}: expected a JSON object with a list 'images'")
     skipped: list[SkippedEntry] = []
     captions: dict[str, list[str]] = {}
     splits: dict[str, list[str]] = {"train": [], "dev": [], "test": []}
-
-    def skip(index: int, entry: str, reason: str) -> None:
-        skipped.append(SkippedEntry(path.name, None, f"images[{index}] {entry}".strip(), reason))
-
-    for index, item in enumerate(entries):
-        filename = item.get("filename") if isinstance(item, dict) else None
-        if not isinstance(filename, str) or not filename:
-            skip(index, "", R_K_NOT_OBJECT)
-            continue
-        folder = item.get("filepath", "") or ""
-        image_id = f"{folder}/{filename}" if folder else filename
-        if not (is_safe_name(filename) and (not folder or is_safe_name(str(folder)))):
-            skip(index, image_id, R_UNSAFE)
-            continue
-        if not filename.lower().endswith(IMAGE_EXTENSIONS):
-            skip(index, image_id, R_NOT_IMAGE)
-            continue
-        split = _SPLITS.get(item.get("split"))
-        if split is None:
-            skip(index, image_id, R_K_BAD_SPLIT)
-            continue
-        if image_id in captions:
-            skip(index, image_id, R_K_DUPLICATE)
-            continue
-        if split == "restval" and restval == "skip":
-            skip(index, image_id, R_K_RESTVAL)
-            continue
-        texts = []
-        for k, sentence in enumerate(item.get("sentences") or []):
-            text = _caption(sentence)
-            if text:
-                texts.append(text)
-            else:
-                skip(index, f"{image_id}#{k}", R_EMPTY)
-        if not texts:
-            skip(index, image_id, R_K_NO_SENTENCES)
-            continue
-        captions[image_id] = texts
-        splits["train" if split == "restval" else split].append(image_id)
+    for index, item in enumerate(_entries(path)):
+        skip = functools.partial(_skip, skipped, path.name, index)
+        kept = _entry(item, captions, restval, skip)
+        if kept is not None:
+            image_id, split, texts = kept
+            captions[image_id] = texts
+            splits["train" if split == "restval" else split].append(image_id)
     scenes_path = root / SCENES_FILE
     scenes = read_json(scenes_path) if scenes_path.is_file() else None
     return CaptionDataset(
@@ -162,8 +126,71 @@ def load_karpathy(
         captions=captions,
         splits=splits,
         skipped=skipped,
-        scenes=scenes,  # type: ignore[arg-type]
+        scenes=scenes,
     )
+
+
+def _skip(skipped: list[SkippedEntry], file: str, index: int, entry: str, reason: str) -> None:
+    """Record entry ``index`` of the file as skipped, and why."""
+    skipped.append(SkippedEntry(file, None, f"images[{index}] {entry}".strip(), reason))
+
+
+def _entries(path: Path) -> list:
+    """The ``images`` list of a Karpathy split file; DataError naming the file otherwise."""
+    try:
+        data = read_json(path)
+    except ValueError as err:
+        raise DataError(str(err)) from err
+    entries = data.get("images") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise DataError(f"{path}: expected a JSON object with a list 'images'")
+    return entries
+
+
+def _entry_problem(
+    item: dict, filename: str, folder: str, image_id: str, captions: dict, restval: str
+) -> tuple[str | None, str]:
+    """Why an entry cannot be used (None: it can), and its split, checked in this order."""
+    if not (is_safe_name(filename) and (not folder or is_safe_name(folder))):
+        return R_UNSAFE, ""
+    if not filename.lower().endswith(IMAGE_EXTENSIONS):
+        return R_NOT_IMAGE, ""
+    split = _SPLITS.get(item.get("split"))
+    if split is None:
+        return R_K_BAD_SPLIT, ""
+    if image_id in captions:
+        return R_K_DUPLICATE, split
+    if split == "restval" and restval == "skip":
+        return R_K_RESTVAL, split
+    return None, split
+
+
+def _entry(
+    item: object, captions: dict[str, list[str]], restval: str, skip: Callable[[str, str], None]
+) -> tuple[str, str, list[str]] | None:
+    """``(image id, split, captions)`` of one entry of the file, or None after ``skip(entry,
+    reason)`` when it cannot be used (``captions``: the images kept so far)."""
+    filename = item.get("filename") if isinstance(item, dict) else None
+    if not isinstance(item, dict) or not isinstance(filename, str) or not filename:
+        skip("", R_K_NOT_OBJECT)
+        return None
+    folder = item.get("filepath", "") or ""
+    image_id = f"{folder}/{filename}" if folder else filename
+    problem, split = _entry_problem(item, filename, str(folder), image_id, captions, restval)
+    if problem is not None:
+        skip(image_id, problem)
+        return None
+    texts = []
+    for k, sentence in enumerate(item.get("sentences") or []):
+        text = _caption(sentence)
+        if text:
+            texts.append(text)
+        else:
+            skip(f"{image_id}#{k}", R_EMPTY)
+    if not texts:
+        skip(image_id, R_K_NO_SENTENCES)
+        return None
+    return image_id, split, texts
 
 
 def missing_parts_message(name: str, root: Path) -> str:

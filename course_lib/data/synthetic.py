@@ -5,7 +5,7 @@ blue or yellow, small or large) on a gently shaded background. Five captions per
 written like five annotators would: paraphrases, a spatial relation stated either way round,
 more or less detail. The language is deliberately small and regular, so a small LSTM can learn
 it in minutes on a CPU, and every caption is true of its scene: ``scenes.json`` holds the
-ground truth that ``course_lib.evaluation.scene_accuracy`` checks generated captions against.
+ground truth that ``course_lib.scene_checks.scene_accuracy`` checks generated captions against.
 
 The files use Flickr8k's own layout and names, so the rest of the course never branches on
 the dataset::
@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from tqdm import tqdm
 
 from course_lib.data.dataset import IMAGE_DIR_NAME, SCENES_FILE, SPLIT_FILES, TOKEN_FILE
 from course_lib.io import atomic_write_bytes, atomic_write_json, file_lock, read_json, sha256_file
@@ -55,7 +56,7 @@ __all__ = [
     "render_scene",
 ]
 
-# --- The vocabulary shared with course_lib.evaluation (do not change lightly) -------------------
+# --- The vocabulary shared with course_lib.scene_checks (do not change lightly) -----------------
 SHAPES = ("circle", "square", "triangle")
 COLOURS = {
     "red": (220, 40, 40),
@@ -195,6 +196,7 @@ def make_scene(rng: np.random.Generator, side: int) -> dict:
             placed = False
             for _ in range(1 if len(objects) == 1 else 100):
                 if len(objects) == 1:  # object 1: placed so that relation01 holds clearly
+                    assert relation01 is not None  # drawn when there are 2+ objects
                     xy = _place_related(rng, objects[0], obj, relation01, lo, hi, side)
                     if xy is None:
                         break
@@ -252,60 +254,74 @@ def make_captions(scene: Mapping, rng: np.random.Generator) -> list[str]:
     paraphrases: size synonyms, the relation stated the other way round, no size words, the
     background added, or only the objects named. Order is shuffled.
     """
-    objects = scene["objects"]
     background = f"on a {scene['background']} background"
-
-    def syn(obj: Mapping) -> str:
-        return describe_object(obj, size=SIZE_WORDS[obj["size"]][1])
-
-    def plain(obj: Mapping) -> str:
-        return describe_object(obj, size=False)
-
-    if len(objects) == 1:
-        (a,) = objects
-        canonical = describe_object(a)
-        others = [
-            syn(a),
-            plain(a),
-            f"{canonical} {background}",
-            f"{plain(a)} {background}",
-            f"{syn(a)} {background}",
-        ]
+    if len(scene["objects"]) == 1:
+        canonical, others = _one_object_captions(scene["objects"][0], background)
     else:
-        a, b = objects[0], objects[1]
-        relation = scene["relations"][0]
-        assert relation["subject"] == 0 and relation["object"] == 1
-        rel = relation["relation"]
-        inv = INVERSE_RELATION[rel]
-        phrase, inv_phrase = _CANONICAL_PHRASE[rel], _CANONICAL_PHRASE[inv]
-        alt = str(rng.choice(_ALT_PHRASES[rel]))
-        alt_inv = str(rng.choice(_ALT_PHRASES[inv]))
-        if len(objects) == 2:
-            tail = tail_plain = tail_syn = ""
-        else:
-            c = objects[2]
-            tail, tail_plain, tail_syn = (
-                f" and {describe_object(c)}",
-                f" and {plain(c)}",
-                f" and {syn(c)}",
-            )
-        canonical = f"{describe_object(a)} {phrase} {describe_object(b)}{tail}"
-        others = [
-            f"{syn(a)} {alt} {syn(b)}{tail_syn}",
-            f"{describe_object(b)} {inv_phrase} {describe_object(a)}{tail}",
-            f"{plain(a)} {phrase} {plain(b)}{tail_plain}",
-            f"{canonical} {background}",
-            f"{plain(b)} {alt_inv} {plain(a)}{tail_plain}",
-        ]
-        if len(objects) == 2:
-            others.append(f"{plain(a)} and {plain(b)}")
-        else:
-            others.append(f"{plain(a)} and {plain(b)} and {plain(objects[2])}")
-            others.append(f"{plain(objects[2])} and {plain(a)} {phrase} {plain(b)}")
+        canonical, others = _relation_captions(scene, background, rng)
     picked = rng.choice(len(others), size=CAPTIONS_PER_IMAGE - 1, replace=False)
     captions = [canonical] + [others[int(i)] for i in picked]
     order = rng.permutation(CAPTIONS_PER_IMAGE)
     return [captions[int(i)] for i in order]
+
+
+def _synonym(obj: Mapping) -> str:
+    return describe_object(obj, size=SIZE_WORDS[obj["size"]][1])
+
+
+def _plain(obj: Mapping) -> str:
+    return describe_object(obj, size=False)
+
+
+def _one_object_captions(a: Mapping, background: str) -> tuple[str, list[str]]:
+    """The canonical caption of a one-object scene and its paraphrases."""
+    canonical = describe_object(a)
+    others = [
+        _synonym(a),
+        _plain(a),
+        f"{canonical} {background}",
+        f"{_plain(a)} {background}",
+        f"{_synonym(a)} {background}",
+    ]
+    return canonical, others
+
+
+def _relation_captions(
+    scene: Mapping, background: str, rng: np.random.Generator
+) -> tuple[str, list[str]]:
+    """The canonical caption of a scene of 2 or 3 objects (object 0's relation to object 1)
+    and its paraphrases."""
+    objects = scene["objects"]
+    a, b = objects[0], objects[1]
+    relation = scene["relations"][0]
+    assert relation["subject"] == 0 and relation["object"] == 1
+    rel = relation["relation"]
+    inv = INVERSE_RELATION[rel]
+    phrase, inv_phrase = _CANONICAL_PHRASE[rel], _CANONICAL_PHRASE[inv]
+    alt = str(rng.choice(_ALT_PHRASES[rel]))
+    alt_inv = str(rng.choice(_ALT_PHRASES[inv]))
+    tail = tail_plain = tail_syn = ""
+    if len(objects) > 2:
+        c = objects[2]
+        tail, tail_plain, tail_syn = (
+            f" and {describe_object(c)}",
+            f" and {_plain(c)}",
+            f" and {_synonym(c)}",
+        )
+    canonical = f"{describe_object(a)} {phrase} {describe_object(b)}{tail}"
+    others = [
+        f"{_synonym(a)} {alt} {_synonym(b)}{tail_syn}",
+        f"{describe_object(b)} {inv_phrase} {describe_object(a)}{tail}",
+        f"{_plain(a)} {phrase} {_plain(b)}{tail_plain}",
+        f"{canonical} {background}",
+        f"{_plain(b)} {alt_inv} {_plain(a)}{tail_plain}",
+    ]
+    if len(objects) == 2:
+        others.append(f"{_plain(a)} and {_plain(b)}")
+    else:
+        others.append(f"{_plain(a)} and {_plain(b)} and {_plain(objects[2])}")
+        others.append(f"{_plain(objects[2])} and {_plain(a)} {phrase} {_plain(b)}")
+    return canonical, others
 
 
 # --- Rendering -----------------------------------------------------------------------------------
@@ -446,6 +462,18 @@ def _to_karpathy(root: Path, token_lines: list[str], splits: dict) -> None:
     atomic_write_bytes(root / KARPATHY_FILE, text.encode("utf-8"))
 
 
+def _check_sizes(n_images: int, extra_test_images: int, layout: str) -> None:
+    """ValueError naming the argument of :func:`generate_synthetic` that is out of range."""
+    if int(n_images) != n_images or n_images < 8:
+        raise ValueError(
+            f"n_images must be an integer >= 8 (one per dev/test split), got {n_images}"
+        )
+    if int(extra_test_images) != extra_test_images or extra_test_images < 0:
+        raise ValueError(f"extra_test_images must be an integer >= 0, got {extra_test_images}")
+    if layout not in ("flickr8k", "karpathy"):
+        raise ValueError(f"layout must be 'flickr8k' or 'karpathy', not {layout!r}")
+
+
 def generate_synthetic(
     root: str | Path,
     *,
@@ -470,18 +498,9 @@ def generate_synthetic(
     interrupted run is simply redone.
     """
     root = Path(root)
-    if int(n_images) != n_images or n_images < 8:
-        raise ValueError(
-            f"n_images must be an integer >= 8 (one per dev/test split), got {n_images}"
-        )
-    n_images = int(n_images)
-    if int(extra_test_images) != extra_test_images or extra_test_images < 0:
-        raise ValueError(f"extra_test_images must be an integer >= 0, got {extra_test_images}")
-    extra_test_images = int(extra_test_images)
-    seed = int(seed)
+    _check_sizes(n_images, extra_test_images, layout)
+    n_images, extra_test_images, seed = int(n_images), int(extra_test_images), int(seed)
     sides = _normalise_size(image_size)
-    if layout not in ("flickr8k", "karpathy"):
-        raise ValueError(f"layout must be 'flickr8k' or 'karpathy', not {layout!r}")
     parameters = _parameters(n_images, extra_test_images, seed, sides, layout)
     total = n_images + extra_test_images
     width = max(5, len(str(total - 1)))
@@ -493,43 +512,8 @@ def generate_synthetic(
         if _is_complete(root, parameters, image_ids):  # another process finished meanwhile
             return root
         (root / MANIFEST).unlink(missing_ok=True)
-        image_dir = root / IMAGE_DIR_NAME
-        image_dir.mkdir(parents=True, exist_ok=True)
-        wanted = set(image_ids)
-        for stale in image_dir.glob("syn_*.jpg"):  # left over from other parameters
-            if stale.name not in wanted:
-                stale.unlink()
-
-        scenes: dict[str, dict] = {}
-        token_lines: list[str] = []
-        iterator = range(total)
-        if progress:
-            from tqdm import tqdm
-
-            iterator = tqdm(iterator, desc="synthetic images", unit="img")
-        for i in iterator:
-            rng = np.random.default_rng([seed, i])  # image i does not depend on n_images
-            side = int(rng.integers(sides[0], sides[1] + 1))
-            scene = make_scene(rng, side)
-            captions = make_captions(scene, rng)
-            image = render_scene(scene, rng)
-            image_id = image_ids[i]
-            atomic_write_bytes(image_dir / image_id, _jpeg_bytes(image))
-            scenes[image_id] = scene
-            token_lines += [f"{image_id}#{k}\t{caption}\n" for k, caption in enumerate(captions)]
-
-        split_rng = np.random.default_rng([seed, n_images, 8])
-        order = split_rng.permutation(n_images)
-        sizes = _split_sizes(n_images, extra_test_images)
-        start = 0
-        splits = {}
-        for split, filename in SPLIT_FILES.items():
-            ids = [image_ids[int(i)] for i in order[start : start + sizes[split]]]
-            start += sizes[split]
-            if split == "test":
-                ids += image_ids[n_images:]
-            splits[split] = ids = sorted(ids)
-            atomic_write_bytes(root / filename, "".join(f"{x}\n" for x in ids).encode("utf-8"))
+        scenes, token_lines = _write_images(root, image_ids, seed, sides, progress)
+        splits, sizes = _write_splits(root, image_ids, seed, n_images)
         scenes_text = json.dumps(scenes, sort_keys=True, separators=(",", ":")) + "\n"
         atomic_write_bytes(root / SCENES_FILE, scenes_text.encode("utf-8"))
         atomic_write_bytes(root / TOKEN_FILE, "".join(token_lines).encode("utf-8"))
@@ -545,3 +529,49 @@ def generate_synthetic(
         )
         atomic_write_json(root / MANIFEST, manifest)
     return root
+
+
+def _write_images(
+    root: Path, image_ids: list[str], seed: int, sides: tuple[int, int], progress: bool
+) -> tuple[dict[str, dict], list[str]]:
+    """Draw and write every image (removing images of other parameters); their scenes and the
+    token file's lines (five captions each)."""
+    image_dir = root / IMAGE_DIR_NAME
+    image_dir.mkdir(parents=True, exist_ok=True)
+    wanted = set(image_ids)
+    for stale in image_dir.glob("syn_*.jpg"):  # left over from other parameters
+        if stale.name not in wanted:
+            stale.unlink()
+    scenes: dict[str, dict] = {}
+    token_lines: list[str] = []
+    for i in tqdm(range(len(image_ids)), desc="synthetic images", unit="img", disable=not progress):
+        rng = np.random.default_rng([seed, i])  # image i does not depend on n_images
+        side = int(rng.integers(sides[0], sides[1] + 1))
+        scene = make_scene(rng, side)
+        captions = make_captions(scene, rng)
+        image = render_scene(scene, rng)
+        image_id = image_ids[i]
+        atomic_write_bytes(image_dir / image_id, _jpeg_bytes(image))
+        scenes[image_id] = scene
+        token_lines += [f"{image_id}#{k}\t{caption}\n" for k, caption in enumerate(captions)]
+    return scenes, token_lines
+
+
+def _write_splits(
+    root: Path, image_ids: list[str], seed: int, n_images: int
+) -> tuple[dict[str, list[str]], dict[str, int]]:
+    """Split the first ``n_images`` at random (for the seed) into train, dev and test, add the
+    images after them to test, and write the three split files: the splits and their sizes."""
+    split_rng = np.random.default_rng([seed, n_images, 8])
+    order = split_rng.permutation(n_images)
+    sizes = _split_sizes(n_images, len(image_ids) - n_images)
+    start = 0
+    splits = {}
+    for split, filename in SPLIT_FILES.items():
+        ids = [image_ids[int(i)] for i in order[start : start + sizes[split]]]
+        start += sizes[split]
+        if split == "test":
+            ids += image_ids[n_images:]
+        splits[split] = ids = sorted(ids)
+        atomic_write_bytes(root / filename, "".join(f"{x}\n" for x in ids).encode("utf-8"))
+    return splits, sizes

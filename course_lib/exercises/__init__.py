@@ -1,7 +1,9 @@
 """Exercises with instant feedback for chapters 1–8: ``from course_lib.exercises import ch1``.
 
-Each chapter module ``chN`` has exercises ``ex1``, ``ex2``, … with ``check(answer)``,
-``hint(n=1)`` and ``solution()`` (see :mod:`course_lib.exercises.core`). The book shows every
+Each chapter module ``chN`` has exercises ``ex1``, ``ex2``, …, numbered by their place in it,
+with ``check(answer)``, ``hint(n=1)`` and ``solution()``: :mod:`course_lib.exercises.core`
+checks the answers, :mod:`course_lib.exercises.view` shows what it says, and
+:mod:`course_lib.exercises.cells` writes the notebook cells. The book shows every
 exercise unanswered and glues each solution from here into a collapsed dropdown
 (:func:`glue_solutions`), and :mod:`course_lib.exercises.sphinx_ext`, the book's Sphinx
 extension, titles them "Exercise 3.2: …".
@@ -19,21 +21,20 @@ from course_lib.exercises.core import (
     Mistake,
     ThoughtExercise,
     ValueExercise,
-    glue_cell,
-    glue_solutions,
 )
+from course_lib.exercises.view import ExerciseView, glue_solutions
 
 __all__ = [
     "CHAPTERS",
     "Case",
     "CheckResult",
     "Exercise",
+    "ExerciseView",
     "FunctionExercise",
     "Mistake",
     "ThoughtExercise",
     "ValueExercise",
     "all_exercises",
-    "glue_cell",
     "glue_solutions",
     "table",
 ]

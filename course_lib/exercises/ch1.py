@@ -10,8 +10,8 @@ from course_lib.exercises.core import (
     Mistake,
     ThoughtExercise,
     ValueExercise,
-    collect,
 )
+from course_lib.exercises.view import bind
 
 # -- reference solutions (what the notebooks' solution cells contain) ------------------------
 
@@ -46,8 +46,6 @@ _rng = np.random.default_rng(1)
 _img = _rng.normal(size=(6, 7))
 
 ex1 = FunctionExercise(
-    1,
-    1,
     "Output size of a convolution",
     reference=conv_output_size,
     prompt="""
@@ -76,8 +74,6 @@ ex1 = FunctionExercise(
 )
 
 ex2 = FunctionExercise(
-    1,
-    2,
     "A 2-D convolution by hand",
     reference=conv2d_valid,
     prompt="""
@@ -102,8 +98,6 @@ ex2 = FunctionExercise(
 )
 
 ex3 = FunctionExercise(
-    1,
-    3,
     "Max pooling",
     reference=max_pool2d,
     prompt="""
@@ -134,8 +128,6 @@ ex3 = FunctionExercise(
 )
 
 ex4 = ValueExercise(
-    1,
-    4,
     "Parameters of a convolution layer",
     expected=448,
     prompt="""
@@ -156,8 +148,6 @@ ex4 = ValueExercise(
 )
 
 ex5 = ThoughtExercise(
-    1,
-    5,
     "Why convolutions and not dense layers?",
     prompt="""
         A `Dense(16)` layer on a flattened 224 × 224 × 3 image and a `Conv2D(16, 3)` both output
@@ -177,4 +167,4 @@ ex5 = ThoughtExercise(
     hints=["Count Dense's parameters: inputs × units + units."],
 )
 
-EXERCISES = collect(globals())
+EXERCISES = bind(globals())

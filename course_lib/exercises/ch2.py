@@ -10,8 +10,8 @@ from course_lib.exercises.core import (
     Mistake,
     ThoughtExercise,
     ValueExercise,
-    collect,
 )
+from course_lib.exercises.view import bind
 
 # -- reference solutions ----------------------------------------------------------------------
 
@@ -56,8 +56,6 @@ _forget_case = list(_lstm_case(1, 2, 3, 6))
 _forget_case[5] = np.concatenate([np.zeros(3), np.full(3, 5.0), np.zeros(6)])  # f gate ≈ 1
 
 ex1 = FunctionExercise(
-    2,
-    1,
     "One LSTM step in NumPy",
     reference=lstm_step,
     prompt="""
@@ -88,8 +86,6 @@ ex1 = FunctionExercise(
 )
 
 ex2 = ValueExercise(
-    2,
-    2,
     "Parameters of an LSTM layer",
     expected=525_312,
     prompt="""
@@ -111,8 +107,6 @@ ex2 = ValueExercise(
 )
 
 ex3 = FunctionExercise(
-    2,
-    3,
     "A numerically stable softmax",
     reference=softmax,
     prompt="""
@@ -135,8 +129,6 @@ ex3 = FunctionExercise(
 )
 
 ex4 = ValueExercise(
-    2,
-    4,
     "Parameters of the output layer",
     expected=1_285_000,
     prompt="""
@@ -151,8 +143,6 @@ ex4 = ValueExercise(
 )
 
 ex5 = ThoughtExercise(
-    2,
-    5,
     "Why does an LSTM have a cell state?",
     prompt="""
         A simple RNN has only `h`. Why does the LSTM add a cell state `c` and gates?
@@ -173,4 +163,4 @@ ex5 = ThoughtExercise(
     ],
 )
 
-EXERCISES = collect(globals())
+EXERCISES = bind(globals())

@@ -10,8 +10,8 @@ from course_lib.exercises.core import (
     Mistake,
     ThoughtExercise,
     ValueExercise,
-    collect,
 )
+from course_lib.exercises.view import bind
 
 # -- reference solutions ----------------------------------------------------------------------
 
@@ -21,8 +21,6 @@ def merge_add(image_vec, seq):
 
 
 ex1 = ValueExercise(
-    3,
-    1,
     "The merge model's output shape",
     expected=(8, 20, 1000),
     prompt="""
@@ -51,8 +49,6 @@ ex1 = ValueExercise(
 _rng = np.random.default_rng(3)
 
 ex2 = FunctionExercise(
-    3,
-    2,
     "Adding the image to every time step",
     reference=merge_add,
     prompt="""
@@ -84,8 +80,6 @@ ex2 = FunctionExercise(
 )
 
 ex3 = ThoughtExercise(
-    3,
-    3,
     "Merge or inject?",
     prompt="""
         In an *inject* model the image is fed into the LSTM (as its first input or initial
@@ -111,8 +105,6 @@ ex3 = ThoughtExercise(
 )
 
 ex4 = ValueExercise(
-    3,
-    4,
     "Parameters of the image branch",
     expected=1_048_832,
     prompt="""
@@ -128,4 +120,4 @@ ex4 = ValueExercise(
     ],
 )
 
-EXERCISES = collect(globals())
+EXERCISES = bind(globals())

@@ -10,8 +10,8 @@ from course_lib.exercises.core import (
     Mistake,
     ThoughtExercise,
     ValueExercise,
-    collect,
 )
+from course_lib.exercises.view import bind
 
 # -- reference solutions ----------------------------------------------------------------------
 
@@ -24,8 +24,6 @@ def vgg16_preprocess(rgb):
 _rng = np.random.default_rng(4)
 
 ex1 = FunctionExercise(
-    4,
-    1,
     "VGG16's preprocessing by hand",
     reference=vgg16_preprocess,
     prompt="""
@@ -51,8 +49,6 @@ ex1 = FunctionExercise(
 )
 
 ex2 = ValueExercise(
-    4,
-    2,
     "The size of an fc2 feature",
     expected=4096,
     prompt="""
@@ -70,8 +66,6 @@ ex2 = ValueExercise(
 )
 
 ex3 = ThoughtExercise(
-    4,
-    3,
     "Why not the softmax layer?",
     prompt="""
         Why do we describe an image by VGG16's fc2 activations rather than by its final softmax
@@ -90,8 +84,6 @@ ex3 = ThoughtExercise(
 )
 
 ex4 = ValueExercise(
-    4,
-    4,
     "How big is the feature cache?",
     expected=126.42,
     rtol=0.01,
@@ -110,4 +102,4 @@ ex4 = ValueExercise(
     ],
 )
 
-EXERCISES = collect(globals())
+EXERCISES = bind(globals())

@@ -10,8 +10,8 @@ from course_lib.exercises.core import (
     Mistake,
     ThoughtExercise,
     ValueExercise,
-    collect,
 )
+from course_lib.exercises.view import bind
 
 # -- reference solutions ----------------------------------------------------------------------
 
@@ -27,8 +27,6 @@ def per_prefix_samples(ids):
 
 
 ex1 = FunctionExercise(
-    5,
-    1,
     "Cleaning a caption",
     reference=clean_caption,
     prompt="""
@@ -58,8 +56,6 @@ ex1 = FunctionExercise(
 )
 
 ex2 = FunctionExercise(
-    5,
-    2,
     "The seed tutorial's training samples",
     reference=per_prefix_samples,
     prompt="""
@@ -83,8 +79,6 @@ ex2 = FunctionExercise(
 )
 
 ex3 = ValueExercise(
-    5,
-    3,
     "Memory of one-hot targets",
     expected=8.65,
     rtol=0.01,
@@ -105,8 +99,6 @@ ex3 = ValueExercise(
 )
 
 ex4 = ValueExercise(
-    5,
-    4,
     "Predict the vocabulary size",
     expected=10,
     prompt="""
@@ -129,8 +121,6 @@ ex4 = ValueExercise(
 )
 
 ex5 = ThoughtExercise(
-    5,
-    5,
     "Per-prefix samples or teacher forcing?",
     prompt="""
         The seed tutorial trains on one sample per prefix; we feed whole captions with teacher
@@ -153,4 +143,4 @@ ex5 = ThoughtExercise(
     hints=["With teacher forcing, what does the LSTM see when it predicts the word at position t?"],
 )
 
-EXERCISES = collect(globals())
+EXERCISES = bind(globals())

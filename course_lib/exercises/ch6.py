@@ -10,8 +10,8 @@ from course_lib.exercises.core import (
     Mistake,
     ThoughtExercise,
     ValueExercise,
-    collect,
 )
+from course_lib.exercises.view import bind
 
 # -- reference solutions ----------------------------------------------------------------------
 
@@ -31,8 +31,6 @@ def masked_mean_loss(losses, targets, pad_id=0):
 _batch = np.array([[2, 10, 11, 3, 0, 0], [2, 12, 13, 14, 15, 3]], dtype=np.int32)
 
 ex1 = FunctionExercise(
-    6,
-    1,
     "Inputs and targets for teacher forcing",
     reference=shift_for_teacher_forcing,
     prompt="""
@@ -65,8 +63,6 @@ _losses = np.array([[1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 1.0, 1.0, 1.0, 1.0]])
 _targets = np.array([[10, 11, 3, 0, 0], [12, 13, 14, 15, 3]])
 
 ex2 = FunctionExercise(
-    6,
-    2,
     "A loss that ignores padding",
     reference=masked_mean_loss,
     prompt="""
@@ -94,8 +90,6 @@ ex2 = FunctionExercise(
 )
 
 ex3 = ThoughtExercise(
-    6,
-    3,
     "Reading the loss curves",
     prompt="""
         Training loss keeps falling every epoch; validation loss falls until epoch 4 and then
@@ -116,8 +110,6 @@ ex3 = ThoughtExercise(
 )
 
 ex4 = ValueExercise(
-    6,
-    4,
     "Steps per epoch",
     expected=469,
     prompt="""
@@ -135,4 +127,4 @@ ex4 = ValueExercise(
     ],
 )
 
-EXERCISES = collect(globals())
+EXERCISES = bind(globals())

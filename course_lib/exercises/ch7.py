@@ -13,8 +13,8 @@ from course_lib.exercises.core import (
     Mistake,
     ThoughtExercise,
     ValueExercise,
-    collect,
 )
+from course_lib.exercises.view import bind
 
 # -- reference solutions ----------------------------------------------------------------------
 
@@ -63,8 +63,6 @@ _cat = "the cat is on the mat".split()
 _refs = [_cat, "there is a cat on the mat".split()]
 
 ex1 = FunctionExercise(
-    7,
-    1,
     "Clipped n-gram precision",
     reference=clipped_precision,
     prompt="""
@@ -92,8 +90,6 @@ ex1 = FunctionExercise(
 )
 
 ex2 = FunctionExercise(
-    7,
-    2,
     "The brevity penalty",
     reference=brevity_penalty,
     prompt="""
@@ -116,8 +112,6 @@ ex2 = FunctionExercise(
 )
 
 ex3 = FunctionExercise(
-    7,
-    3,
     "The closest reference length",
     reference=closest_ref_length,
     prompt="""
@@ -148,8 +142,6 @@ ex3 = FunctionExercise(
 _lp = np.log(np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]]))
 
 ex4 = FunctionExercise(
-    7,
-    4,
     "One step of beam search",
     reference=beam_step,
     prompt="""
@@ -179,8 +171,6 @@ ex4 = FunctionExercise(
 )
 
 ex5 = ThoughtExercise(
-    7,
-    5,
     "The tutorial's BLEU-3",
     prompt="""
         The widely copied tutorial reports BLEU-3 with
@@ -203,8 +193,6 @@ ex5 = ThoughtExercise(
 )
 
 ex6 = ValueExercise(
-    7,
-    6,
     "Free matches from start and end words",
     expected=0.4,
     rtol=1e-3,
@@ -223,8 +211,6 @@ ex6 = ValueExercise(
 )
 
 ex7 = FunctionExercise(
-    7,
-    7,
     "Length normalisation",
     reference=best_caption,
     prompt="""
@@ -255,4 +241,4 @@ ex7 = FunctionExercise(
     ),
 )
 
-EXERCISES = collect(globals())
+EXERCISES = bind(globals())

@@ -11,8 +11,8 @@ from course_lib.exercises.core import (
     Mistake,
     ThoughtExercise,
     ValueExercise,
-    collect,
 )
+from course_lib.exercises.view import bind
 
 # -- reference solutions ----------------------------------------------------------------------
 
@@ -73,8 +73,6 @@ def _plain_mean(args, expected, got) -> str | None:
 
 
 ex1 = FunctionExercise(
-    8,
-    1,
     "Additive attention weights",
     reference=attention_weights,
     prompt="""
@@ -105,8 +103,6 @@ _alpha = np.array([[0.7, 0.2, 0.1, 0.0], [0.25, 0.25, 0.25, 0.25]])
 _regions = np.arange(24, dtype=float).reshape(2, 4, 3)
 
 ex2 = FunctionExercise(
-    8,
-    2,
     "The context vector",
     reference=context_vector,
     prompt="""
@@ -134,8 +130,6 @@ ex2 = FunctionExercise(
 )
 
 ex3 = ValueExercise(
-    8,
-    3,
     "The chance level of attention correctness",
     expected=0.0625,
     prompt="""
@@ -158,8 +152,6 @@ ex3 = ValueExercise(
 )
 
 ex4 = ValueExercise(
-    8,
-    4,
     "Flickr8k's grids in memory",
     expected=8091 * 196 * 512 * 2 / 2**30,
     rtol=0.01,
@@ -183,8 +175,6 @@ ex4 = ValueExercise(
 )
 
 ex5 = ThoughtExercise(
-    8,
-    5,
     "Where does the context say where?",
     prompt="""
         The context `z = Σ α_i a_i` is a weighted mean of region vectors. The course's model
@@ -207,4 +197,4 @@ ex5 = ThoughtExercise(
     hints=["Swap two region vectors and their weights: does `z` change?"],
 )
 
-EXERCISES = collect(globals())
+EXERCISES = bind(globals())

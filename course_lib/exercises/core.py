@@ -1,34 +1,28 @@
-"""Exercise checkers with instant, specific feedback, in the spirit of Kaggle's learntools.
+"""Exercise checkers with instant, specific feedback, in the spirit of Kaggle's learntools:
+this module only checks (learntools' ``problem.py``); :mod:`course_lib.exercises.view` shows
+the verdict to the student and :mod:`course_lib.exercises.cells` writes the notebook cells.
 
-Every exercise is an object with ``check(answer)``, ``hint(n=1)`` and ``solution()``:
+Every exercise has ``evaluate(answer)``, its verdict as a :class:`CheckResult`, ``hint_text(n)``
+and ``solution_markdown()``:
 
 * :class:`FunctionExercise` runs the student's function on test cases (edge cases included) and
   compares with the reference function;
 * :class:`ValueExercise` compares a predicted value (a shape, a count, a size) with the answer;
 * :class:`ThoughtExercise` is a question with a model answer and no automatic check.
 
-``check()`` never raises: an exception in the student's code is reported with the input that
+``evaluate()`` never raises: an exception in the student's code is reported with the input that
 caused it, and an answer not yet given (``...``, ``None`` or ``raise NotImplementedError()``)
-reports "not answered yet". It prints a line starting with ✓, ✗ or • and returns a
-:class:`CheckResult`. The one exception is grading: while nbgrader runs the notebook
-(:func:`grading`), a check that does not print ✓ also raises :class:`AnswerNotAccepted`, so the
-cell that calls it, an nbgrader autograder test, scores no points. Messages never give the
-answer away: a right value is confirmed without being repeated, and a wrong one is told what is
-wrong without being told the reference value.
-
-The book shows every exercise unanswered. The solution is written once, here, and the book shows
-it from :meth:`Exercise.solution_markdown` in a collapsed dropdown (see :func:`glue_solutions`).
-:meth:`Exercise.exercise_cell`, :meth:`Exercise.code_cell` and :meth:`Exercise.solution_cell`
-write the cells a chapter needs, and :func:`glue_cell` the hidden cell that glues the solutions.
+is "not answered yet". Its message starts with ✓, ✗ or •. Messages never give the answer away:
+a right value is confirmed without being repeated, and a wrong one is told what is wrong
+without being told the reference value. The solution is written once, here, and the book shows
+it from :meth:`Exercise.solution_markdown` in a collapsed dropdown.
 """
 
 from __future__ import annotations
 
-import ast
 import copy
 import inspect
 import math
-import os
 import signal
 import textwrap
 import threading
@@ -62,15 +56,6 @@ class CheckResult:
         """Show nothing: ``check()`` has already printed the message."""
 
 
-class AnswerNotAccepted(AssertionError):
-    """Raised by ``check()`` under nbgrader for a wrong or missing answer (see :func:`grading`)."""
-
-
-def grading() -> bool:
-    """Whether nbgrader is running the notebook (``nbgrader autograde`` or ``validate``)."""
-    return os.environ.get("NBGRADER_EXECUTION") in ("autograde", "validate")
-
-
 @dataclass(frozen=True)
 class Case:
     """One test case: positional arguments for the function, and an optional note."""
@@ -101,25 +86,6 @@ def _time_limit(seconds: int):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def _in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and hasattr(shell, "kernel")
-
-
-def _show_markdown(text: str) -> None:
-    """Display ``text`` as Markdown in a notebook, else print it."""
-    if _in_notebook():
-        from IPython.display import Markdown, display
-
-        display(Markdown(text))
-    else:
-        print(text)
 
 
 def not_answered(value: Any) -> bool:
@@ -174,40 +140,9 @@ def compare(
     """
     where = f" at {path}" if path else ""
     if isinstance(expected, np.ndarray):
-        try:
-            arr = np.asarray(got)
-        except Exception:
-            return f"expected an array{where}, got {type(got).__name__}"
-        if arr.dtype == object:
-            return f"expected a numeric array{where}, got {type(got).__name__}"
-        if arr.shape != expected.shape:
-            return f"expected shape {expected.shape}{where}, got shape {arr.shape}"
-        if check_dtype and arr.dtype != expected.dtype:
-            return f"expected dtype {expected.dtype}{where}, got dtype {arr.dtype}"
-        if expected.dtype.kind in "fc" or arr.dtype.kind in "fc":
-            close = np.isclose(arr, expected, rtol=rtol, atol=atol, equal_nan=True)
-            if not np.all(close):
-                index = tuple(int(i) for i in np.argwhere(~close)[0])
-                return (
-                    f"values differ{where}, first at index {index}"
-                    f" (expected {format_value(expected[index])}, got {format_value(arr[index])})"
-                )
-        elif not np.array_equal(arr, expected):
-            return f"values differ{where}"
-        return None
+        return _compare_array(expected, got, where, rtol=rtol, atol=atol, check_dtype=check_dtype)
     if _is_number(expected):
-        if not _is_number(got):
-            if isinstance(got, np.ndarray) and got.size == 1:
-                got = got.item()
-            else:
-                return f"expected a number{where}, got {type(got).__name__}"
-        if isinstance(expected, (float, np.floating)) or isinstance(got, (float, np.floating)):
-            if not math.isclose(float(got), float(expected), rel_tol=rtol, abs_tol=atol):
-                return f"expected {format_value(expected)}{where}, got {format_value(got)}"
-            return None
-        if int(got) != int(expected) or float(got) != int(got):
-            return f"expected {format_value(expected)}{where}, got {format_value(got)}"
-        return None
+        return _compare_number(expected, got, where, rtol=rtol, atol=atol)
     if isinstance(expected, (list, tuple)):
         if isinstance(got, np.ndarray):
             got = got.tolist()
@@ -237,15 +172,58 @@ def compare(
     return None
 
 
+def _compare_array(
+    expected: np.ndarray, got: Any, where: str, *, rtol: float, atol: float, check_dtype: bool
+) -> str | None:
+    """:func:`compare` for an expected array: its shape, then its values."""
+    try:
+        arr = np.asarray(got)
+    except Exception:
+        return f"expected an array{where}, got {type(got).__name__}"
+    if arr.dtype == object:
+        return f"expected a numeric array{where}, got {type(got).__name__}"
+    if arr.shape != expected.shape:
+        return f"expected shape {expected.shape}{where}, got shape {arr.shape}"
+    if check_dtype and arr.dtype != expected.dtype:
+        return f"expected dtype {expected.dtype}{where}, got dtype {arr.dtype}"
+    if expected.dtype.kind in "fc" or arr.dtype.kind in "fc":
+        close = np.isclose(arr, expected, rtol=rtol, atol=atol, equal_nan=True)
+        if not np.all(close):
+            index = tuple(int(i) for i in np.argwhere(~close)[0])
+            return (
+                f"values differ{where}, first at index {index}"
+                f" (expected {format_value(expected[index])}, got {format_value(arr[index])})"
+            )
+    elif not np.array_equal(arr, expected):
+        return f"values differ{where}"
+    return None
+
+
+def _compare_number(expected: Any, got: Any, where: str, *, rtol: float, atol: float) -> str | None:
+    """:func:`compare` for an expected number: floats within tolerance, integers exactly."""
+    if not _is_number(got):
+        if isinstance(got, np.ndarray) and got.size == 1:
+            got = got.item()
+        else:
+            return f"expected a number{where}, got {type(got).__name__}"
+    if isinstance(expected, (float, np.floating)) or isinstance(got, (float, np.floating)):
+        if not math.isclose(float(got), float(expected), rel_tol=rtol, abs_tol=atol):
+            return f"expected {format_value(expected)}{where}, got {format_value(got)}"
+        return None
+    if int(got) != int(expected) or float(got) != int(got):
+        return f"expected {format_value(expected)}{where}, got {format_value(got)}"
+    return None
+
+
 class Exercise:
-    """Base class: a numbered exercise with a title, a prompt, hints and a solution."""
+    """Base class: an exercise with a title, a prompt, hints and a solution, numbered by its
+    place in its chapter. It only checks: :meth:`evaluate` returns a :class:`CheckResult`, and
+    :class:`course_lib.exercises.view.ExerciseView` shows it to the student."""
 
     kind = "exercise"
 
     def __init__(
         self,
-        chapter: int,
-        number: int,
         title: str,
         *,
         prompt: str,
@@ -253,8 +231,10 @@ class Exercise:
         solution_text: str = "",
         explanation: str = "",
     ) -> None:
-        self.chapter = chapter
-        self.number = number
+        #: Its chapter and its place there, given by :func:`course_lib.exercises.view.bind`
+        #: (0 until then).
+        self.chapter = 0
+        self.number = 0
         self.title = title
         self.prompt = textwrap.dedent(prompt).strip()
         self.hints = [textwrap.dedent(h).strip() for h in hints]
@@ -291,47 +271,39 @@ class Exercise:
         return f"<{self.name} ({self.kind}): {self.title}>"
 
     # -- feedback ----------------------------------------------------------------------------
-    def _report(self, ok: bool | None, message: str) -> CheckResult:
-        text = f"{_SYMBOL[ok]} {self.name} ({self.title}): {message}"
-        # printed in lines of 80 characters: the book shows outputs without wrapping them
-        print(textwrap.fill(text, 80, subsequent_indent="  ", break_long_words=False,
-                            break_on_hyphens=False))  # fmt: skip
-        if ok is not True and grading():
-            raise AnswerNotAccepted(text)
-        return CheckResult(ok, text)
+    def _result(self, ok: bool | None, message: str) -> CheckResult:
+        return CheckResult(ok, f"{_SYMBOL[ok]} {self.name} ({self.title}): {message}")
 
     #: What "not answered yet" asks the student to do (depends on the kind of exercise).
     placeholder_advice = "Replace the placeholder with your answer"
 
     def _not_answered(self) -> CheckResult:
-        return self._report(
+        return self._result(
             None,
             f"not answered yet. {self.placeholder_advice} and run the cell again;"
             f" {self.name}.hint() gives a hint.",
         )
 
-    def check(self, answer: Any = None) -> CheckResult:  # pragma: no cover - overridden
-        """Check ``answer`` and print ✓ / ✗ / • with a specific message."""
+    def evaluate(self, answer: Any = None) -> CheckResult:  # pragma: no cover - overridden
+        """Check ``answer``: ✓ / ✗ / • and a specific message."""
         raise NotImplementedError
 
-    def hint(self, n: int = 1) -> None:
-        """Print hint number ``n`` (1-based); says so when there are no more."""
+    def hint_text(self, n: int = 1) -> str:
+        """Hint number ``n`` (1-based), or what to do when there is no such hint."""
         if not self.hints:
-            print(f"{self.name}: there are no hints for this exercise; try {self.name}.solution().")
-            return
+            return f"{self.name}: there are no hints for this exercise; try {self.name}.solution()."
         if n < 1 or n > len(self.hints):
-            print(
+            return (
                 f"{self.name}: there is no hint {n}; this exercise has {len(self.hints)}"
                 f" hint(s) ({self.name}.hint(1) … {self.name}.hint({len(self.hints)})),"
                 f" and {self.name}.solution() shows the answer."
             )
-            return
         more = (
             f" (more: {self.name}.hint({n + 1}))"
             if n < len(self.hints)
             else f" (no more hints; {self.name}.solution() shows the answer)"
         )
-        print(f"Hint {n}/{len(self.hints)} for {self.name}: {self.hints[n - 1]}{more}")
+        return f"Hint {n}/{len(self.hints)} for {self.name}: {self.hints[n - 1]}{more}"
 
     def solution_markdown(self) -> str:
         """The reference solution (and why) as Markdown: the one copy the book and Colab show."""
@@ -339,70 +311,6 @@ class Exercise:
         if self.explanation:
             parts.append(self.explanation)
         return "\n\n".join(parts)
-
-    def solution(self) -> None:
-        """Show the reference solution: Markdown in a notebook, plain text elsewhere."""
-        _show_markdown(f"**Solution to {self.heading}**\n\n{self.solution_markdown()}")
-
-    # -- cells for chapter authors -----------------------------------------------------------
-    def exercise_cell(self) -> str:
-        """The markdown cell: a ``{exercise}`` block titled with this exercise's number.
-
-        ``:nonumber:`` turns off sphinx-exercise's own count, so the number shown is always the
-        checker's (``ch3.ex2`` is "Exercise 3.2"), wherever the exercise sits in the chapter.
-        """
-        fence = _fence(self.prompt)
-        return (
-            f"{fence}{{exercise}} {self.number_text}: {self.title}\n"
-            f":label: {self.label}\n:nonumber:\n\n{self.prompt}\n{fence}"
-        )
-
-    def code_cell(self) -> str:
-        """The code cell the student completes (empty for thought exercises)."""
-        return ""
-
-    def answer_cell(self) -> str:
-        """The part of :meth:`code_cell` the student writes in: all of it but the check."""
-        return ""
-
-    def check_cell(self) -> str:
-        """The last line of :meth:`code_cell`, the check (the student edition's graded cell)."""
-        return ""
-
-    def solution_cell(self) -> str:
-        """The markdown cell: a collapsed ``{solution}`` showing the glued solution.
-
-        The solution itself is not in the notebook: :func:`glue_solutions` glues
-        :meth:`solution_markdown` under :attr:`glue_key` when the book is built.
-        """
-        return (
-            f"````{{solution}} {self.label}\n:class: dropdown\n\n"
-            f"```{{glue:md}} {self.glue_key}\n:format: myst\n```\n````"
-        )
-
-
-def _fence(text: str) -> str:
-    """A backtick fence longer than any run of backticks at the start of a line of ``text``."""
-    runs = [len(line) - len(line.lstrip("`")) for line in text.splitlines()]
-    return "`" * max(3, max(runs, default=0) + 1)
-
-
-def glue_cell(chapter: int) -> str:
-    """The hidden (``remove-cell``) code cell that glues chapter ``chapter``'s solutions."""
-    return f"from course_lib.exercises import glue_solutions\n\nglue_solutions(ch{chapter})"
-
-
-def glue_solutions(exercises: Any) -> None:
-    """Glue every exercise's :meth:`~Exercise.solution_markdown` for the book's dropdowns.
-
-    ``exercises`` is a chapter module (``ch3``) or a list of exercises. Needs myst-nb (the book
-    build); the glued Markdown is shown by ``{glue:md}`` inside each ``{solution}`` block.
-    """
-    from IPython.display import Markdown
-    from myst_nb import glue
-
-    for ex in getattr(exercises, "EXERCISES", exercises):
-        glue(ex.glue_key, Markdown(ex.solution_markdown()), display=False)
 
 
 #: Imports a reference solution's source needs, found by a name it uses.
@@ -421,8 +329,6 @@ class FunctionExercise(Exercise):
 
     def __init__(
         self,
-        chapter: int,
-        number: int,
         title: str,
         *,
         reference: Callable,
@@ -439,8 +345,6 @@ class FunctionExercise(Exercise):
         self.imports = [line for needle, line in _IMPORTS if needle in source]
         shown = "\n".join([*self.imports, "", "", source]) if self.imports else source
         super().__init__(
-            chapter,
-            number,
             title,
             prompt=prompt,
             hints=hints,
@@ -463,43 +367,12 @@ class FunctionExercise(Exercise):
 
     placeholder_advice = "Write the body of the function in place of raise NotImplementedError()"
 
-    def code_cell(self) -> str:
-        """The imports it needs, the ``def`` line (and docstring) over a stub, then the check.
-
-        The body is ``# YOUR CODE HERE`` and ``raise NotImplementedError()``, which
-        :meth:`check` reports as "not answered yet".
-        """
-        return f"{self.answer_cell()}\n\n\n{self.check_cell()}"
-
-    def answer_cell(self) -> str:
-        """The imports it needs and the ``def`` line (and docstring) over a stub."""
-        lines = self.source.splitlines()
-        func = ast.parse(self.source).body[0]
-        first = func.body[0]
-        has_docstring = isinstance(first, ast.Expr) and isinstance(
-            getattr(first, "value", None), ast.Constant
-        )
-        header_end = first.end_lineno if has_docstring else first.lineno - 1
-        imports = [*self.imports, "", ""] if self.imports else []
-        return "\n".join(
-            [
-                *imports,
-                *lines[:header_end],
-                f"    {STUB}",
-                "    raise NotImplementedError()",
-            ]
-        )
-
-    def check_cell(self) -> str:
-        """``ch3.ex2.check(merge_add)``."""
-        return f"{self.name}.check({self.func_name})"
-
-    def check(self, answer: Any = None) -> CheckResult:
+    def evaluate(self, answer: Any = None) -> CheckResult:
         """Run ``answer`` (the student's function) on every test case."""
         if not_answered(answer):
             return self._not_answered()
         if not callable(answer):
-            return self._report(
+            return self._result(
                 False,
                 f"expected a function, got {format_value(answer)} ({type(answer).__name__});"
                 f" pass the function itself: {self.name}.check({self.func_name}).",
@@ -519,17 +392,17 @@ class FunctionExercise(Exercise):
             except NotImplementedError:
                 return self._not_answered()
             except _TimeLimit:
-                return self._report(
+                return self._result(
                     False, f"{call}{note} took longer than {TIME_LIMIT_S} s (an endless loop?)"
                 )
             except Exception as err:  # the student's bug, reported, never raised
-                return self._report(
+                return self._result(
                     False, f"{call}{note} raised {type(err).__name__}: {err}".rstrip(": ")
                 )
             if got is Ellipsis:
                 return self._not_answered()
             if got is None and expected is not None:
-                return self._report(
+                return self._result(
                     False,
                     f"{call}{note}: expected {format_value(expected)}, got None"
                     " (did you forget `return`?)",
@@ -548,8 +421,8 @@ class FunctionExercise(Exercise):
                 extra = self.diagnose(case.args, expected, got) if self.diagnose else None
                 if extra:
                     message += f". {extra}"
-                return self._report(False, message)
-        return self._report(True, f"correct on all {len(self.cases)} test cases.")
+                return self._result(False, message)
+        return self._result(True, f"correct on all {len(self.cases)} test cases.")
 
 
 @dataclass
@@ -567,8 +440,6 @@ class ValueExercise(Exercise):
 
     def __init__(
         self,
-        chapter: int,
-        number: int,
         title: str,
         *,
         expected: Any,
@@ -581,8 +452,6 @@ class ValueExercise(Exercise):
         answer_name: str = "answer",
     ) -> None:
         super().__init__(
-            chapter,
-            number,
             title,
             prompt=prompt,
             hints=hints,
@@ -597,19 +466,7 @@ class ValueExercise(Exercise):
 
     placeholder_advice = "Replace the ... with your answer"
 
-    def code_cell(self) -> str:
-        """``answer = ...  # YOUR CODE HERE``, then the check."""
-        return f"{self.answer_cell()}\n{self.check_cell()}"
-
-    def answer_cell(self) -> str:
-        """``answer = ...  # YOUR CODE HERE``."""
-        return f"{self.answer_name} = ...  {STUB}"
-
-    def check_cell(self) -> str:
-        """``ch3.ex1.check(answer)``."""
-        return f"{self.name}.check({self.answer_name})"
-
-    def check(self, answer: Any = None) -> CheckResult:
+    def evaluate(self, answer: Any = None) -> CheckResult:
         """Compare the predicted value with the answer, without ever showing the answer.
 
         A right answer is confirmed (not repeated: the book must not give it away); a wrong one
@@ -622,7 +479,7 @@ class ValueExercise(Exercise):
         except Exception:
             reason = "could not compare it"
         if reason is None:
-            return self._report(
+            return self._result(
                 True, f"correct. {self.name}.solution() explains the reasoning, to compare."
             )
         for mistake in self.mistakes:
@@ -631,7 +488,7 @@ class ValueExercise(Exercise):
             except Exception:
                 matches = False
             if matches:
-                return self._report(
+                return self._result(
                     False, f"you answered {format_value(answer)}: {mistake.message}"
                 )
         same_kind = answer
@@ -640,7 +497,7 @@ class ValueExercise(Exercise):
         wanted, given = describe_kind(self.expected), describe_kind(same_kind)
         detail = f" (expected {wanted}, got {given})" if wanted != given else ""
         hint = f" Hint: {self.hints[0]}" if self.hints else ""
-        return self._report(
+        return self._result(
             False,
             f"you answered {format_value(answer)}, which is not right{detail}.{hint}"
             f" ({self.name}.solution() shows the answer and why.)",
@@ -671,29 +528,19 @@ class ThoughtExercise(Exercise):
 
     def __init__(
         self,
-        chapter: int,
-        number: int,
         title: str,
         *,
         prompt: str,
         model_answer: str,
         hints: Sequence[str] = (),
     ) -> None:
-        super().__init__(
-            chapter, number, title, prompt=prompt, hints=hints, solution_text=model_answer
-        )
+        super().__init__(title, prompt=prompt, hints=hints, solution_text=model_answer)
         self.model_answer = textwrap.dedent(model_answer).strip()
 
-    def check(self, answer: Any = None) -> CheckResult:
+    def evaluate(self, answer: Any = None) -> CheckResult:
         """Thought exercises have no automatic check: say how to see the model answer."""
-        return self._report(
+        return self._result(
             None,
             "this is a question to think about, with no automatic check. Write your answer down,"
             f" then compare it with the model answer: {self.name}.solution()",
         )
-
-
-def collect(module_globals: dict) -> list[Exercise]:
-    """The ``exK`` objects of a chapter module, in number order."""
-    found = [v for k, v in module_globals.items() if k.startswith("ex") and isinstance(v, Exercise)]
-    return sorted(found, key=lambda e: e.number)

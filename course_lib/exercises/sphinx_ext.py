@@ -2,7 +2,7 @@
 
 * **Exercise titles carry the checker's number.** An exercise is written
   ``{exercise} 3.2: Adding the image to every time step`` with ``:nonumber:`` (see
-  :meth:`course_lib.exercises.Exercise.exercise_cell`). sphinx-exercise would title it
+  :func:`course_lib.exercises.cells.exercise_cell`). sphinx-exercise would title it
   "Exercise (3.2: Adding …)" and its solution "Solution to Exercise (3.2: Adding …)"; a
   post-transform drops the parentheses, so the book reads "Exercise 3.2: Adding …", the number
   of ``ch3.ex2``. Titles that do not start with a number are left alone.

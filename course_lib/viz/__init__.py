@@ -33,7 +33,6 @@ from course_lib.viz.cnn import (
     draw_feature_shapes,
     plot_feature_maps,
     plot_filter_sets,
-    plot_filters,
 )
 from course_lib.viz.diagrams import draw_merge_diagram, draw_pipeline
 from course_lib.viz.evaluation import (
@@ -84,7 +83,6 @@ __all__ = [
     "plot_decoding_cost",
     "plot_feature_maps",
     "plot_filter_sets",
-    "plot_filters",
     "plot_history",
     "plot_lstm_gates",
     "plot_pca",

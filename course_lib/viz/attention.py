@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib.patches import Rectangle
 
 from course_lib.viz.diagrams import arrow, box
 from course_lib.viz.style import (
@@ -75,8 +76,6 @@ def _overlay(ax, picture: np.ndarray, heat: np.ndarray, box_: Box | None, top: f
     ax.imshow(heat, cmap="magma", alpha=0.6, vmin=0.0, vmax=top, interpolation="bilinear",
               extent=(-0.5, width - 0.5, height - 0.5, -0.5))  # fmt: skip
     if box_ is not None:
-        from matplotlib.patches import Rectangle
-
         x0, y0, x1, y1 = box_
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="white",
                                linestyle="--", linewidth=1.5))  # fmt: skip
@@ -188,9 +187,9 @@ def plot_attention_correctness(
     the box's share of the image (x, what even attention would put there). One marker per kind
     of word (:data:`KIND_MARKERS`); the dashed line is chance (y = x), the dotted one twice
     chance. Returns the ``Figure`` (one axis)."""
-    mass, chance = np.asarray(mass, dtype=float), np.asarray(chance, dtype=float)
+    on_box, even = np.asarray(mass, dtype=float), np.asarray(chance, dtype=float)
     kinds = list(kinds)
-    if not len(mass) == len(chance) == len(kinds) or not len(mass):
+    if not len(on_box) == len(even) == len(kinds) or not len(on_box):
         raise ValueError("plot_attention_correctness: mass, chance and kinds differ or are empty")
     unknown = set(kinds) - set(KIND_MARKERS)
     if unknown:
@@ -201,9 +200,9 @@ def plot_attention_correctness(
     for kind, marker in KIND_MARKERS.items():
         rows = np.array([k == kind for k in kinds])
         if rows.any():
-            ax.scatter(chance[rows], mass[rows], s=14, marker=marker, alpha=0.6,
+            ax.scatter(even[rows], on_box[rows], s=14, marker=marker, alpha=0.6,
                        color=colours[kind], label=f"{kind} words ({int(rows.sum())})")  # fmt: skip
-    edge = float(max(chance.max(), 1e-3)) * 1.05
+    edge = float(max(even.max(), 1e-3)) * 1.05
     ax.plot([0, edge], [0, edge], "k--", linewidth=1, label="chance (even attention)")
     ax.plot([0, edge / 2], [0, edge], "k:", linewidth=1, label="twice chance")
     ax.set_xlim(0, edge)

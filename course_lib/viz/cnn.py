@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.patches import Rectangle
 
 from course_lib.viz.style import (
     BOX_COLOURS,
@@ -19,50 +21,6 @@ from course_lib.viz.style import (
     finish,
     grid_shape,
 )
-
-
-def plot_filters(
-    kernel: np.ndarray,
-    *,
-    n: int | None = 24,
-    ncols: int = 8,
-    title: str | None = None,
-    channel: int | None = None,
-):
-    """The filters of a convolution layer, one small image per filter.
-
-    ``kernel``: the layer's weights, shape (kh, kw, in_channels, filters) (Keras layout, e.g.
-    ``layer.get_weights()[0]``). With 3 input channels each filter is drawn as an RGB patch
-    (each filter rescaled to 0–1 on its own); otherwise input ``channel`` (default 0) is drawn
-    in a diverging colour map (red positive, blue negative). ``n``: how many filters (default
-    24; None for all). Returns the ``Figure`` with one axis per filter, titled ``f<k>``.
-    """
-    kernel = np.asarray(kernel, dtype=float)
-    if kernel.ndim != 4:
-        raise ValueError(f"plot_filters: expected (kh, kw, in, filters), got shape {kernel.shape}")
-    count = kernel.shape[-1] if n is None else min(n, kernel.shape[-1])
-    rgb = kernel.shape[2] == 3 and channel is None
-    nrows, ncols = grid_shape(count, ncols)
-    panel = PAGE_WIDTH_IN / ncols
-    fig, axes = figure(nrows, ncols, height=(panel + 0.2) * nrows + (0.35 if title else 0))
-    limit = float(np.abs(kernel).max()) or 1.0
-    for k, ax in enumerate(axes.flat):
-        if k >= count:
-            fig.delaxes(ax)
-            continue
-        w = kernel[..., k]
-        if rgb:
-            lo, hi = w.min(), w.max()
-            ax.imshow((w - lo) / ((hi - lo) or 1.0), interpolation="nearest")
-        else:
-            ax.imshow(w[..., channel or 0], cmap="RdBu_r", vmin=-limit, vmax=limit,
-                      interpolation="nearest")  # fmt: skip
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(f"f{k}", fontsize=SMALL)
-    if title:
-        fig.suptitle(title)
-    return finish(fig)
 
 
 def plot_feature_maps(
@@ -113,8 +71,6 @@ def plot_feature_maps(
 def _filter_mosaic(kernel: np.ndarray, count: int, ncols: int, channel: int | None) -> np.ndarray:
     """The first ``count`` filters of ``kernel`` (kh, kw, in, filters) tiled ``ncols`` wide as
     one RGB image in [0, 1], filters one pixel apart on white."""
-    from matplotlib import colormaps
-
     kh, kw, channels, _ = kernel.shape
     nrows = int(np.ceil(count / ncols))
     mosaic = np.ones((nrows * (kh + 1) - 1, ncols * (kw + 1) - 1, 3))
@@ -193,8 +149,6 @@ def draw_feature_shapes(model, layers: Sequence[str] | None = None, *, title: st
     layer's name is written above. The shapes are read from ``model``, so the picture is always
     the model's. Returns the ``Figure`` (one axis).
     """
-    from matplotlib.patches import Rectangle
-
     if layers is None:
         kinds = ("ReLU", "MaxPooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling2D", "Flatten")
         layers = [model.layers[0].name]

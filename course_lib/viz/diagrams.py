@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from matplotlib.patches import FancyBboxPatch
 
 from course_lib.viz.style import BOX_COLOURS, FONT, SMALL, TITLE, figure, finish
 
@@ -13,8 +14,6 @@ def box(ax, x: float, y: float, text: str, kind: str, *, w: float = 1.5, h: floa
     """Draw a rounded box of colour ``BOX_COLOURS[kind]`` centred at (x, y) with ``text``;
     returns ``(x, y, w, h)`` for :func:`arrow`. A ``"highlight"`` box is not told by its colour
     alone: it has a thick border and bold text too."""
-    from matplotlib.patches import FancyBboxPatch
-
     highlight = kind == "highlight"
     ax.add_patch(
         FancyBboxPatch(
@@ -77,10 +76,8 @@ def draw_pipeline(highlight: Sequence[str] | str | None = None, *, title: str | 
     stage keys of :data:`PIPELINE_STAGES` to colour (e.g. ``"cnn"`` in the CNN chapter).
     Returns the ``Figure`` (one axis).
     """
-    if isinstance(highlight, str):
-        highlight = [highlight]
-    highlight = set(highlight or ())
-    unknown = highlight - set(PIPELINE_STAGES)
+    chosen = {highlight} if isinstance(highlight, str) else set(highlight or ())
+    unknown = chosen - set(PIPELINE_STAGES)
     if unknown:
         raise ValueError(
             f"draw_pipeline: unknown stages {sorted(unknown)}; choose from {list(PIPELINE_STAGES)}"
@@ -89,7 +86,7 @@ def draw_pipeline(highlight: Sequence[str] | str | None = None, *, title: str | 
     ax = axes[0, 0]
     dx, dy = 1.75, -0.95
     boxes = {
-        key: box(ax, col * dx, row * dy, text, "highlight" if key in highlight else kind)
+        key: box(ax, col * dx, row * dy, text, "highlight" if key in chosen else kind)
         for key, (col, row, text, kind) in PIPELINE_STAGES.items()
     }
     for a, b in (

@@ -5,9 +5,8 @@ Meaning is never carried by colour alone: matched n-grams are marked ✓, unmatc
 the reason written out, kept beam candidates ✓ with a solid border, dropped ones ✗ with a dashed
 border, correct captions are dots and wrong ones crosses.
 
-:func:`beam_trace` records every candidate that beam search scores for one image, with the rule
-of :func:`course_lib.decoding.beam_search_decode` (the tests check that both pick the same
-caption); :func:`draw_beam_search` draws such a trace.
+:func:`draw_beam_search` draws the trace of a beam search, every candidate it scored for one
+image (:func:`course_lib.decoding.beam_trace`).
 """
 
 from __future__ import annotations
@@ -17,8 +16,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib.patches import Rectangle
 
-from course_lib.viz.style import PAGE_WIDTH_IN, SMALL, figure, finish
+from course_lib.viz.style import PAGE_WIDTH_IN, SMALL, figure, finish, plt
 
 _MATCHED = "#b6d7a8"  # green: the n-gram counts
 _CLIPPED = "#f9cb9c"  # orange: in a reference, but used up
@@ -113,8 +113,8 @@ def draw_ngram_matches(
             prefix, colour, style, hatch = marks[state]
             xy, w, h = (x_of(i) + 0.03, lane_y + 0.025), n * col - 0.06, lane_h - 0.05
             # the fill (hatched in a light grey), then the border (its line style by status)
-            ax.add_patch(_rectangle(xy, w, h, fc=colour, ec="0.72", hatch=hatch, lw=0))
-            ax.add_patch(_rectangle(xy, w, h, fc="none", ec="0.25", ls=style, lw=1.0))
+            ax.add_patch(Rectangle(xy, w, h, fc=colour, ec="0.72", hatch=hatch, lw=0))
+            ax.add_patch(Rectangle(xy, w, h, fc="none", ec="0.25", ls=style, lw=1.0))
             ax.text(x_of(i + n / 2), lane_y + lane_h / 2, prefix + " ".join(hyp[i : i + n]),
                     ha="center", va="center", fontsize=SMALL,
                     bbox={"fc": "white", "ec": "none", "pad": 0.8, "alpha": 0.9})  # fmt: skip
@@ -127,15 +127,7 @@ def draw_ngram_matches(
     return _close(fig)
 
 
-def _rectangle(xy, w, h, **kw):
-    from matplotlib.patches import Rectangle
-
-    return Rectangle(xy, w, h, **kw)
-
-
 def _close(fig):
-    from course_lib.viz.style import plt
-
     plt().close(fig)
     return fig
 
@@ -145,116 +137,18 @@ def _close(fig):
 # --------------------------------------------------------------------------------------------
 
 
-def beam_trace(
-    model: Any,
-    features: np.ndarray,
-    vocab: Any,
-    max_tokens: int,
-    beam_width: int = 3,
-    length_normalisation: float = 0.0,
-) -> dict[str, Any]:
-    """Every candidate that beam search scores for **one** image, step by step.
-
-    The rule is :func:`course_lib.decoding.beam_search_decode`'s: at each step every beam is
-    extended by every word, a candidate's score is its log-probability divided by
-    ``length ** length_normalisation``, the ``beam_width`` best are kept (ties: earlier beam,
-    then lower word id), and a beam that has produced ``<end>`` is carried on unchanged.
-    ``model``: a caption model or anything with ``init``/``step``/``select``; ``features``:
-    one image's feature vector (D,) (or a batch of one).
-
-    Returns ``{"steps", "caption", "log_prob", "score", "chosen", "beam_width",
-    "length_normalisation"}`` (``chosen``: the answer's place in the last step's beam):
-    ``steps[t]`` is a list of candidates, dicts with ``tokens`` (the caption so far, ``<end>``
-    included once it has ended), ``word`` (the word added; ``None`` for a carried ended
-    beam), ``log_prob``, ``score``, ``parent`` (the beam it extends: an index into the
-    previous step's ``kept`` list), ``ended`` and ``kept`` (its place in the beam or ``None``);
-    ``caption`` is the chosen caption (words, without ``<end>``).
-    """
-    from course_lib.decoding import _TINY, _never, _step_model
-
-    if beam_width < 1:
-        raise ValueError(f"beam_width must be >= 1, got {beam_width}")
-    step_model = _step_model(model)
-    feats = np.asarray(features, dtype=np.float32)
-    feats = feats[None] if feats.ndim == 1 else feats
-    if len(feats) != 1:
-        raise ValueError(f"beam_trace follows one image; got {len(feats)} feature vectors")
-    k, norm = beam_width, float(length_normalisation)
-    state = step_model.select(step_model.init(feats), np.zeros(k, dtype=np.int64))
-    words = np.full(k, vocab.start_id, dtype=np.int32)
-    log_prob = np.full(k, -np.inf)
-    log_prob[0] = 0.0
-    lengths = np.zeros(k, dtype=np.int64)
-    finished = np.zeros(k, dtype=bool)
-    prefixes: list[list[str]] = [[] for _ in range(k)]
-    steps: list[list[dict[str, Any]]] = []
-    for t in range(max_tokens):
-        probs, state = step_model.step(words, state)
-        probs = _never(np.asarray(probs), vocab)
-        vocab_size = probs.shape[-1]
-        step_lp = np.log(np.maximum(probs, _TINY))
-        step_lp[finished] = -np.inf
-        step_lp[finished, vocab.pad_id] = 0.0
-        cand_lp = log_prob[:, None] + step_lp  # (k, V)
-        cand_len = np.where(finished, lengths, t + 1)[:, None]
-        cand_score = cand_lp / np.maximum(cand_len, 1) ** norm if norm else cand_lp
-        best = np.argsort(-cand_score.ravel(), kind="stable")[:k]
-        slot_of = {int(b): s for s, b in enumerate(best)}
-        candidates = []
-        for parent in range(k):
-            for word in range(vocab_size):
-                lp = cand_lp[parent, word]
-                if not np.isfinite(lp):
-                    continue
-                carried = bool(finished[parent])
-                token = None if carried else vocab.id_to_token[word]
-                candidates.append({
-                    "tokens": prefixes[parent] + ([] if carried else [token]),
-                    "word": token,
-                    "log_prob": float(lp),
-                    "score": float(cand_score[parent, word]),
-                    "parent": parent,
-                    "ended": carried or word == vocab.end_id,
-                    "kept": slot_of.get(parent * vocab_size + word),
-                })  # fmt: skip
-        steps.append(candidates)
-        parent, word = best // vocab_size, best % vocab_size
-        was_finished = finished[parent]
-        log_prob = cand_lp.ravel()[best]
-        lengths = np.where(was_finished, lengths[parent], t + 1)
-        prefixes = [
-            prefixes[p] + ([] if f else [vocab.id_to_token[w]])
-            for p, w, f in zip(parent, word, was_finished, strict=True)
-        ]
-        finished = was_finished | (word == vocab.end_id)
-        state = step_model.select(state, parent)
-        words = np.where(was_finished, vocab.end_id, word).astype(np.int32)
-        if finished[np.isfinite(log_prob)].all():
-            break
-    final = log_prob / np.maximum(lengths, 1) ** norm if norm else log_prob
-    choice = int(final.argmax())
-    return {
-        "steps": steps,
-        "caption": vocab.decode(vocab.encode(prefixes[choice], add_start_end=False)),
-        "log_prob": float(log_prob[choice]),
-        "score": float(final[choice]),
-        "chosen": choice,
-        "beam_width": k,
-        "length_normalisation": norm,
-    }
-
-
 def draw_beam_search(
     trace: dict[str, Any],
     *,
     max_shown: int = 6,
     min_log_prob: float = -15.0,
 ):
-    """A beam search drawn from :func:`beam_trace`: one row per step, its candidates from best
-    to worst (at most ``max_shown``), each with the word it adds and its score; a line joins
-    it to the beam it extends. Kept candidates: ✓, solid border; dropped: ✗, dashed border,
-    grey; the chosen caption's last candidate: ★. Candidates less probable than
-    ``exp(min_log_prob)`` (impossible words of a hand-made model) are not drawn.
+    """A beam search drawn from its trace (:func:`course_lib.decoding.beam_trace`): one row
+    per step, its candidates from best to worst (at most ``max_shown``), each with the word it
+    adds and its score; a line joins it to the beam it extends. Kept candidates: ✓, solid
+    border; dropped: ✗, dashed border, grey; the chosen caption's last candidate: ★.
+    Candidates less probable than ``exp(min_log_prob)`` (impossible words of a hand-made
+    model) are not drawn.
     Returns the ``Figure`` (one axis).
     """
     steps = trace["steps"]
@@ -288,26 +182,26 @@ def draw_beam_search(
         ax.text(0.05, y, f"step {t + 1}", fontsize=SMALL, va="center")
         for j, cand in enumerate(row):
             x = label_w + j * col + col / 2
-            kept = cand["kept"] is not None
+            is_kept = cand["kept"] is not None
             star = t == last and cand["kept"] == trace["chosen"]
-            if kept:
+            if is_kept:
                 where[t, cand["kept"]] = (x, y)
-            mark = "★ " if star else ("✓ " if kept else "✗ ")
+            mark = "★ " if star else ("✓ " if is_kept else "✗ ")
             word = cand["word"] if cand["word"] is not None else "(ended)"
             ax.add_patch(
-                _rectangle((x - box_w / 2, y - box_h / 2), box_w, box_h,
-                           fc=_KEPT if kept else "white", ec="0.2" if kept else "0.55",
-                           ls="-" if kept else "--", lw=2.0 if star else 1.0)
+                Rectangle((x - box_w / 2, y - box_h / 2), box_w, box_h,
+                           fc=_KEPT if is_kept else "white", ec="0.2" if is_kept else "0.55",
+                           ls="-" if is_kept else "--", lw=2.0 if star else 1.0)
             )  # fmt: skip
-            colour = "black" if kept else "0.4"
+            colour = "black" if is_kept else "0.4"
             ax.text(x, y - 0.1, mark + word, ha="center", va="center", fontsize=SMALL,
                     color=colour, weight="bold" if star else "normal")  # fmt: skip
             ax.text(x, y + 0.12, f"{cand['score']:.2f}", ha="center", va="center",
                     fontsize=SMALL, color=colour)  # fmt: skip
             if t > 0 and (t - 1, cand["parent"]) in where:
                 px, py = where[t - 1, cand["parent"]]
-                ax.plot([px, x], [py + box_h / 2, y - box_h / 2], color="0.3" if kept else "0.7",
-                        ls="-" if kept else ":", lw=1.0, zorder=0)  # fmt: skip
+                line = {"color": "0.3", "ls": "-"} if is_kept else {"color": "0.7", "ls": ":"}
+                ax.plot([px, x], [py + box_h / 2, y - box_h / 2], lw=1.0, zorder=0, **line)
     score = "log-probability / length" if normalised else "log-probability"
     if normalised and trace["length_normalisation"] != 1:
         score += f"^{trace['length_normalisation']:g}"
@@ -329,13 +223,13 @@ def draw_beam_search(
 def plot_per_image_scores(values: Sequence[float], *, xlabel: str, title: str = "", bins: int = 30):
     """A histogram of one score per image with its mean marked (dashed line, value in the
     legend). Returns the ``Figure`` (one axis)."""
-    values = np.asarray(values, dtype=float)
-    if values.size == 0:
+    scores = np.asarray(values, dtype=float)
+    if scores.size == 0:
         raise ValueError("plot_per_image_scores: no values")
     fig, axes = figure(height=3.0, width=5.5)
     ax = axes[0, 0]
-    ax.hist(values, bins=bins, color="tab:purple", alpha=0.8)
-    ax.axvline(values.mean(), color="k", ls="--", label=f"mean = {values.mean():.2f}")
+    ax.hist(scores, bins=bins, color="tab:purple", alpha=0.8)
+    ax.axvline(scores.mean(), color="k", ls="--", label=f"mean = {scores.mean():.2f}")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("images")
     if title:

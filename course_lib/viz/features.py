@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import matplotlib.patheffects as effects
 import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 
 from course_lib.viz.style import BOX_COLOURS, SMALL, TITLE, figure, finish, plt
 
@@ -39,8 +42,6 @@ def draw_vgg16(*, grid: bool = True, title: str | None = None):
     side, with its output shape, and the cut the course makes after ``fc2`` (the feature
     vector); with ``grid``, also the last convolutional map ``block5_conv3`` marked as the grid
     of region vectors that attention reads. Returns the ``Figure`` (one axis)."""
-    from matplotlib.patches import Rectangle
-
     fig, axes = figure(height=3.6)
     ax = axes[0, 0]
     for k, (label, layer, shape) in enumerate(VGG16_STAGES):
@@ -147,6 +148,20 @@ def _colour(value: Any):
     return value
 
 
+def _styles(
+    labels: Sequence[Any] | None, given: Mapping[Any, Any] | None, cycle: Sequence[Any], what: str
+) -> tuple[list[Any], Mapping[Any, Any]]:
+    """The labels in order (``given``'s, else of appearance; ``[None]`` without labels) and
+    each one's style: ``given``, else the ``cycle`` in that order; ValueError naming the labels
+    ``given`` has no ``what`` for."""
+    names = [None] if labels is None else _in_order(labels, given)
+    if given is None:
+        return names, {name: cycle[k % len(cycle)] for k, name in enumerate(names)}
+    if missing := set(names) - set(given):
+        raise ValueError(f"plot_pca: no {what} given for {sorted(missing, key=str)}")
+    return names, given
+
+
 def plot_pca(
     coords: np.ndarray,
     explained: Sequence[float],
@@ -179,16 +194,9 @@ def plot_pca(
         raise ValueError(f"plot_pca: coords must be (n, 2), got {coords.shape}")
     if len(colour_labels) != n or (marker_labels is not None and len(marker_labels) != n):
         raise ValueError("plot_pca: one colour label (and marker label) per point is needed")
-    colour_names = _in_order(colour_labels, colours)
-    if colours is None:
-        colours = {name: f"C{k % 10}" for k, name in enumerate(colour_names)}
-    elif missing := set(colour_names) - set(colours):
-        raise ValueError(f"plot_pca: no colour given for {sorted(missing)}")
-    marker_names = [None] if marker_labels is None else _in_order(marker_labels, markers)
-    if markers is None:
-        markers = {name: _MARKERS[k % len(_MARKERS)] for k, name in enumerate(marker_names)}
-    elif missing := set(marker_names) - set(markers):
-        raise ValueError(f"plot_pca: no marker given for {sorted(missing)}")
+    palette = [f"C{k}" for k in range(10)]
+    colour_names, colours = _styles(colour_labels, colours, palette, "colour")
+    marker_names, markers = _styles(marker_labels, markers, _MARKERS, "marker")
     colour_of = np.asarray(colour_labels, dtype=object)
     marker_of = np.asarray(marker_labels if marker_labels is not None else [None] * n, object)
     fig, axes = figure(1, 2, height=4.3, gridspec_kw={"width_ratios": [2.1, 1]})
@@ -199,8 +207,6 @@ def plot_pca(
             if pick.any():
                 ax.scatter(coords[pick, 0], coords[pick, 1], s=14, marker=markers[mname],
                            alpha=0.65, color=_colour(colours[cname]), linewidths=0)  # fmt: skip
-    import matplotlib.patheffects as effects
-
     halo = [effects.withStroke(linewidth=3, foreground="white")]
     for cname in colour_names:
         centre = np.median(coords[colour_of == cname], axis=0)
@@ -209,8 +215,6 @@ def plot_pca(
     ax.set_xlabel("component 1")
     ax.set_ylabel("component 2")
     ax.set_title(title, fontsize=SMALL + 1)
-    from matplotlib.lines import Line2D
-
     colour_handles = [
         Line2D([], [], marker="o", ls="", color=_colour(colours[c]), label=c) for c in colour_names
     ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib.patches import Rectangle
 
 from course_lib.viz.style import FONT, PAGE_WIDTH_IN, SMALL, figure, finish, wrap
 
@@ -15,8 +16,6 @@ WORD, RESERVED, PADDING, TARGET = "#cfe3ff", "#ffd9a0", "#e6e6e6", "#d9f0d3"
 
 def _cell(ax, x: float, y: float, w: float, text: str, colour: str, h: float = 0.8, **kw):
     """A box ``w`` × ``h`` centred at (x, y) (data units) with ``text``."""
-    from matplotlib.patches import Rectangle
-
     ax.add_patch(Rectangle((x - w / 2, y - h / 2), w, h, facecolor=colour, edgecolor="white"))
     if text:
         ax.text(x, y, text, ha="center", va="center", fontsize=SMALL, **kw)
@@ -114,19 +113,19 @@ def plot_caption_lengths(lengths: Sequence[int]):
     """A histogram of caption lengths in tokens (``<start>`` and ``<end>`` included), with the
     95th percentile and the longest caption (the row length every caption is padded to)
     marked. Returns the ``Figure`` (one axis)."""
-    lengths = np.asarray(lengths, dtype=int)
-    if lengths.size == 0:
+    counts = np.asarray(lengths, dtype=int)
+    if counts.size == 0:
         raise ValueError("plot_caption_lengths: no captions")
-    p95, longest = float(np.percentile(lengths, 95)), int(lengths.max())
+    p95, longest = float(np.percentile(counts, 95)), int(counts.max())
     fig, axes = figure(height=2.9)
     ax = axes[0, 0]
-    ax.hist(lengths, bins=np.arange(lengths.min(), longest + 2) - 0.5, color="tab:blue")
+    ax.hist(counts, bins=np.arange(counts.min(), longest + 2) - 0.5, color="tab:blue")
     ax.axvline(p95, color="tab:orange", ls="--", label=f"95 % are ≤ {p95:.0f}")
     ax.axvline(longest, color="tab:red", ls="--", label=f"longest = {longest}")
     ax.set_xlabel("caption length in tokens, with <start> and <end>")
     ax.set_ylabel("captions")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_title(f"Caption lengths (mean {lengths.mean():.1f})")
+    ax.set_title(f"Caption lengths (mean {counts.mean():.1f})")
     ax.legend()
     return finish(fig)
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib.colors import ListedColormap
 
 from course_lib.viz.style import BOX_COLOURS, FONT, SMALL, figure, finish
 
 #: The three set-ups of :func:`draw_rnn_patterns`: title → (inputs, outputs), one per step
 #: (``None``: nothing goes in or comes out at that step).
-RNN_PATTERNS = {
+RNN_PATTERNS: dict[str, tuple[list[str | None], list[str | None]]] = {
     "one-to-many (captioning)": (
         ["image", None, None, None],
         ["a", "red", "circle", "<end>"],
@@ -93,8 +94,6 @@ def draw_lstm_weights(input_dim: int, units: int):
 
     Returns the ``Figure`` (one axis).
     """
-    from matplotlib.colors import ListedColormap
-
     if input_dim < 1 or units < 1:
         raise ValueError(f"draw_lstm_weights: sizes must be positive, got {input_dim}, {units}")
     rows = input_dim + units + 1
@@ -186,8 +185,8 @@ def plot_step_dependence(norms: Mapping[str, Sequence[float]], *, title: str | N
         raise ValueError("plot_step_dependence: no curves given")
     fig, axes = figure(height=3.0)
     ax = axes[0, 0]
-    for (name, values), marker in zip(norms.items(), "os^v", strict=False):
-        values = np.asarray(values, dtype=float)
+    for (name, curve), marker in zip(norms.items(), "os^v", strict=False):
+        values = np.asarray(curve, dtype=float)
         ax.semilogy(np.arange(1, len(values) + 1), values, marker=marker, markersize=3.5,
                     label=name)  # fmt: skip
     ax.set_xlabel("input step t")

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from course_lib.data.images import load_image
+
 #: Pixels per inch of every figure (the PNG the notebook shows has this many per inch).
 DPI = 100
 #: Width of the book's text column in a 1280-pixel-wide window (measured in Chromium).
@@ -45,7 +47,9 @@ BOX_COLOURS = {
 
 
 def plt():
-    """``matplotlib.pyplot``, imported on first use."""
+    """``matplotlib.pyplot``, imported when the first figure is made, not when ``course_lib.viz``
+    is: importing pyplot fixes matplotlib's backend, which a notebook or a test may still
+    choose (``matplotlib.use``) after importing the course."""
     import matplotlib.pyplot as pyplot
 
     return pyplot
@@ -98,8 +102,6 @@ def wrap(text: str, width_in: float, fontsize: float = SMALL) -> str:
 def as_image(image: Any) -> np.ndarray:
     """An image given as an array (H, W[, C]) or a path, as an array ``imshow`` can draw."""
     if isinstance(image, (str, os.PathLike)):
-        from course_lib.data.images import load_image
-
         return load_image(image)
     array = np.asarray(image)
     if array.ndim == 3 and array.shape[-1] == 1:

@@ -76,14 +76,14 @@ def table(
     the first row's keys). Floats use ``floatfmt``; token lists are joined with spaces; ``|``
     is escaped. Make it the last expression of a cell (or ``display(...)`` it).
     """
-    rows = list(rows)
-    if rows and isinstance(rows[0], Mapping):
-        columns = list(columns if columns is not None else rows[0].keys())
-        rows = [[r.get(c, "") for c in columns] for r in rows]  # type: ignore[union-attr]
+    given: list[Any] = list(rows)
+    if given and isinstance(given[0], Mapping):
+        columns = list(columns if columns is not None else given[0].keys())
+        given = [[r.get(c, "") for c in columns] for r in given]
     if columns is None:
         raise ValueError("table: give the column names (or rows as dicts)")
     columns = [str(c) for c in columns]
-    rows = [list(r) for r in rows]
+    rows = [list(r) for r in given]
     for k, row in enumerate(rows):
         if len(row) != len(columns):
             raise ValueError(

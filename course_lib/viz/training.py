@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib.patches import Rectangle
 
 from course_lib.viz.style import SMALL, figure, finish
 
@@ -59,8 +60,6 @@ def draw_training_timeline(patience: int = 3, disconnect_at: int = 3):
 
 def _epoch_box(xy, w: float, h: float, colour: str, *, best: bool = False):
     """An epoch's box for :func:`draw_training_timeline` (a thick orange edge for the best)."""
-    from matplotlib.patches import Rectangle
-
     edge, width = ("#b45f06", 2.0) if best else ("0.3", 1.0)
     return Rectangle(xy, w, h, facecolor=colour, edgecolor=edge, linewidth=width)
 

@@ -11,10 +11,10 @@ SIZE, BATCH, SHARD = 16, 2, 2
 
 def extract(root, data_dir, progress: bool = False):
     from course_lib.data import load_dataset
-    from course_lib.features import extract_features
+    from course_lib.features import FeatureRequest, extract_features
 
     dataset = load_dataset(root, name="tiny")
-    return extract_features(
+    request = FeatureRequest(
         dataset,
         "smallcnn",
         weights=None,
@@ -24,6 +24,7 @@ def extract(root, data_dir, progress: bool = False):
         shard_size=SHARD,
         progress=progress,
     )
+    return extract_features(request)
 
 
 if __name__ == "__main__":

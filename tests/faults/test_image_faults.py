@@ -12,6 +12,7 @@ from PIL import Image
 from course_lib.data import images as images_module
 from course_lib.data import load_dataset
 from course_lib.data.images import ImageError, load_image
+from course_lib.features import FeatureRequest, extract_features
 
 from .helpers import jpeg_bytes, png_bytes, scene_image, write_dataset
 
@@ -151,8 +152,6 @@ ODD_BUT_FINE = {
 @pytest.fixture(scope="module")
 def mixed_extraction(tmp_path_factory):
     """Extract features of a folder holding good, odd and broken images (once per module)."""
-    from course_lib.features import extract_features
-
     root = tmp_path_factory.mktemp("mixed") / "mixed"
     files = {name: jpeg_bytes(scene_image(10 + k)) for k, name in enumerate(GOOD)}
     files.update({name: make() for name, make in ODD_BUT_FINE.items()})
@@ -163,7 +162,7 @@ def mixed_extraction(tmp_path_factory):
     from contextlib import redirect_stdout
 
     with redirect_stdout(out):
-        store = extract_features(
+        request = FeatureRequest(
             dataset,
             "smallcnn",
             weights=None,
@@ -172,6 +171,7 @@ def mixed_extraction(tmp_path_factory):
             batch_size=4,
             progress=False,
         )
+        store = extract_features(request)
     return store, out.getvalue(), dataset
 
 
@@ -197,15 +197,13 @@ def test_extraction_counts_each_skipped_image_with_its_reason(mixed_extraction):
 
 def test_extraction_of_an_odd_image_matches_a_plain_rgb_copy_of_it(mixed_extraction, tmp_path):
     """Grayscale and CMYK files give the features of their RGB rendering, not garbage."""
-    from course_lib.features import extract_features
-
     store, _, dataset = mixed_extraction
     rgb = {}
     for name in ("gray.jpg", "cmyk.jpg"):
         with Image.open(dataset.image_path(name)) as image:
             rgb[name] = png_bytes(image.convert("RGB"))
     write_dataset(tmp_path / "rgb", rgb)
-    copy = extract_features(
+    request = FeatureRequest(
         load_dataset(tmp_path / "rgb", name="rgb"),
         "smallcnn",
         weights=None,
@@ -213,6 +211,7 @@ def test_extraction_of_an_odd_image_matches_a_plain_rgb_copy_of_it(mixed_extract
         data_dir=tmp_path / "data",
         progress=False,
     )
+    copy = extract_features(request)
     for name in rgb:
         np.testing.assert_allclose(
             store[name], copy[name], rtol=0.05, atol=0.05 * float(np.abs(copy[name]).max())
