@@ -110,7 +110,7 @@ CLAIMS: dict[str, list[str]] = {
         "NumPy and the Keras layer agree to float32 rounding",
         "(mini) attention correctness is at least three times its chance level",
         "(mini) few words give their object less attention than chance",
-        "(mini) attention states relations as often as people, 70 % right",
+        "(mini) attention states relations, most of them right",
         "(mini) the attention model is the smaller",
         "a step over VGG16's 14 x 14 grid takes longer than over this grid",
     ],

@@ -380,7 +380,7 @@ def test_training_killed_after_an_epoch_resumes_to_the_same_result(tmp_path):
         assert time.monotonic() < deadline, "no backup written"
         time.sleep(0.05)
     victim.send_signal(signal.SIGKILL)
-    victim.wait()
+    victim.communicate()  # reaps it and closes its pipe
     assert not (tmp_path / "killed" / "train_state.json").exists()
     killed_epochs = read_history(tmp_path / "killed" / "history.csv").get("epoch", [])
     assert 1 <= len(killed_epochs) < 6

@@ -118,11 +118,16 @@ def wait_for(
             out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
             raise AssertionError(f"child exited ({proc.returncode}) before {what}:\n{out[-3000:]}")
         if time.monotonic() > deadline:
-            if proc is not None:  # not left running, its pipe left to the garbage collector
-                proc.kill()
-                proc.communicate()
+            if proc is not None:
+                stop(proc)
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Kill ``proc`` and close its pipe (a killed child's open pipe is a ResourceWarning)."""
+    proc.kill()
+    proc.communicate()
 
 
 def finish(proc: subprocess.Popen, timeout: float = 600.0) -> str:

@@ -18,7 +18,15 @@ from course_lib import io as cio
 from course_lib.text import Vocabulary
 
 from . import extract_child, train_child
-from .helpers import files_under, jpeg_bytes, scene_image, start_child, wait_for, write_dataset
+from .helpers import (
+    files_under,
+    jpeg_bytes,
+    scene_image,
+    start_child,
+    stop,
+    wait_for,
+    write_dataset,
+)
 
 N_IMAGES = 10
 N_SHARDS = N_IMAGES // extract_child.SHARD
@@ -80,8 +88,7 @@ def test_feature_extraction_sigkilled_at_a_random_point_resumes_to_the_same_resu
         assert victim.poll() is None, "extraction finished before the kill"
         victim.send_signal(signal.SIGKILL)
     finally:
-        victim.kill()
-        victim.wait()
+        stop(victim)
     done = _shards(data_dir)
     assert wait_shards <= len(done) < N_SHARDS
     assert not list((data_dir / "features").glob("*/manifest.json")), "no manifest yet"
@@ -193,8 +200,7 @@ def test_training_sigkilled_at_a_random_point_resumes_from_the_last_epoch_to_the
         assert victim.poll() is None, "training finished before the kill"
         victim.send_signal(signal.SIGKILL)
     finally:
-        victim.kill()
-        victim.wait()
+        stop(victim)
     assert not (killed / "train_state.json").exists()
     saved = cio.read_json(killed / "backup" / "training_metadata.json")["epoch"]
     assert 1 <= saved < train_child.EPOCHS

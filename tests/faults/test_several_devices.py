@@ -19,7 +19,7 @@ import pytest
 from course_lib import io as cio
 
 from . import train_child
-from .helpers import finish, start_child, wait_for
+from .helpers import finish, start_child, stop, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -37,8 +37,7 @@ def runs(tmp_path_factory):
         assert victim.poll() is None, "training finished before the kill"
         victim.send_signal(signal.SIGKILL)
     finally:
-        victim.kill()
-        victim.wait()
+        stop(victim)
     saved = cio.read_json(record)["epoch"]
     finish(start_child("faults.mirrored_child", "check", killed, out))
     return {**json.loads(out.read_text(encoding="utf-8")), "saved": saved}
