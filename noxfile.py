@@ -248,6 +248,12 @@ def colab(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none")
+def colab_latest(session: nox.Session) -> None:
+    """The same on Colab's default runtime today (``constraints/colab-latest.txt``)."""
+    _constrained_tests(session, "colab-latest", COLAB_TESTS)
+
+
+@nox.session(venv_backend="none")
 def minimums(session: nox.Session) -> None:
     """pytest at the declared minimums: the lowest Python and the lower bound of every
     runtime dependency of ``pyproject.toml`` (``constraints/minimums.txt``).

@@ -10,6 +10,7 @@ import re
 import sys
 import tomllib
 
+import pytest
 import yaml
 from conftest import REPO_ROOT
 
@@ -138,12 +139,13 @@ def test_the_minimums_constraints_pin_every_lower_bound_of_pyproject():
     assert _project()["requires-python"] == f">={python}"
 
 
-def test_colabs_versions_meet_the_lower_bounds_so_installing_course_lib_keeps_them():
-    python, pins = _constraints("colab")
+@pytest.mark.parametrize("runtime", ["colab", "colab-latest"])
+def test_colabs_versions_meet_the_lower_bounds_so_installing_course_lib_keeps_them(runtime):
+    python, pins = _constraints(runtime)
     assert python in _nox_pythons()
     assert {"tensorflow", "keras", "numpy", "matplotlib", "pillow"} <= set(pins)
     for package, minimum in _lower_bounds().items():
-        assert package in pins, f"constraints/colab.txt does not say which {package} Colab has"
+        assert package in pins, f"constraints/{runtime}.txt does not say which {package} it has"
         assert _release(pins[package]) >= _release(minimum), (package, pins[package], minimum)
 
 
@@ -189,8 +191,8 @@ def test_the_book_session_installs_the_book_extra_without_the_test_tools():
 
 def test_ci_runs_the_unit_tests_on_colabs_stack_too():
     commands = [x for x in (REPO_ROOT / ".ci" / "run").read_text().splitlines() if "nox -s" in x]
-    assert commands[-1].strip() == "python3 -m nox -s colab"
-    assert "python3 -m nox -s colab" in (REPO_ROOT / "README.md").read_text()
+    assert commands[-1].strip() == "python3 -m nox -s colab colab_latest"
+    assert "python3 -m nox -s colab colab_latest" in (REPO_ROOT / "README.md").read_text()
 
 
 def test_ci_runs_the_readme_test_command():
