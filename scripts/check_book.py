@@ -53,6 +53,9 @@ def failed_execution(notebook: Path) -> str | None:
     the end without an error."""
     cells = json.loads(notebook.read_text("utf-8"))["cells"]
     cells = [c for c in cells if c["cell_type"] == "code"]
+    # Outputs merged from jupyter-cache (which keeps only executions that ran to the end) come
+    # without execution counts: there only an error output tells of a failure.
+    counted = any(c.get("execution_count") is not None for c in cells)
     for number, cell in enumerate(cells, 1):
         source = "".join(cell["source"])
         for output in cell.get("outputs", []):
@@ -61,7 +64,7 @@ def failed_execution(notebook: Path) -> str | None:
                 claim = claim_of(source)
                 what = f"the claim '{claim}'" if claim else f"code cell {number}"
                 return f"{notebook.stem}: {what} failed ({why})"
-        if cell.get("execution_count") is None and source.strip():
+        if counted and cell.get("execution_count") is None and source.strip():
             return f"{notebook.stem}: execution stopped before code cell {number}"
     return None
 

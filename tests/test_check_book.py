@@ -119,6 +119,15 @@ def test_an_execution_that_stopped_or_never_ran_is_refused(tmp_path, capsys):
     assert check_book.failed_executions(_project(tmp_path / "c", complete)) == []
 
 
+def test_outputs_merged_from_the_cache_have_no_counts_and_are_accepted(tmp_path):
+    cached = _notebook([("x = 1", [], [], None), ("print(x)", [], [], None)])
+    assert check_book.failed_executions(_project(tmp_path / "a", cached)) == []
+    failed = _notebook([("x = 1", [], [], None), ("assert x == 2", [], [ERROR], None)])
+    assert check_book.failed_executions(_project(tmp_path / "b", failed)) == [
+        "03_x: code cell 2 failed (AssertionError: 0.58)"
+    ]
+
+
 TINY_CONFIG = """title: tiny
 only_build_toc_files: true
 execute:
