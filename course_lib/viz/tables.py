@@ -32,7 +32,10 @@ def _html(rows: Sequence[Sequence[Any]], columns: Sequence[str], floatfmt: str) 
 
     head = "".join(f"<th>{esc(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in rows)
-    return f'<table class="table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    table = f'<table class="table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    # a table wider than the page scrolls inside this frame, which shows that it does
+    # (_static/course.css); focusable, so that the keyboard scrolls it too
+    return f'<div class="scroll-table" data-scroll-hint tabindex="0">{table}</div>'
 
 
 try:  # IPython is there in every notebook; the fallback keeps the library importable without it
