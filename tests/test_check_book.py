@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import posixpath
 import re
 import shutil
 import subprocess
@@ -65,7 +66,9 @@ def test_the_book_serves_its_own_mathjax():
     config = (REPO_ROOT / "_config.yml").read_text("utf-8")
     path = re.search(r"^\s+mathjax_path:\s*(\S+)$", config, re.M).group(1)
     assert not re.match(r"(https?:)?//", path)
-    assert (REPO_ROOT / "_static" / path).is_file()
+    extra = re.search(r"^\s+html_extra_path:\s*\[\"(\w+)\"\]$", config, re.M).group(1)
+    on_the_site = posixpath.normpath(f"_static/{path}")  # Sphinx reads it from _static
+    assert (REPO_ROOT / extra / on_the_site).is_file()
 
 
 def test_without_a_browser_the_check_is_skipped_and_says_so(tmp_path, monkeypatch, capsys):
