@@ -6,7 +6,7 @@
 // A block overflows when its content is wider than its box (scrollWidth > clientWidth): a code
 // block or an output with a scroll bar, or text that spills out of the column. Blocks whose
 // overflow is clipped on purpose (overflow-x: hidden or clip: screen-reader text, truncated
-// titles) are left alone, and so are tables that scroll inside a frame with a visible hint
+// titles) are left alone, as are inline elements (inline math), and so are tables that scroll inside a frame with a visible hint
 // (SCROLL_FRAME: viz.table's, marked `data-scroll-hint`, and the theme's for the pages' own
 // tables, both styled in _static/course.css).
 // Also counts the page's math and how much of it MathJax rendered. Prints
@@ -36,12 +36,24 @@ function measure(frame) {
     const section = el.closest("section[id]");
     return `${el.tagName.toLowerCase()}${id}${classes}${section ? ` in #${section.id}` : ""}`;
   };
+  // inside clipped content (screen-reader text, MathJax's hidden MathML) nothing shows
+  const shown = (el) => {
+    for (let up = el.parentElement; up && up !== root; up = up.parentElement) {
+      if (clipped.has(getComputedStyle(up).overflowX)) return false;
+    }
+    return true;
+  };
+  // blocks only (a formula is measured as a whole: its glyphs overhang their boxes a little)
+  const block = (el) =>
+    !/^inline/.test(getComputedStyle(el).display) && !el.parentElement.closest("mjx-container");
   const wide = [...root.querySelectorAll("*")].filter(
     (el) =>
       el.clientWidth > 0 &&
       !el.closest(frame) &&
       !clipped.has(getComputedStyle(el).overflowX) &&
-      el.scrollWidth > el.clientWidth + 1,
+      el.scrollWidth > el.clientWidth + 1 &&
+      block(el) &&
+      shown(el),
   );
   // what spills out of a block widens its ancestors too: report the innermost block only
   const blocks = wide
