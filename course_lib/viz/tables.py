@@ -95,3 +95,24 @@ def table(
     return MarkdownTable(
         _markdown(rows, columns, floatfmt), rows, columns, _html(rows, columns, floatfmt)
     )
+
+
+#: The settings :func:`profile_table` shows: (row label, the profile's attribute).
+PROFILE_SETTINGS = (
+    ("dataset", "dataset"),
+    ("backbone", "backbone"),
+    ("backbone weights", "weights"),
+    ("image size (px)", "image_size"),
+    ("embedding", "embed_dim"),
+    ("LSTM units", "units"),
+    ("batch", "batch_size"),
+    ("max epochs", "epochs"),
+    ("learning rate", "learning_rate"),
+)
+
+
+def profile_table(profiles: Sequence[Any]) -> MarkdownTable:
+    """The profiles side by side: one row per setting, one column per profile (by ``.name``),
+    so that the table stays narrow however many settings it shows."""
+    rows = [[label, *(getattr(p, attr) for p in profiles)] for label, attr in PROFILE_SETTINGS]
+    return table(rows, ["", *(p.name for p in profiles)], floatfmt="g")
