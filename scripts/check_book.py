@@ -1,5 +1,5 @@
-"""Check the built book: complete executions, figures with alt text, no log noise, no
-JavaScript error, and axe.
+"""Check the built book: complete executions, figures with alt text, no log noise, an empty
+console, axe, nothing that scrolls sideways, and MathJax served with the site.
 
     python scripts/check_book.py [_build/html]
 
@@ -13,12 +13,17 @@ Then fails (exit 1) when a chapter page has no image, has a figure without alter
 ``alt``, or the file name Sphinx puts there when a cell sets none: see
 ``tests/test_accessibility.py``), shows a figure as text (``<Figure size …>``, the sign of a
 non-inline matplotlib backend), or contains TensorFlow log lines, Keras per-step progress bars
-or tqdm bars; or when headless Chromium, loading any page of the site, logs a JavaScript error
-to its console (an uncaught exception such as "Identifier 'THEBE_JS_URL' has already been
-declared", or a message naming an error); or when axe-core, run in Chromium over every page
-(``scripts/a11y``, installed with ``npm ci --prefix scripts/a11y``), finds a serious or
-critical accessibility violation. Without Chromium on the PATH, or without axe-core, those
-checks are skipped and say so, except on CI (``CI=true``), where that is an error.
+or tqdm bars; or when a page loads MathJax from a CDN instead of the site's copy
+(``_static/mathjax``); or when headless Chromium, loading any page of the site, logs anything to
+its console (an uncaught exception such as "Identifier 'THEBE_JS_URL' has already been
+declared", a warning, or a plain log line: a reader's console stays empty); or when axe-core,
+run in Chromium over every page (``scripts/a11y``, installed with ``npm ci --prefix
+scripts/a11y``), finds a serious or critical accessibility violation; or when, measured in
+Chromium at 1280 px with the network off (``scripts/a11y/overflow_check.mjs``), a block of a
+page scrolls sideways (a code block, an output or a table wider than its box, other than a
+table that scrolls inside its hinted frame) or a page's math is left unrendered. Without
+Chromium on the PATH, or without the npm packages, those checks are skipped and say so, except
+on CI (``CI=true``), where that is an error.
 """
 
 from __future__ import annotations
@@ -112,8 +117,6 @@ def required() -> bool:
 
 #: Chromium's console lines on stderr (with ``--enable-logging=stderr``).
 CONSOLE = re.compile(r':CONSOLE[:(]\d+\)?\] "(?P<message>.*)", source: (?P<source>.*)$', re.M)
-#: Console messages that are errors: Chromium logs every level alike, so tell them by their text.
-CONSOLE_ERROR = re.compile(r"^Uncaught\b|\b\w*Error\b|\berror\b|\b[Ff]ailed to\b")
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 
@@ -122,8 +125,9 @@ def find_browser() -> str | None:
     return next((path for name in BROWSERS if (path := shutil.which(name))), None)
 
 
-def console_errors(page: Path, browser: str) -> list[str]:
-    """The JavaScript errors headless Chromium logs while it loads ``page`` (and 5 s after)."""
+def console_messages(page: Path, browser: str) -> list[str]:
+    """Every message headless Chromium logs to the console while it loads ``page`` (and 5 s
+    after): errors, warnings and plain logs alike."""
     with tempfile.TemporaryDirectory() as profile:
         result = subprocess.run(
             [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
@@ -131,11 +135,7 @@ def console_errors(page: Path, browser: str) -> list[str]:
              page.as_uri()],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
-    return [
-        f"{m['message']} ({m['source'].strip()})"
-        for m in CONSOLE.finditer(result.stderr)
-        if CONSOLE_ERROR.search(m["message"])
-    ]
+    return [f"{m['message']} ({m['source'].strip()})" for m in CONSOLE.finditer(result.stderr)]
 
 
 def site_pages(html_dir: Path) -> list[Path]:
@@ -148,7 +148,7 @@ def site_pages(html_dir: Path) -> list[Path]:
 
 
 def check_in_browser(html_dir: Path) -> int:
-    """Load every page in headless Chromium; the number of pages with console errors."""
+    """Load every page in headless Chromium; the number of pages that log to the console."""
     browser = find_browser()
     if browser is None:
         print("browser check skipped: install chromium (apt-get install chromium)")
@@ -156,11 +156,11 @@ def check_in_browser(html_dir: Path) -> int:
     pages = site_pages(html_dir)
     bad = 0
     for page in pages:
-        if errors := console_errors(page, browser):
+        if messages := console_messages(page, browser):
             bad += 1
-            for error in errors:
-                print(f"{page.relative_to(html_dir)}: JavaScript console: {error}")
-    print(f"loaded {len(pages)} pages in {Path(browser).name}: {bad} with console errors")
+            for message in messages:
+                print(f"{page.relative_to(html_dir)}: JavaScript console: {message}")
+    print(f"loaded {len(pages)} pages in {Path(browser).name}: {bad} with console messages")
     return bad
 
 
@@ -182,22 +182,26 @@ def axe_violations(pages: list[Path], browser: str) -> dict[Path, list[dict]]:
     return {Path(r["page"]): r["violations"] for r in json.loads(result.stdout)}
 
 
+def missing_tools(browser: str | None, *packages: str) -> list[str]:
+    """What to install before a check in Chromium can run (empty when nothing is missing)."""
+    needs = [
+        ("install chromium (apt-get install chromium)", browser is None),
+        ("install node (apt-get install nodejs npm)", shutil.which("node") is None),
+        *(
+            (
+                f"install {name} (npm ci --prefix scripts/a11y)",
+                not (A11Y / "node_modules" / name).is_dir(),
+            )
+            for name in packages
+        ),
+    ]
+    return [why for why, absent in needs if absent]
+
+
 def check_accessibility(html_dir: Path) -> int:
     """Run axe-core over every page; the number of pages with serious or critical violations."""
     browser = find_browser()
-    missing = [
-        why
-        for why, absent in [
-            ("install chromium (apt-get install chromium)", browser is None),
-            ("install node (apt-get install nodejs npm)", shutil.which("node") is None),
-            (
-                "install axe-core (npm ci --prefix scripts/a11y)",
-                not (A11Y / "node_modules" / "axe-core").is_dir(),
-            ),
-        ]
-        if absent
-    ]
-    if missing:
+    if missing := missing_tools(browser, "axe-core", "playwright-core"):
         print(f"accessibility check skipped: {'; '.join(missing)}")
         return int(required())
     pages = [p for p in site_pages(html_dir) if not REDIRECT.match(p.read_text("utf-8"))]
@@ -213,6 +217,62 @@ def check_accessibility(html_dir: Path) -> int:
             )
     print(f"axe-core on {len(pages)} pages: {bad} with serious or critical violations")
     return bad
+
+
+def layouts(pages: list[Path], browser: str) -> list[dict]:
+    """Each page measured at 1280 px in ``browser`` by ``scripts/a11y/overflow_check.mjs``:
+    its overflowing blocks, and its math (found and rendered)."""
+    result = subprocess.run(
+        ["node", str(A11Y / "overflow_check.mjs"), browser, *map(str, pages)],
+        capture_output=True, text=True, timeout=60 + 30 * len(pages),
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"the overflow check did not run: {result.stderr.strip()}")
+    return json.loads(result.stdout)
+
+
+def layout_problems(layout: dict) -> list[str]:
+    """What scrolls sideways on one measured page, and math that did not render."""
+    found = [
+        f"{b['what']} is {b['contentWidth']} px wide in {b['boxWidth']} px: {b['text']!r}"
+        for b in layout["blocks"]
+    ]
+    if layout["pageOverflow"]:
+        found.append(f"the page scrolls sideways by {layout['pageOverflow']} px")
+    if layout["math"] and not layout["mathRendered"]:
+        found.append(f"{layout['math']} formulas, none rendered by MathJax (offline)")
+    return found
+
+
+def check_layout(html_dir: Path) -> int:
+    """Measure every page at 1280 px, offline; the number of pages where something scrolls
+    sideways or math is left as TeX."""
+    browser = find_browser()
+    if missing := missing_tools(browser, "playwright-core"):
+        print(f"overflow check skipped: {'; '.join(missing)}")
+        return int(required())
+    pages = [p for p in site_pages(html_dir) if not REDIRECT.match(p.read_text("utf-8"))]
+    bad = 0
+    for layout in layouts(pages, browser):
+        found = layout_problems(layout)
+        bad += bool(found)
+        for problem in found:
+            print(f"{Path(layout['page']).relative_to(html_dir)}: {problem}")
+    print(f"measured {len(pages)} pages at 1280 px: {bad} that scroll sideways or lack math")
+    return bad
+
+
+#: A ``<script>`` that loads MathJax from another site (a CDN) instead of the site's copy.
+REMOTE_MATHJAX = re.compile(r'<script[^>]*\ssrc="(?:https?:)?//[^"]*mathjax[^"]*"', re.I)
+
+
+def remote_mathjax(html_dir: Path) -> list[str]:
+    """The pages that load MathJax from a CDN (so their math needs the network)."""
+    return [
+        str(page.relative_to(html_dir))
+        for page in site_pages(html_dir)
+        if REMOTE_MATHJAX.search(page.read_text("utf-8"))
+    ]
 
 
 def main(argv: list[str]) -> int:
@@ -233,9 +293,12 @@ def main(argv: list[str]) -> int:
     for name, found in bad.items():
         print(f"{name}: {', '.join(found)}")
     print(f"checked {len(pages)} chapter pages: {len(bad)} with problems")
+    if remote := remote_mathjax(html_dir):
+        print(f"MathJax loaded from a CDN, not _static/mathjax: {', '.join(remote)}")
     browser_bad = check_in_browser(html_dir)
     axe_bad = check_accessibility(html_dir)
-    return 1 if bad or browser_bad or axe_bad else 0
+    layout_bad = check_layout(html_dir)
+    return 1 if bad or remote or browser_bad or axe_bad or layout_bad else 0
 
 
 if __name__ == "__main__":

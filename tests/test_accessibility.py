@@ -26,7 +26,7 @@ spec.loader.exec_module(check_book)
 
 CHAPTERS = sorted((REPO_ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
 #: The helpers of course_lib.viz that make tables, not figures.
-TABLES = {"table", "MarkdownTable"}
+TABLES = {"table", "profile_table", "MarkdownTable"}
 FIGURE = re.compile(r"(plot|draw|show)_\w+")
 #: A call that draws a figure: a viz figure function, or pyplot.
 DRAWS = re.compile(rf"\bviz\.{FIGURE.pattern}\(|\bplt\.\w+\(")

@@ -1,10 +1,12 @@
-"""scripts/check_book.py: pages from a failed execution, and JavaScript console errors, fail
-the book."""
+"""scripts/check_book.py: pages from a failed execution, any console message, and MathJax
+from a CDN fail the book."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import posixpath
+import re
 import shutil
 import subprocess
 import sys
@@ -38,14 +40,35 @@ def test_site_pages_are_the_pages_not_the_static_files(tmp_path):
     assert check_book.site_pages(site) == [site / "book" / "01_x.html", site / "index.html"]
 
 
-def test_console_lines_that_are_errors():
+def test_console_lines_are_found_in_chromiums_log():
     stderr = (
         "[1:1:0101/1:INFO:CONSOLE:63] \"Uncaught SyntaxError: Identifier 'X' has already been"
         ' declared", source: file:///b/x.html (63)\n'
+        "[1:1:0101/1:INFO:other.cc:5] not a console line\n"
         '[1:1:0101/1:INFO:CONSOLE:1] "[PST]: Changed to auto mode", source: file:///s.js (1)\n'
     )
     messages = [m["message"] for m in check_book.CONSOLE.finditer(stderr)]
-    assert [bool(check_book.CONSOLE_ERROR.search(m)) for m in messages] == [True, False]
+    assert messages == [
+        "Uncaught SyntaxError: Identifier 'X' has already been declared",
+        "[PST]: Changed to auto mode",
+    ]
+
+
+def test_a_page_that_loads_mathjax_from_a_cdn_is_named(tmp_path):
+    site = _site(tmp_path, '<script src="../_static/mathjax/tex-chtml.js"></script>')
+    assert check_book.remote_mathjax(site) == []
+    cdn = '<script async="async" src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex.js">'
+    (site / "book" / "01_x.html").write_text(cdn)
+    assert check_book.remote_mathjax(site) == ["book/01_x.html"]
+
+
+def test_the_book_serves_its_own_mathjax():
+    config = (REPO_ROOT / "_config.yml").read_text("utf-8")
+    path = re.search(r"^\s+mathjax_path:\s*(\S+)$", config, re.M).group(1)
+    assert not re.match(r"(https?:)?//", path)
+    extra = re.search(r"^\s+html_extra_path:\s*\[\"(\w+)\"\]$", config, re.M).group(1)
+    on_the_site = posixpath.normpath(f"_static/{path}")  # Sphinx reads it from _static
+    assert (REPO_ROOT / extra / on_the_site).is_file()
 
 
 def test_without_a_browser_the_check_is_skipped_and_says_so(tmp_path, monkeypatch, capsys):
@@ -63,6 +86,7 @@ def test_chromium_finds_a_script_declared_twice(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "book/01_x.html: JavaScript console: Uncaught SyntaxError" in out
     assert "THEBE_JS_URL" in out and "loaded 2 pages" in out
+    assert "book/01_x.html: JavaScript console: [PST]: only a log" in out  # a log fails too
 
 
 # --------------------------------------------------------------------- failed executions

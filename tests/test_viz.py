@@ -166,7 +166,9 @@ def all_figure_examples() -> dict:
 
 
 def test_every_figure_function_has_a_readability_example():
-    figure_functions = {name for name in viz.__all__ if name not in ("table", "MarkdownTable")}
+    figure_functions = {
+        name for name in viz.__all__ if name not in ("table", "profile_table", "MarkdownTable")
+    }
     assert figure_functions == set(all_figure_examples())
 
 
@@ -187,3 +189,15 @@ def test_the_readability_check_can_fail():
     assert small_text(fig) == [("tiny", 8.3)]
     fig.set_figwidth(14)  # wider than the page: everything shrinks
     assert "a blue square" in dict(small_text(fig))
+
+
+def test_profile_table_has_a_row_per_setting_and_a_column_per_profile():
+    from course_lib import config
+
+    profiles = list(config.PROFILES.values())
+    t = viz.profile_table(profiles)
+    assert t.columns == ["", *(p.name for p in profiles)]
+    rows = {row[0]: row[1:] for row in t.rows}
+    assert rows["image size (px)"] == [p.image_size for p in profiles]
+    assert rows["backbone weights"] == [p.weights for p in profiles]
+    assert len(t.rows) == len(viz.tables.PROFILE_SETTINGS)

@@ -57,7 +57,7 @@ from course_lib.viz.rnn import (
     plot_lstm_gates,
     plot_step_dependence,
 )
-from course_lib.viz.tables import MarkdownTable, table
+from course_lib.viz.tables import MarkdownTable, profile_table, table
 from course_lib.viz.training import draw_training_timeline, plot_runs
 
 __all__ = [
@@ -92,6 +92,7 @@ __all__ = [
     "plot_step_dependence",
     "plot_word_attention",
     "plot_word_frequencies",
+    "profile_table",
     "show_captioned_images",
     "table",
 ]

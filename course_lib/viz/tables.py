@@ -32,7 +32,10 @@ def _html(rows: Sequence[Sequence[Any]], columns: Sequence[str], floatfmt: str) 
 
     head = "".join(f"<th>{esc(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in rows)
-    return f'<table class="table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    table = f'<table class="table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    # a table wider than the page scrolls inside this frame, which shows that it does
+    # (_static/course.css); focusable, so that the keyboard scrolls it too
+    return f'<div class="scroll-table" data-scroll-hint tabindex="0">{table}</div>'
 
 
 try:  # IPython is there in every notebook; the fallback keeps the library importable without it
@@ -92,3 +95,24 @@ def table(
     return MarkdownTable(
         _markdown(rows, columns, floatfmt), rows, columns, _html(rows, columns, floatfmt)
     )
+
+
+#: The settings :func:`profile_table` shows: (row label, the profile's attribute).
+PROFILE_SETTINGS = (
+    ("dataset", "dataset"),
+    ("backbone", "backbone"),
+    ("backbone weights", "weights"),
+    ("image size (px)", "image_size"),
+    ("embedding", "embed_dim"),
+    ("LSTM units", "units"),
+    ("batch", "batch_size"),
+    ("max epochs", "epochs"),
+    ("learning rate", "learning_rate"),
+)
+
+
+def profile_table(profiles: Sequence[Any]) -> MarkdownTable:
+    """The profiles side by side: one row per setting, one column per profile (by ``.name``),
+    so that the table stays narrow however many settings it shows."""
+    rows = [[label, *(getattr(p, attr) for p in profiles)] for label, attr in PROFILE_SETTINGS]
+    return table(rows, ["", *(p.name for p in profiles)], floatfmt="g")
