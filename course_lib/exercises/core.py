@@ -322,6 +322,15 @@ _IMPORTS = (
 )
 
 
+def _library_name(answer: Any) -> str | None:
+    """``module.name`` when ``answer`` is one of course_lib's own functions
+    (not an exercise's), else None."""
+    module = getattr(answer, "__module__", None) or ""
+    if module.startswith("course_lib.") and not module.startswith("course_lib.exercises"):
+        return f"{module}.{getattr(answer, '__qualname__', '?')}"
+    return None
+
+
 class FunctionExercise(Exercise):
     """The student implements a function; it is run on test cases and compared with a reference."""
 
@@ -376,6 +385,13 @@ class FunctionExercise(Exercise):
                 False,
                 f"expected a function, got {format_value(answer)} ({type(answer).__name__});"
                 f" pass the function itself: {self.name}.check({self.func_name}).",
+            )
+        library = _library_name(answer)
+        if library:
+            return self._result(
+                False,
+                f"that is the library's {library}, not your answer: write your own "
+                f"{self.func_name} and pass it: {self.name}.check({self.func_name}).",
             )
         for case in self.cases:
             expected = self.reference(*copy.deepcopy(case.args))
