@@ -30,7 +30,10 @@ __all__ = [
     "beam_search_decode",
     "beam_step",
     "beam_trace",
+    "decode_batch",
+    "greedy_after",
     "greedy_decode",
+    "safe_log",
     "sample_decode",
     "sequence_log_probs",
     "without_pad_and_start",
@@ -75,7 +78,8 @@ def without_pad_and_start(probs: np.ndarray, vocab: Any) -> np.ndarray:
     return probs
 
 
-def _log(probs: np.ndarray) -> np.ndarray:
+def safe_log(probs: np.ndarray) -> np.ndarray:
+    """log ``probs``, with probabilities below 1e-12 taken as 1e-12 (log 0 is -inf)."""
     return np.log(np.maximum(probs, _TINY))
 
 
@@ -121,6 +125,47 @@ def _decoded(vocab: Any, tokens: np.ndarray, scores: np.ndarray, alphas: list[An
 
 
 # ----------------------------------------------------------------------------- greedy, sampling
+def decode_batch(
+    step_model: Any,
+    batch: np.ndarray,
+    vocab: Any,
+    max_tokens: int,
+    choose: Callable[[np.ndarray], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Caption ``batch`` a word at a time, ``choose(probs (B, V))`` picking
+    the words (B,) → token ids (B, max_tokens), log-probabilities (B,)."""
+    n, state = len(batch), step_model.init(batch)
+    words = np.full(n, vocab.start_id, dtype=np.int32)
+    finished, log_prob = np.zeros(n, dtype=bool), np.zeros(n)
+    out = np.zeros((n, max_tokens), dtype=np.int32)
+    for t in range(max_tokens):
+        probs, state = step_model.step(words, state)
+        probs = without_pad_and_start(probs, vocab)
+        chosen = choose(probs)
+        p_chosen = probs[np.arange(n), chosen]
+        log_prob += np.where(finished, 0.0, safe_log(p_chosen))
+        words = np.where(finished, vocab.end_id, chosen).astype(np.int32)
+        out[:, t] = words
+        finished |= words == vocab.end_id
+        if finished.all():
+            break
+    return out, log_prob
+
+
+class _AttentionRecorder:
+    """A step model that keeps the attention weights of each step
+    (``state["alpha"]``, None for the models without attention)."""
+
+    def __init__(self, step_model: Any):
+        self.step_model, self.alphas = step_model, []
+        self.init = step_model.init
+
+    def step(self, words: np.ndarray, state: dict) -> tuple[np.ndarray, dict]:
+        probs, state = self.step_model.step(words, state)
+        self.alphas.append(state.get("alpha"))
+        return probs, state
+
+
 def _choose_and_decode(
     step_model: Any,
     batch: np.ndarray,
@@ -128,24 +173,10 @@ def _choose_and_decode(
     max_tokens: int,
     choose: Callable[[np.ndarray], np.ndarray],
 ) -> Decoded:
-    """One batch; ``choose(probs (B, V))`` picks the next words (B,)."""
-    n, state = len(batch), step_model.init(batch)
-    words = np.full(n, vocab.start_id, dtype=np.int32)
-    finished, log_prob = np.zeros(n, dtype=bool), np.zeros(n)
-    out = np.zeros((n, max_tokens), dtype=np.int32)
-    alphas: list = []  # the attention captioner's weights (None for the others)
-    for t in range(max_tokens):
-        probs, state = step_model.step(words, state)
-        alphas.append(state.get("alpha"))
-        probs = without_pad_and_start(probs, vocab)
-        chosen = choose(probs)
-        log_prob += np.where(finished, 0.0, _log(probs[np.arange(n), chosen]))
-        words = np.where(finished, vocab.end_id, chosen).astype(np.int32)
-        out[:, t] = words
-        finished |= words == vocab.end_id
-        if finished.all():
-            break
-    return _decoded(vocab, out, log_prob, alphas)
+    """:func:`decode_batch` as a :class:`Decoded`, attention weights included."""
+    recorder = _AttentionRecorder(step_model)
+    tokens, log_prob = decode_batch(recorder, batch, vocab, max_tokens, choose)
+    return _decoded(vocab, tokens, log_prob, recorder.alphas)
 
 
 def greedy_decode(
@@ -167,6 +198,36 @@ def greedy_decode(
         return _choose_and_decode(step_model, batch, vocab, max_tokens, choose)
 
     return _in_batches(model, features, batch_size, decode)
+
+
+def greedy_after(
+    model: keras.Model | StepModel,
+    features: np.ndarray,
+    vocab: Any,
+    prefix: list[str],
+    *,
+    max_tokens: int,
+) -> Decoded:
+    """Greedy captions that start with the words ``prefix``, fed to the
+    model as if it had chosen them: features (N, D) → N captions, each
+    ``prefix`` and what the model writes after it."""
+    unknown = [word for word in prefix if word not in vocab]
+    if unknown:
+        raise ValueError(f"prefix words not in the vocabulary: {unknown}")
+    forced = vocab.encode(prefix, add_start_end=False)
+
+    def decode(step_model: Any, batch: np.ndarray) -> Decoded:
+        queue = iter(forced)
+
+        def choose(probs: np.ndarray) -> np.ndarray:
+            word = next(queue, None)
+            if word is None:
+                return probs.argmax(axis=-1)
+            return np.full(len(probs), word)
+
+        return _choose_and_decode(step_model, batch, vocab, max_tokens, choose)
+
+    return _in_batches(model, features, len(features) or 1, decode)
 
 
 def sample_decode(
@@ -281,7 +342,7 @@ def _beam_search(
     trails = _Trails.start(n, k, state)
     for _ in range(max_tokens):
         probs, state = step_model.step(words, state)
-        word_lp = _log(without_pad_and_start(probs, vocab)).reshape(n, k, -1)
+        word_lp = safe_log(without_pad_and_start(probs, vocab)).reshape(n, k, -1)
         step = beam_step(beams, word_lp, vocab, norm=norm)
         beams, trails = step.kept, trails.grow(step, state)
         rows = (np.arange(n)[:, None] * k + step.parent).ravel()
@@ -397,7 +458,7 @@ def beam_trace(
     steps: list[list[dict[str, Any]]] = []
     for _ in range(max_tokens):
         probs, state = step_model.step(words, state)
-        word_lp = _log(without_pad_and_start(np.asarray(probs), vocab))[None]
+        word_lp = safe_log(without_pad_and_start(np.asarray(probs), vocab))[None]
         step = beam_step(beams, word_lp, vocab, norm=norm)
         steps.append(_candidates(step, beams.finished[0], prefixes, vocab))
         parent, word, carried = step.parent[0], step.word[0], step.carried[0]
@@ -472,4 +533,4 @@ def sequence_log_probs(
     probs = model.predict_on_batch({"image": features, "caption": ids[:, :-1]})
     targets = ids[:, 1:]
     picked = np.take_along_axis(probs, targets[..., None], axis=-1)[..., 0]
-    return np.where(targets != 0, _log(picked), 0.0).sum(axis=1)
+    return np.where(targets != 0, safe_log(picked), 0.0).sum(axis=1)

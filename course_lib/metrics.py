@@ -39,6 +39,7 @@ import math
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from nltk.translate.bleu_score import corpus_bleu
@@ -46,8 +47,10 @@ from nltk.translate.bleu_score import corpus_bleu
 __all__ = [
     "BLEU_WEIGHTS",
     "SPECIAL_TOKENS",
+    "TfIdf",
     "bleu_scores",
     "cider_d",
+    "cider_d_pair",
     "cider_d_per_image",
     "describe_ids",
     "human_baseline",
@@ -198,10 +201,20 @@ def _ngram_counts(tokens: Sequence[str], n: int) -> NgramCounts:
     return counts
 
 
-def _tfidf(
+@dataclass(frozen=True)
+class TfIdf:
+    """A caption's tf-idf vectors, one ``{n-gram: weight}`` per n-gram order,
+    their norms, and the length CIDEr-D's penalty compares (its bigrams)."""
+
+    vectors: list[dict[tuple[str, ...], float]]
+    norms: list[float]
+    length: int
+
+
+def tfidf(
     counts: NgramCounts, df: Mapping[tuple[str, ...], float], log_n_images: float, n: int
-) -> tuple[list[dict[tuple[str, ...], float]], list[float], int]:
-    """tf-idf vectors per n-gram order, their norms, and the length used by the penalty."""
+) -> TfIdf:
+    """The :class:`TfIdf` of a caption's n-gram ``counts``, for document frequencies ``df``."""
     vec: list[dict[tuple[str, ...], float]] = [{} for _ in range(n)]
     norm = [0.0] * n
     length = 0
@@ -212,7 +225,25 @@ def _tfidf(
         norm[order] += value * value
         if order == 1:  # pycocoevalcap counts *bigrams* as the length (len - 1 words)
             length += tf
-    return vec, [math.sqrt(x) for x in norm], length
+    return TfIdf(vec, [math.sqrt(x) for x in norm], length)
+
+
+def cider_d_pair(hyp: TfIdf, ref: TfIdf, sigma: float = 6.0) -> float:
+    """CIDEr-D's similarity of a hypothesis and one reference: per n-gram
+    order a clipped cosine of their tf-idf vectors, averaged over the
+    orders, times a Gaussian penalty on their length difference."""
+    gap = hyp.length - ref.length
+    penalty = math.exp(-(gap**2) / (2 * sigma**2))
+    total = 0.0
+    for k, h_k in enumerate(hyp.vectors):
+        r_k = ref.vectors[k]
+        shared = [(v, r_k[g]) for g, v in h_k.items() if g in r_k]
+        # clipped: an n-gram counts at most as much as the reference has it
+        dot = sum(min(v, r) * r for v, r in shared)
+        if hyp.norms[k] != 0 and ref.norms[k] != 0:
+            dot /= hyp.norms[k] * ref.norms[k]
+        total += dot * penalty
+    return total / len(hyp.vectors)
 
 
 def cider_d_per_image(
@@ -233,21 +264,9 @@ def cider_d_per_image(
     log_n_images = math.log(float(len(ids)))
     scores: dict[str, float] = {}
     for image_id, hyp, counts in zip(ids, hyps, ref_counts, strict=True):
-        vec_h, norm_h, len_h = _tfidf(_ngram_counts(hyp, n), df, log_n_images, n)
-        total = [0.0] * n
-        for ref in counts:
-            vec_r, norm_r, len_r = _tfidf(ref, df, log_n_images, n)
-            penalty = math.exp(-((len_h - len_r) ** 2) / (2 * sigma**2))
-            for k in range(n):
-                # Clipped numerator: min(hyp, ref) * ref, over the hypothesis' n-grams.
-                ref_k = vec_r[k]
-                val = sum(
-                    min(v, ref_k.get(g, 0.0)) * ref_k.get(g, 0.0) for g, v in vec_h[k].items()
-                )
-                if norm_h[k] != 0 and norm_r[k] != 0:
-                    val /= norm_h[k] * norm_r[k]
-                total[k] += val * penalty
-        scores[image_id] = 10.0 * (sum(total) / n) / len(counts)
+        vec_h = tfidf(_ngram_counts(hyp, n), df, log_n_images, n)
+        pairs = [cider_d_pair(vec_h, tfidf(r, df, log_n_images, n), sigma) for r in counts]
+        scores[image_id] = 10.0 * sum(pairs) / len(counts)
     return scores
 
 

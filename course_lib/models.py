@@ -248,17 +248,18 @@ class StepModel:
     def step(
         self, word_ids: np.ndarray, state: dict[str, np.ndarray]
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Feed words (B,) → next-word probabilities (B, V) and the new state."""
-        words = ops.convert_to_tensor(np.asarray(word_ids, dtype="int32").reshape(-1))
-        x = ops.take(self.embedding.embeddings, words, axis=0)  # (B, E), what Embedding does
+        """Feed words (B,) → next-word probabilities (B, V), new state."""
+        ids = np.asarray(word_ids, dtype="int32").reshape(-1)
+        words = ops.convert_to_tensor(ids)
+        # (B, E): what the Embedding layer does
+        x = ops.take(self.embedding.embeddings, words, axis=0)
         y, (h, c) = self.cell(x, [state["h"], state["c"]], training=False)
+        h, c = ops.convert_to_numpy(h), ops.convert_to_numpy(c)
+        new_state = {**state, "h": h, "c": c}  # merge keeps "image"
         if self.kind == "merge":
-            y = ops.add(y, state["image"])  # a NumPy state: ops converts it (torch)
-        probs = self.output(self.decoder_dense(y))
-        new_state = {"h": ops.convert_to_numpy(h), "c": ops.convert_to_numpy(c)}
-        if self.kind == "merge":
-            new_state["image"] = state["image"]
-        return ops.convert_to_numpy(probs).astype("float32", copy=False), new_state
+            y = ops.add(y, state["image"])  # ops converts NumPy (torch)
+        probs = ops.convert_to_numpy(self.output(self.decoder_dense(y)))
+        return probs.astype("float32", copy=False), new_state
 
     @staticmethod
     def select(state: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:

@@ -56,13 +56,19 @@ from course_lib.text import clean_caption, pad_sequences_right
 AUTOTUNE = tf.data.AUTOTUNE
 
 __all__ = [
+    "AtomicBestCheckpoint",
+    "EpochBackup",
     "EpochLogger",
+    "ResumableEarlyStopping",
+    "ResumeState",
+    "RunFiles",
     "encode_captions",
     "feature_matrix",
     "load_captioner",
     "make_tf_dataset",
     "read_history",
     "train",
+    "training_callbacks",
 ]
 
 #: Batches per window of the shuffled training rows that :func:`make_tf_dataset` sorts by
@@ -231,11 +237,11 @@ class EpochLogger(keras.callbacks.Callback):
 # Written against Keras 3.15.1. Resuming uses only public Keras API: ``Model.save_weights`` of
 # a compiled model also writes its optimizer's variables, ``Optimizer.build`` creates them
 # before ``Model.load_weights`` reads them back, and ``Model.fit(initial_epoch=k)`` numbers
-# the epochs (and the callbacks' ``epoch``) from ``k``. ``_ResumableEarlyStopping`` sets the
+# the epochs (and the callbacks' ``epoch``) from ``k``. ``ResumableEarlyStopping`` sets the
 # attributes that ``EarlyStopping.on_train_begin`` resets and ``on_epoch_end`` reads: ``best``,
 # ``wait`` and ``best_epoch``. ``tests/test_training.py::test_the_keras_behaviour_that_resuming
 # _relies_on`` checks each of these, so a Keras upgrade that changes one fails by name.
-class _ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     """EarlyStopping that continues counting patience from an earlier, interrupted run."""
 
     def __init__(self, *args, resume_best: float | None, resume_wait: int, resume_epoch: int, **kw):
@@ -249,7 +255,7 @@ class _ResumableEarlyStopping(keras.callbacks.EarlyStopping):
             self.best, self.wait, self.best_epoch = best, wait, best_epoch
 
 
-class _AtomicBestCheckpoint(keras.callbacks.Callback):
+class AtomicBestCheckpoint(keras.callbacks.Callback):
     """Save the model to ``path`` whenever ``monitor`` improves, atomically (a temporary file
     renamed into place), so a kill during the save never leaves a truncated ``best.keras``."""
 
@@ -270,7 +276,7 @@ class _AtomicBestCheckpoint(keras.callbacks.Callback):
                 self.model.save(tmp)
 
 
-class _EpochBackup(keras.callbacks.Callback):
+class EpochBackup(keras.callbacks.Callback):
     """After every epoch, a crash-safe backup of the weights *and* the optimizer state: they go
     to a new ``epoch-<n>.weights.h5`` (renamed into place once complete), then the JSON record
     naming them is replaced atomically, then older weights are deleted. A kill at any moment
@@ -392,7 +398,7 @@ def _keep_epochs(history_csv: Path, n_epochs: int) -> None:
 
 
 @dataclass(frozen=True)
-class _RunFiles:
+class RunFiles:
     """The files of one training run in ``run_dir``."""
 
     run_dir: Path
@@ -415,7 +421,7 @@ class _RunFiles:
 
 
 @dataclass(frozen=True)
-class _ResumeState:
+class ResumeState:
     """Where an interrupted run stopped: epochs completed (0 for a new run), the best
     ``val_loss`` so far, its epoch (0-based) and the epochs since it (early stopping's wait)."""
 
@@ -425,50 +431,46 @@ class _ResumeState:
     wait: int = 0
 
 
-def _resume_state(model: keras.Model, files: _RunFiles) -> _ResumeState:
+def _resume_state(model: keras.Model, files: RunFiles) -> ResumeState:
     """Restore an interrupted run into ``model`` (weights and optimizer state from the backup)
     and trim ``history.csv`` to the epochs the backup holds; a new run starts a new history."""
     record = _read_backup(files.backup)
     if record is None:
         files.history.unlink(missing_ok=True)
-        return _ResumeState()
+        return ResumeState()
     done = _restore_backup(model, files.backup, record)
     _keep_epochs(files.history, done)
     losses = read_history(files.history).get("val_loss")
     if not losses:
-        return _ResumeState(done=done)
+        return ResumeState(done=done)
     best_epoch = int(np.argmin(losses))
-    return _ResumeState(done, float(losses[best_epoch]), best_epoch, len(losses) - 1 - best_epoch)
+    return ResumeState(done, float(losses[best_epoch]), best_epoch, len(losses) - 1 - best_epoch)
 
 
-def _training_callbacks(
-    files: _RunFiles,
-    state: _ResumeState,
+def training_callbacks(
+    files: RunFiles,
+    state: ResumeState,
     *,
-    epochs: int,
     patience: int,
-    verbose: int,
-    extra: Sequence[keras.callbacks.Callback],
+    extra: Sequence[keras.callbacks.Callback] = (),
 ) -> list[keras.callbacks.Callback]:
-    """The best checkpoint, early stopping and the CSV history (all continuing ``state``), the
-    caller's ``extra`` callbacks, the epoch lines (``verbose=2``) and, last, so that it is
-    written after the epoch's other files, the backup."""
-    callbacks: list[keras.callbacks.Callback] = [
-        _AtomicBestCheckpoint(files.best, monitor="val_loss", initial_best=state.best),
-        _ResumableEarlyStopping(
-            monitor="val_loss",
-            patience=patience,
-            resume_best=state.best,
-            resume_wait=state.wait,
-            resume_epoch=state.best_epoch,
-        ),
+    """The best checkpoint, early stopping and the CSV history, each
+    continuing ``state``; the caller's ``extra``; last, the backup (written
+    after the epoch's other files)."""
+    stopping = ResumableEarlyStopping(
+        monitor="val_loss",
+        patience=patience,
+        resume_best=state.best,
+        resume_wait=state.wait,
+        resume_epoch=state.best_epoch,
+    )
+    return [
+        AtomicBestCheckpoint(files.best, initial_best=state.best),
+        stopping,
         keras.callbacks.CSVLogger(str(files.history), append=True),
         *extra,
+        EpochBackup(files.backup),
     ]
-    if verbose == 2:
-        callbacks.append(EpochLogger(epochs))
-    callbacks.append(_EpochBackup(files.backup))
-    return callbacks
 
 
 def _fit(
@@ -504,7 +506,7 @@ def _fit(
     )
 
 
-def _finish(model: keras.Model, files: _RunFiles, epochs: int) -> dict[str, list[float]]:
+def _finish(model: keras.Model, files: RunFiles, epochs: int) -> dict[str, list[float]]:
     """Delete the backup, load the best weights and write ``train_state.json``; the history."""
     shutil.rmtree(files.backup, ignore_errors=True)
     if files.best.exists():
@@ -567,7 +569,7 @@ def train(
     weights. ``verbose``: 0 silent, 1 Keras progress bars, 2 one line per epoch.
     """
     _check_trainable(model, train_ds)
-    files = _RunFiles(Path(run_dir))
+    files = RunFiles(Path(run_dir))
     if overwrite and files.run_dir.exists():
         shutil.rmtree(files.run_dir)
     files.run_dir.mkdir(parents=True, exist_ok=True)
@@ -582,6 +584,7 @@ def train(
     state = _resume_state(model, files)
     if state.best is not None:
         say(f"resuming {files.run_dir} after epoch {state.done} (best val_loss {state.best:.4f})")
+    extra = [*callbacks, EpochLogger(epochs)] if verbose == 2 else list(callbacks)
     if state.done < epochs and not (state.done and state.wait >= patience):
         _fit(
             model,
@@ -589,9 +592,7 @@ def train(
             val_ds,
             epochs=epochs,
             done=state.done,
-            callbacks=_training_callbacks(
-                files, state, epochs=epochs, patience=patience, verbose=verbose, extra=callbacks
-            ),
+            callbacks=training_callbacks(files, state, patience=patience, extra=extra),
             verbose=verbose,
         )
     return _finish(model, files, epochs)

@@ -13,6 +13,8 @@ from course_lib.decoding import (
     Decoded,
     beam_search_decode,
     beam_step,
+    decode_batch,
+    greedy_after,
     greedy_decode,
     sample_decode,
     sequence_log_probs,
@@ -187,6 +189,43 @@ def test_decoding_stops_at_the_end_token_and_drops_it():
     assert beam_search_decode(step, feats, VOCAB, max_tokens=10, beam_width=3).captions == expected
     sampled = sample_decode(step, feats, VOCAB, max_tokens=10, temperature=1.0)
     assert sampled.captions == expected
+
+
+def markov_chain(*links: tuple[str, str]) -> MarkovStep:
+    """A chain that writes each link's second word after its first, surely."""
+    v = len(VOCAB)
+    table = np.full((v, v), 1e-6)
+    for before, after in links:
+        table[VOCAB.token_to_id.get(before, VOCAB.start_id), VOCAB.token_to_id[after]] = 1.0
+    table[:, VOCAB.pad_id] = 0.0
+    return MarkovStep(table / table.sum(axis=1, keepdims=True))
+
+
+def test_greedy_after_a_prefix_continues_from_the_prefix_not_from_its_own_words():
+    step = markov_chain(
+        ("<start>", "red"),
+        ("red", "circle"),
+        ("blue", "square"),
+        ("circle", "<end>"),
+        ("square", "<end>"),
+    )
+    feats = np.zeros((2, D), np.float32)
+    assert greedy_decode(step, feats, VOCAB, max_tokens=6).captions == [["red", "circle"]] * 2
+    wrong = greedy_after(step, feats, VOCAB, ["blue"], max_tokens=6)
+    assert wrong.captions == [["blue", "square"]] * 2
+    assert wrong.scores[0] < np.log(1e-3)  # the forced word was improbable
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        greedy_after(step, feats, VOCAB, ["green"], max_tokens=6)
+
+
+def test_decode_batch_returns_token_ids_and_log_probabilities():
+    step = markov_chain(("<start>", "red"), ("red", "circle"), ("circle", "<end>"))
+    feats = np.zeros((3, D), np.float32)
+    tokens, log_prob = decode_batch(step, feats, VOCAB, 5, lambda probs: probs.argmax(axis=-1))
+    ids = [VOCAB.token_to_id[w] for w in ("red", "circle")] + [VOCAB.end_id]
+    assert tokens.shape == (3, 5)
+    assert (tokens[:, :3] == ids).all()
+    assert np.allclose(log_prob, 3 * np.log(1 / (1 + 1e-6 * (len(VOCAB) - 2))), atol=1e-4)
 
 
 def test_max_tokens_caps_the_number_of_predicted_tokens():

@@ -291,9 +291,9 @@ def test_a_resumed_run_over_grouped_batches_matches_an_uninterrupted_one_exactly
 
 
 def test_the_keras_behaviour_that_resuming_relies_on(tmp_path):
-    """Resuming (see the comment above ``_ResumableEarlyStopping``) relies on these Keras
+    """Resuming (see the comment above ``ResumableEarlyStopping``) relies on these Keras
     3.15.1 behaviours; each failure names the one that changed."""
-    from course_lib.training import _ResumableEarlyStopping
+    from course_lib.training import ResumableEarlyStopping
 
     feats, image_ids, ids = tiny_data()
     ds = make_tf_dataset(feats, image_ids, ids, batch_size=8, seed=1)
@@ -320,7 +320,7 @@ def test_the_keras_behaviour_that_resuming_relies_on(tmp_path):
     restored.fit(ds, epochs=5, initial_epoch=3, callbacks=[epochs], shuffle=False, verbose=0)
     assert seen == [3, 4], "Model.fit(initial_epoch=k) no longer starts at epoch k"
 
-    stopper = _ResumableEarlyStopping(
+    stopper = ResumableEarlyStopping(
         monitor="loss", patience=3, resume_best=0.0, resume_wait=2, resume_epoch=1
     )
     fit = restored.fit(ds, epochs=9, initial_epoch=4, callbacks=[stopper], shuffle=False, verbose=0)

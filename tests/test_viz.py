@@ -109,6 +109,16 @@ def test_draw_merge_diagram_two_panels():
     assert any("LSTM(256)" in t.get_text() for t in fig.axes[1].texts)
 
 
+def test_draw_lstm_cell_has_every_box_and_arrow():
+    fig = viz.draw_lstm_cell()
+    ax = fig.axes[0]
+    texts = {t.get_text() for t in ax.texts}
+    assert {text for _, _, text, _, _ in viz.diagrams.LSTM_CELL_BOXES.values()} <= texts
+    arrows = [c for c in ax.get_children() if type(c).__name__ == "Annotation"]
+    assert len(arrows) == len(viz.diagrams.LSTM_CELL_ARROWS)
+    assert ax.get_title() == "One step of the LSTM cell"
+
+
 def test_table_markdown_rows_and_escaping():
     t = viz.table(
         [["greedy", 0.51234, ["a", "red", "circle"]], ["beam|3", 0.6, "x"]],
@@ -152,6 +162,7 @@ FIGURES = {
     ),
     "draw_pipeline": lambda: viz.draw_pipeline(highlight="cnn"),
     "draw_merge_diagram": lambda: viz.draw_merge_diagram(),
+    "draw_lstm_cell": lambda: viz.draw_lstm_cell(),
 }  # fmt: skip
 
 

@@ -16,24 +16,25 @@ from course_lib.exercises.view import bind
 # -- reference solutions ----------------------------------------------------------------------
 
 
-def clean_caption(text):
+def my_clean_caption(text):
     text = text.lower()
     text = text.translate(str.maketrans("", "", string.punctuation))
     return [word for word in text.split() if word.isalpha()]
 
 
-def per_prefix_samples(ids):
+def my_per_prefix_samples(ids):
     return [(list(ids[:i]), ids[i]) for i in range(1, len(ids))]
 
 
 ex1 = FunctionExercise(
     "Cleaning a caption",
-    reference=clean_caption,
+    reference=my_clean_caption,
     prompt="""
-        Write `clean_caption(text)` returning a list of tokens: lower-case the text, **delete**
+        Write `my_clean_caption(text)`, your own version of the library's `clean_caption`,
+        returning a list of tokens: lower-case the text, **delete**
         punctuation (`string.punctuation`; "man's" becomes "mans"), split on whitespace and drop
         the words that are not purely alphabetic (like "2" or "b2"). Keep one-letter words such
-        as "a". Check it with `ch5.ex1.check(clean_caption)`.
+        as "a". Check it with `ch5.ex1.check(my_clean_caption)`.
     """,
     cases=[
         Case(("A dog runs on the grass .",)),
@@ -57,12 +58,12 @@ ex1 = FunctionExercise(
 
 ex2 = FunctionExercise(
     "The seed tutorial's training samples",
-    reference=per_prefix_samples,
+    reference=my_per_prefix_samples,
     prompt="""
         The seed tutorial turns each caption of `n` token ids into `n - 1` samples: every prefix
-        with the word that follows it. Write `per_prefix_samples(ids)` returning a list of
+        with the word that follows it. Write `my_per_prefix_samples(ids)` returning a list of
         `(prefix, next_id)` pairs, the prefix as a list, e.g. `[2, 7, 3]` gives
-        `[([2], 7), ([2, 7], 3)]`. Check it with `ch5.ex2.check(per_prefix_samples)`.
+        `[([2], 7), ([2, 7], 3)]`. Check it with `ch5.ex2.check(my_per_prefix_samples)`.
     """,
     cases=[
         Case(([2, 7, 3],)),
@@ -80,21 +81,22 @@ ex2 = FunctionExercise(
 
 ex3 = ValueExercise(
     "Memory of one-hot targets",
-    expected=8.65,
+    expected=58.34,
     rtol=0.01,
     prompt="""
-        The seed tutorial's training set has 306,404 samples and a vocabulary of 7,579 words.
-        If the targets are stored one-hot as float32, how many GiB (`2**30` bytes) do they take?
-        Two decimals, then `ch5.ex3.check(answer)`.
+        The chapter computed the seed tutorial's one-hot targets on Flickr8k. A larger
+        dataset, in the seed tutorial's layout, has 1,740,000 samples and a vocabulary of 9,000
+        words. If the targets are stored one-hot as float32, how many GiB (`2**30` bytes) do
+        they take? Two decimals, then `ch5.ex3.check(answer)`.
     """,
-    why="306,404 × 7,579 × 4 bytes = 9,288,943,664 bytes ≈ 8.65 GiB, for targets that hold"
-    " 306,404 integers of information; that is why the tutorial needs a generator, and why we"
-    " keep integer targets with a sparse cross-entropy.",
+    why="1,740,000 × 9,000 × 4 bytes = 62,640,000,000 bytes ≈ 58.34 GiB, for targets that"
+    " hold 1,740,000 integers of information; that is why the tutorial needs a generator, and"
+    " why we keep integer targets with a sparse cross-entropy.",
     hints=["Samples × classes × 4 bytes, divided by 2**30."],
     mistakes=[
-        Mistake(9.29, "that is GB (10**9 bytes); a GiB is 2**30 = 1,073,741,824 bytes."),
-        Mistake(2.16, "each float32 takes 4 bytes."),
-        Mistake(17.3, "float32 is 4 bytes, not 8."),
+        Mistake(62.64, "that is GB (10**9 bytes); a GiB is 2**30 = 1,073,741,824 bytes."),
+        Mistake(14.58, "each float32 takes 4 bytes."),
+        Mistake(116.67, "float32 is 4 bytes, not 8."),
     ],
 )
 

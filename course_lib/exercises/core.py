@@ -322,6 +322,15 @@ _IMPORTS = (
 )
 
 
+def _library_name(answer: Any) -> str | None:
+    """``module.name`` when ``answer`` is one of course_lib's own functions
+    (not an exercise's), else None."""
+    module = getattr(answer, "__module__", None) or ""
+    if module.startswith("course_lib.") and not module.startswith("course_lib.exercises"):
+        return f"{module}.{getattr(answer, '__qualname__', '?')}"
+    return None
+
+
 class FunctionExercise(Exercise):
     """The student implements a function; it is run on test cases and compared with a reference."""
 
@@ -367,6 +376,17 @@ class FunctionExercise(Exercise):
 
     placeholder_advice = "Write the body of the function in place of raise NotImplementedError()"
 
+    def _refuse_library(self, answer: Any) -> CheckResult | None:
+        """A failed result naming the library's function when ``answer`` is one."""
+        library = _library_name(answer)
+        if library is None:
+            return None
+        return self._result(
+            False,
+            f"that is the library's {library}, not your answer: write your own "
+            f"{self.func_name} and pass it: {self.name}.check({self.func_name}).",
+        )
+
     def evaluate(self, answer: Any = None) -> CheckResult:
         """Run ``answer`` (the student's function) on every test case."""
         if not_answered(answer):
@@ -377,6 +397,8 @@ class FunctionExercise(Exercise):
                 f"expected a function, got {format_value(answer)} ({type(answer).__name__});"
                 f" pass the function itself: {self.name}.check({self.func_name}).",
             )
+        if (refused := self._refuse_library(answer)) is not None:
+            return refused
         for case in self.cases:
             expected = self.reference(*copy.deepcopy(case.args))
             call = self.call_repr(case.args)

@@ -3,7 +3,7 @@
 - :mod:`~course_lib.viz.images`: images with their captions;
 - :mod:`~course_lib.viz.plots`: training curves and small arrays as heat maps;
 - :mod:`~course_lib.viz.cnn`: a CNN's filters, feature maps and the shapes of its maps;
-- :mod:`~course_lib.viz.diagrams`: the pipeline, inject vs. merge;
+- :mod:`~course_lib.viz.diagrams`: the pipeline, the LSTM cell, inject vs. merge;
 - :mod:`~course_lib.viz.features`: VGG16's cut, its preprocessing, a PCA map of features;
 - :mod:`~course_lib.viz.rnn`: sequence set-ups, an LSTM's weights and gates, gradients over time;
 - :mod:`~course_lib.viz.language`: a caption on its way to ids, word frequencies, caption
@@ -34,7 +34,7 @@ from course_lib.viz.cnn import (
     plot_feature_maps,
     plot_filter_sets,
 )
-from course_lib.viz.diagrams import draw_merge_diagram, draw_pipeline
+from course_lib.viz.diagrams import draw_lstm_cell, draw_merge_diagram, draw_pipeline
 from course_lib.viz.evaluation import (
     draw_beam_search,
     draw_ngram_matches,
@@ -66,6 +66,7 @@ __all__ = [
     "draw_beam_search",
     "draw_caption_encoding",
     "draw_feature_shapes",
+    "draw_lstm_cell",
     "draw_lstm_weights",
     "draw_merge_diagram",
     "draw_model_graph",

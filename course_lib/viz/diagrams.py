@@ -147,3 +147,47 @@ def draw_merge_diagram(*, title: str | None = None):
     if title:
         fig.suptitle(title)
     return finish(fig)
+
+
+#: The boxes of :func:`draw_lstm_cell`: (x, y, text, kind, width).
+LSTM_CELL_BOXES = {
+    "input": (0.0, 0.0, "$x_t$ and $h_{t-1}$", "text", 1.3),
+    "f": (2.1, 1.5, "forget gate $f$\n(sigmoid)", "model", 1.5),
+    "i": (2.1, 0.5, "input gate $i$\n(sigmoid)", "model", 1.5),
+    "g": (2.1, -0.5, "candidate $g$\n(tanh)", "model", 1.5),
+    "o": (2.1, -1.5, "output gate $o$\n(sigmoid)", "model", 1.5),
+    "c_prev": (4.2, 2.7, "$c_{t-1}$", "image", 1.3),
+    "keep": (4.2, 1.5, "$f \\times c_{t-1}$", "model", 1.3),
+    "write": (4.2, 0.0, "$i \\times g$", "model", 1.3),
+    "c": (6.2, 0.75, "$c_t$ = sum\nof the two", "output", 1.4),
+    "h": (6.2, -1.5, "$h_t = o \\times$\n$\\tanh(c_t)$", "output", 1.4),
+}
+
+#: The arrows of :func:`draw_lstm_cell`, as pairs of box keys.
+LSTM_CELL_ARROWS = (
+    ("input", "f"), ("input", "i"), ("input", "g"), ("input", "o"),
+    ("c_prev", "keep"), ("f", "keep"), ("i", "write"), ("g", "write"),
+    ("keep", "c"), ("write", "c"), ("c", "h"), ("o", "h"),
+)  # fmt: skip
+
+
+def draw_lstm_cell(*, title: str | None = None):
+    """One step of the LSTM cell as a data-flow diagram: the input and the
+    previous output feed four gates; the forget gate scales the old cell
+    state, the input gate the candidate; their sum is the new cell state
+    ``c_t``, and the output gate reads ``h_t`` from it. Returns the
+    ``Figure`` (one axis)."""
+    fig, axes = figure(height=3.6)
+    ax = axes[0, 0]
+    boxes = {
+        key: box(ax, x, y, text, kind, w=w, h=0.7)
+        for key, (x, y, text, kind, w) in LSTM_CELL_BOXES.items()
+    }
+    for a, b in LSTM_CELL_ARROWS:
+        arrow(ax, boxes[a], boxes[b])
+    ax.set_xlim(-0.8, 7.0)
+    ax.set_ylim(-2.0, 3.2)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title or "One step of the LSTM cell", fontsize=TITLE)
+    return finish(fig)
