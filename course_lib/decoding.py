@@ -157,7 +157,8 @@ class _AttentionRecorder:
     (``state["alpha"]``, None for the models without attention)."""
 
     def __init__(self, step_model: Any):
-        self.step_model, self.alphas = step_model, []
+        self.step_model = step_model
+        self.alphas: list[np.ndarray | None] = []
         self.init = step_model.init
 
     def step(self, words: np.ndarray, state: dict) -> tuple[np.ndarray, dict]:

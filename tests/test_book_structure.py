@@ -172,3 +172,14 @@ def test_citations_refer_to_entries_of_the_bibliography(path):
     for cited in re.findall(r"\{cite[pt]?\}`([^`]+)`", _markdown(path)):
         for key in cited.split(","):
             assert key.strip() in keys, key
+
+
+@pytest.mark.parametrize(
+    "notebook",
+    sorted(REPO_ROOT.glob("book/*.ipynb")) + sorted(REPO_ROOT.glob("colab/book/*.ipynb")),
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_cell_ids_are_unique(notebook):
+    ids = [c.get("id") for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"]]
+    repeated = sorted({i for i in ids if i is not None and ids.count(i) > 1})
+    assert not repeated, f"{notebook.name}: cell ids used twice: {repeated}"
