@@ -173,13 +173,20 @@ FAILING_IMPACTS = ("serious", "critical")
 
 def axe_violations(pages: list[Path], browser: str) -> dict[Path, list[dict]]:
     """axe-core's violations on each page, run in ``browser`` by ``scripts/a11y``."""
+    results = run_in_browser("axe_check.mjs", browser, pages, "axe-core")
+    return {Path(r["page"]): r["violations"] for r in results}
+
+
+def run_in_browser(script: str, browser: str, pages: list[Path], what: str) -> list[dict]:
+    """The JSON list that ``scripts/a11y/<script>`` prints for ``pages`` loaded in
+    ``browser``; ``what`` names the check in the error when it does not run."""
     result = subprocess.run(
-        ["node", str(A11Y / "axe_check.mjs"), browser, *map(str, pages)],
+        ["node", str(A11Y / script), browser, *map(str, pages)],
         capture_output=True, text=True, timeout=60 + 30 * len(pages),
     )  # fmt: skip
     if result.returncode != 0:
-        raise RuntimeError(f"axe-core did not run: {result.stderr.strip()}")
-    return {Path(r["page"]): r["violations"] for r in json.loads(result.stdout)}
+        raise RuntimeError(f"{what} did not run: {result.stderr.strip()}")
+    return json.loads(result.stdout)
 
 
 def missing_tools(browser: str | None, *packages: str) -> list[str]:
@@ -222,13 +229,7 @@ def check_accessibility(html_dir: Path) -> int:
 def layouts(pages: list[Path], browser: str) -> list[dict]:
     """Each page measured at 1280 px in ``browser`` by ``scripts/a11y/overflow_check.mjs``:
     its overflowing blocks, and its math (found and rendered)."""
-    result = subprocess.run(
-        ["node", str(A11Y / "overflow_check.mjs"), browser, *map(str, pages)],
-        capture_output=True, text=True, timeout=60 + 30 * len(pages),
-    )  # fmt: skip
-    if result.returncode != 0:
-        raise RuntimeError(f"the overflow check did not run: {result.stderr.strip()}")
-    return json.loads(result.stdout)
+    return run_in_browser("overflow_check.mjs", browser, pages, "the overflow check")
 
 
 #: Chapters whose code on the page is still wider than 79 columns (issue 20): there a code
