@@ -15,7 +15,9 @@ from course_lib.data.download import DataError
 from course_lib.distribute import STRATEGIES
 
 
-def _add_data_args(parser: argparse.ArgumentParser, *, dataset_required: bool = False) -> None:
+def _add_data_args(
+    parser: argparse.ArgumentParser, *, dataset_required: bool = False
+) -> None:
     parser.add_argument(
         "--dataset",
         choices=config.DATASETS,
@@ -99,7 +101,9 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
     for value in values or []:
         kind, sep, rest = value.partition("=")
         if not sep or not kind or not rest:
-            raise ValueError(f"{option} {value!r}: expected KIND=VALUE, e.g. split=https://…")
+            raise ValueError(
+                f"{option} {value!r}: expected KIND=VALUE, e.g. split=https://…"
+            )
         pairs[kind] = rest
     return pairs
 
@@ -110,22 +114,32 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(info, sort_keys=True))
         return 0
     print(f"Dataset {info['name']} in {info['root']}")
-    print(f"  images with captions: {info['n_images']}   captions: {info['n_captions']}")
-    print("  splits: " + ", ".join(f"{k} {v}" for k, v in info["splits"].items()))
+    print(
+        f"  images with captions: {info['n_images']}   captions: {info['n_captions']}"
+    )
+    print(
+        "  splits: " + ", ".join(f"{k} {v}" for k, v in info["splits"].items())
+    )
     if not info["images_present"]:
         print(
             f"  images: MISSING (no {info['image_dir']}) — "
             f"run `python -m course_lib data --dataset {info['name']}`"
         )
     elif info["n_missing_images"]:
-        print(f"  images: {info['n_missing_images']} named in the token file have no file")
+        print(
+            f"  images: {info['n_missing_images']} named in the token file have no file"
+        )
     print(
         f"  training vocabulary: {info['vocab_size']} ids ({info['vocab_words']} words + "
         f"4 reserved); longest training caption: {info['row_length']} ids with start and end"
     )
     print(f"  skipped entries: {len(info['skipped'])}")
     for entry in info["skipped"][:20]:
-        where = f"{entry['file']}:{entry['line']}" if entry.get("line") else entry["file"]
+        where = (
+            f"{entry['file']}:{entry['line']}"
+            if entry.get("line")
+            else entry["file"]
+        )
         print(f"    {where}: {entry['entry']!r} — {entry['reason']}")
     return 0
 
@@ -134,11 +148,17 @@ def _cmd_features(args: argparse.Namespace) -> int:
     profile = config.get_profile(args.profile)
     where = {"dataset_name": args.dataset, "spatial": args.grids}
     if args.shard is not None:
-        folder = pipeline.prepare_feature_part(profile, args.data_dir, part=args.shard, **where)
-        print(f"features: part {args.shard[0]}/{args.shard[1]} written to {folder}")
+        folder = pipeline.prepare_feature_part(
+            profile, args.data_dir, part=args.shard, **where
+        )
+        print(
+            f"features: part {args.shard[0]}/{args.shard[1]} written to {folder}"
+        )
         return 0
     if args.join is not None:
-        store = pipeline.join_prepared_parts(profile, args.data_dir, parts=args.join, **where)
+        store = pipeline.join_prepared_parts(
+            profile, args.data_dir, parts=args.join, **where
+        )
     else:
         store = pipeline.prepare_features(profile, args.data_dir, **where)
     shape = " × ".join(map(str, store.item_shape))
@@ -151,7 +171,9 @@ def _part(text: str) -> tuple[int, int]:
     try:
         i, n = (int(x) for x in text.split("/"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected I/N such as 0/2, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected I/N such as 0/2, got {text!r}"
+        ) from None
     if not (n >= 1 and 0 <= i < n):
         raise argparse.ArgumentTypeError(f"{text}: I must be in 0..N-1")
     return i, n
@@ -166,7 +188,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
         model=args.model,
         strategy=args.strategy,
     )
-    print(json.dumps({"run_dir": str(result.run_dir), "epochs": len(result.history["loss"])}))
+    print(
+        json.dumps(
+            {
+                "run_dir": str(result.run_dir),
+                "epochs": len(result.history["loss"]),
+            }
+        )
+    )
     return 0
 
 
@@ -216,7 +245,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _overrides(args: argparse.Namespace) -> dict:
-    return {k: v for k in ("epochs", "seed") if (v := getattr(args, k, None)) is not None}
+    return {
+        k: v
+        for k in ("epochs", "seed")
+        if (v := getattr(args, k, None)) is not None
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -230,8 +263,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_info_command(sub)
     _add_features_command(sub)
     for name, func, help_text in (
-        ("train", _cmd_train, "train the captioning model (resumes an interrupted run)"),
-        ("evaluate", _cmd_evaluate, "BLEU-1..4, CIDEr-D and scene accuracy on a split"),
+        (
+            "train",
+            _cmd_train,
+            "train the captioning model (resumes an interrupted run)",
+        ),
+        (
+            "evaluate",
+            _cmd_evaluate,
+            "BLEU-1..4, CIDEr-D and scene accuracy on a split",
+        ),
         ("caption", _cmd_caption, "caption image files with a trained model"),
     ):
         _add_model_command(sub, name, func, help_text)
@@ -244,17 +285,27 @@ Subparsers = argparse._SubParsersAction  # what add_subparsers returns
 
 def _add_data_command(sub: Subparsers) -> None:
     p = sub.add_parser(
-        "data", help="download (flickr8k, or flickr30k/coco from mirrors) or generate a dataset"
+        "data",
+        help="download (flickr8k, or flickr30k/coco from mirrors) or generate a dataset",
     )
     _add_data_args(p, dataset_required=True)
-    p.add_argument("--n-images", type=int, default=None, help="synthetic: number of images")
+    p.add_argument(
+        "--n-images",
+        type=int,
+        default=None,
+        help="synthetic: number of images",
+    )
     p.add_argument(
         "--layout",
         choices=("flickr8k", "karpathy"),
         default="flickr8k",
         help="synthetic: Flickr8k's files, or Karpathy's split format (dataset_*.json)",
     )
-    p.add_argument("--text-only", action="store_true", help="flickr8k: only the caption files")
+    p.add_argument(
+        "--text-only",
+        action="store_true",
+        help="flickr8k: only the caption files",
+    )
     p.add_argument(
         "--url",
         action="append",
@@ -283,7 +334,9 @@ def _add_features_command(sub: Subparsers) -> None:
     _add_data_args(p)
     _add_vgg16_weights_arg(p)
     p.add_argument(
-        "--grids", action="store_true", help="region grids (the attention model's features)"
+        "--grids",
+        action="store_true",
+        help="region grids (the attention model's features)",
     )
     split = p.add_mutually_exclusive_group()
     split.add_argument(
@@ -293,12 +346,17 @@ def _add_features_command(sub: Subparsers) -> None:
         help="compute only part I of N of the store (parts run in parallel; then --join N)",
     )
     split.add_argument(
-        "--join", type=int, metavar="N", help="join the N parts made with --shard I/N"
+        "--join",
+        type=int,
+        metavar="N",
+        help="join the N parts made with --shard I/N",
     )
     p.set_defaults(func=_cmd_features)
 
 
-def _add_model_command(sub: Subparsers, name: str, func, help_text: str) -> None:
+def _add_model_command(
+    sub: Subparsers, name: str, func, help_text: str
+) -> None:
     """``train``, ``evaluate`` or ``caption``: a profile, data, a model and its settings."""
     p = sub.add_parser(name, help=help_text)
     _add_profile_arg(p)
@@ -328,7 +386,9 @@ def _add_model_command(sub: Subparsers, name: str, func, help_text: str) -> None
 
 
 def _add_run_command(sub: Subparsers) -> None:
-    p = sub.add_parser("run", help="the whole pipeline: data, features, train, evaluate")
+    p = sub.add_parser(
+        "run", help="the whole pipeline: data, features, train, evaluate"
+    )
     _add_profile_arg(p)
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--epochs", type=int, default=None)
@@ -345,7 +405,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "vgg16_weights", None) is not None:
         os.environ[config.VGG16_WEIGHTS_ENV] = str(args.vgg16_weights)
-    if getattr(args, "seed", None) is not None:  # the small CNN's pretraining reads it too
+    if (
+        getattr(args, "seed", None) is not None
+    ):  # the small CNN's pretraining reads it too
         os.environ[config.SEED_ENV] = str(args.seed)
     try:
         return args.func(args)

@@ -42,7 +42,9 @@ _LOG_LINE = re.compile(
     rb"^(?:(?P<absl>[IWEF])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\]"
     rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: (?P<tf>[IWEF]) \S+:\d+\])"
 )
-_ABSL_BANNER = b"WARNING: All log messages before absl::InitializeLog() is called"
+_ABSL_BANNER = (
+    b"WARNING: All log messages before absl::InitializeLog() is called"
+)
 
 
 def min_log_level() -> int:
@@ -60,7 +62,9 @@ def is_quiet_line(line: bytes, level: int) -> bool:
     if line.startswith(_ABSL_BANNER):
         return True
     match = _LOG_LINE.match(line)
-    return match is not None and _SEVERITY[match["absl"] or match["tf"]] < level
+    return (
+        match is not None and _SEVERITY[match["absl"] or match["tf"]] < level
+    )
 
 
 @contextlib.contextmanager
@@ -100,7 +104,9 @@ class _QuietLoader(importlib.abc.Loader):
     def __init__(self, loader: importlib.abc.Loader) -> None:
         self._loader = loader
 
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+    def create_module(
+        self, spec: importlib.machinery.ModuleSpec
+    ) -> ModuleType | None:
         return self._loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
@@ -115,7 +121,10 @@ class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
     """Finds ``tensorflow`` with the other finders and wraps its loader; used once."""
 
     def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
     ) -> importlib.machinery.ModuleSpec | None:
         if fullname != "tensorflow":
             return None

@@ -15,7 +15,9 @@ import re
 
 DISTRIBUTION = "course_lib"
 #: ``name>=version`` with no environment marker (an extra's requirement has ``; extra == …``).
-_LOWER_BOUND = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*>=\s*(\d+(?:\.\d+)*)\s*$")
+_LOWER_BOUND = re.compile(
+    r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*>=\s*(\d+(?:\.\d+)*)\s*$"
+)
 _RELEASE = re.compile(r"\d+(?:\.\d+)*")
 
 
@@ -33,7 +35,9 @@ def is_older(installed: str, required: str) -> bool:
     """True when ``installed`` comes before ``required`` (a pre-release counts as its release)."""
     have, need = release(installed), release(required)
     width = max(len(have), len(need))
-    return have + (0,) * (width - len(have)) < need + (0,) * (width - len(need))
+    return have + (0,) * (width - len(have)) < need + (0,) * (
+        width - len(need)
+    )
 
 
 def minimums() -> dict[str, str]:
@@ -62,9 +66,12 @@ def too_old(required: dict[str, str]) -> list[tuple[str, str, str]]:
 
 def message(old: list[tuple[str, str, str]]) -> str:
     """What to tell the user: each package, its installed and required versions, the fix."""
-    lines = [f"course_lib needs newer versions of {len(old)} installed package(s):"]
+    lines = [
+        f"course_lib needs newer versions of {len(old)} installed package(s):"
+    ]
     lines += [
-        f"  {name} {have} is installed; course_lib needs {name}>={need}" for name, have, need in old
+        f"  {name} {have} is installed; course_lib needs {name}>={need}"
+        for name, have, need in old
     ]
     specs = " ".join(f'"{name}>={need}"' for name, _, need in old)
     lines += [

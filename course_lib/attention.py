@@ -58,10 +58,18 @@ class RegionPositions(layers.Layer):
         side = math.isqrt(n_regions)
         if side * side != n_regions:
             raise ValueError(f"{n_regions} regions do not make a square grid")
-        y, x = np.meshgrid(np.linspace(-1, 1, side), np.linspace(-1, 1, side), indexing="ij")
-        places = np.stack([x.ravel(), y.ravel()], axis=-1).astype("float32")  # (L, 2)
-        places = ops.broadcast_to(places[None], (ops.shape(regions)[0], n_regions, 2))
-        return ops.concatenate([regions, ops.cast(places, regions.dtype)], axis=-1)
+        y, x = np.meshgrid(
+            np.linspace(-1, 1, side), np.linspace(-1, 1, side), indexing="ij"
+        )
+        places = np.stack([x.ravel(), y.ravel()], axis=-1).astype(
+            "float32"
+        )  # (L, 2)
+        places = ops.broadcast_to(
+            places[None], (ops.shape(regions)[0], n_regions, 2)
+        )
+        return ops.concatenate(
+            [regions, ops.cast(places, regions.dtype)], axis=-1
+        )
 
     def compute_output_shape(self, regions_shape):
         return (*regions_shape[:-1], regions_shape[-1] + 2)
@@ -93,7 +101,9 @@ class SoftAttention(layers.Layer):
 
     def call(self, keys, h):
         """Weights (B, L) over the regions, given their keys (B, L, A) and the state h (B, U)."""
-        scores = self.score_dense(ops.tanh(keys + self.query_dense(h)[:, None, :]))
+        scores = self.score_dense(
+            ops.tanh(keys + self.query_dense(h)[:, None, :])
+        )
         return ops.softmax(scores[..., 0], axis=-1)
 
     def get_config(self):
@@ -110,14 +120,18 @@ class AttentionLSTM(layers.Layer):
     ``penalty · Σ_i (1 - Σ_t α_ti)²`` averaged over the captions, added while training.
     """
 
-    def __init__(self, units: int, attention_units: int, penalty: float = 1.0, **kwargs):
+    def __init__(
+        self, units: int, attention_units: int, penalty: float = 1.0, **kwargs
+    ):
         super().__init__(**kwargs)
         self.units = units
         self.attention_units = attention_units
         self.penalty = penalty
         self.attention = SoftAttention(attention_units, name="attention")
         self.gate = layers.Dense(1, activation="sigmoid", name="gate")
-        self.init_hidden = layers.Dense(units, activation="relu", name="init_hidden")
+        self.init_hidden = layers.Dense(
+            units, activation="relu", name="init_hidden"
+        )
         self.init_h = layers.Dense(units, activation="tanh", name="init_h")
         self.init_c = layers.Dense(units, activation="tanh", name="init_c")
         self.cell = layers.LSTMCell(units, name="cell")
@@ -135,13 +149,21 @@ class AttentionLSTM(layers.Layer):
     def start(self, regions):
         """The state before the first word: ``(h, c, keys)`` from the regions (B, L, C): ``h``
         and ``c`` from an MLP of each channel's peak over the grid, the keys of every region."""
-        summary = self.init_hidden(ops.max(regions, axis=1))  # from each channel's peak
-        return self.init_h(summary), self.init_c(summary), self.attention.keys(regions)
+        summary = self.init_hidden(
+            ops.max(regions, axis=1)
+        )  # from each channel's peak
+        return (
+            self.init_h(summary),
+            self.init_c(summary),
+            self.attention.keys(regions),
+        )
 
     def step(self, h, c, word, keys, regions, training=False):
         """One word: ``(h, c, y, context, alpha)`` after reading ``word`` (B, E)."""
         alpha = self.attention(keys, h)  # (B, L)
-        context = self.gate(h) * ops.sum(ops.multiply(alpha[..., None], regions), axis=1)
+        context = self.gate(h) * ops.sum(
+            ops.multiply(alpha[..., None], regions), axis=1
+        )
         x = ops.concatenate([word, context], axis=-1)
         y, (h, c) = self.cell(x, [h, c], training=training)
         return h, c, y, context, alpha
@@ -164,14 +186,25 @@ class AttentionLSTM(layers.Layer):
         _, (_, _, ys, contexts, alphas) = ops.scan(
             one_word, (h, c, *zeros), ops.transpose(words, (1, 0, 2))
         )
-        ys, contexts, alphas = (ops.transpose(t, (1, 0, 2)) for t in (ys, contexts, alphas))
+        ys, contexts, alphas = (
+            ops.transpose(t, (1, 0, 2)) for t in (ys, contexts, alphas)
+        )
         if training and self.penalty:
-            real = ops.cast(ops.not_equal(caption, 0), alphas.dtype)[..., None]  # (B, T, 1)
-            coverage = ops.sum(alphas * real, axis=1)  # (B, L): attention each region got
-            self.add_loss(self.penalty * ops.mean(ops.sum((1.0 - coverage) ** 2, axis=-1)))
+            real = ops.cast(ops.not_equal(caption, 0), alphas.dtype)[
+                ..., None
+            ]  # (B, T, 1)
+            coverage = ops.sum(
+                alphas * real, axis=1
+            )  # (B, L): attention each region got
+            self.add_loss(
+                self.penalty
+                * ops.mean(ops.sum((1.0 - coverage) ** 2, axis=-1))
+            )
         return ys, contexts, alphas
 
-    def compute_output_shape(self, regions_shape, words_shape, caption_shape=None):
+    def compute_output_shape(
+        self, regions_shape, words_shape, caption_shape=None
+    ):
         batch, steps = words_shape[0], words_shape[1]
         return (
             (batch, steps, self.units),
@@ -210,17 +243,21 @@ def build_attention_model(
     """
     n_regions, channels = grid_shape
     check_model_sizes(vocab_size, channels)
-    image = keras.Input(shape=(n_regions, channels), dtype="float32", name="image")
+    image = keras.Input(
+        shape=(n_regions, channels), dtype="float32", name="image"
+    )
     caption = keras.Input(shape=(None,), dtype="int32", name="caption")
     regions = layers.Dropout(dropout, name="image_dropout")(image)
     regions = RegionPositions(name="region_positions")(regions)
-    regions = layers.Dense(units, activation="relu", name="region_dense")(regions)
+    regions = layers.Dense(units, activation="relu", name="region_dense")(
+        regions
+    )
     regions = RegionPositions(name="context_positions")(regions)
     words = layers.Embedding(vocab_size, embed_dim, name="embedding")(caption)
     words = layers.Dropout(dropout, name="caption_dropout")(words)
-    ys, contexts, _ = AttentionLSTM(units, attention_units, penalty, name="attention_lstm")(
-        regions, words, caption
-    )
+    ys, contexts, _ = AttentionLSTM(
+        units, attention_units, penalty, name="attention_lstm"
+    )(regions, words, caption)
     h = layers.Concatenate(name="deep_output")([ys, contexts, words])
     h = layers.Dropout(dropout, name="output_dropout")(h)
     h = layers.Dense(units, activation="relu", name="decoder_dense")(h)
@@ -250,11 +287,16 @@ class AttentionStepModel:
         """The state before the first word, for region vectors (B, L, C)."""
         features = np.asarray(features, dtype="float32")
         if features.ndim != 3:
-            raise ValueError(f"features must have shape (B, L, C), got {features.shape}")
+            raise ValueError(
+                f"features must have shape (B, L, C), got {features.shape}"
+            )
         regions = self.regions(features, training=False)
         h, c, keys = self.recurrence.start(regions)
         state = {"h": h, "c": c, "regions": regions, "keys": keys}
-        state = {k: ops.convert_to_numpy(v).astype("float32") for k, v in state.items()}
+        state = {
+            k: ops.convert_to_numpy(v).astype("float32")
+            for k, v in state.items()
+        }
         state["alpha"] = np.zeros(features.shape[:2], dtype="float32")
         return state
 
@@ -262,18 +304,27 @@ class AttentionStepModel:
         self, word_ids: np.ndarray, state: dict[str, np.ndarray]
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Feed words (B,) → next-word probabilities (B, V) and the new state (with ``alpha``)."""
-        words = ops.convert_to_tensor(np.asarray(word_ids, dtype="int32").reshape(-1))
+        words = ops.convert_to_tensor(
+            np.asarray(word_ids, dtype="int32").reshape(-1)
+        )
         word = ops.take(self.embedding.embeddings, words, axis=0)  # (B, E)
         h, c, y, context, alpha = self.recurrence.step(
             state["h"], state["c"], word, state["keys"], state["regions"]
         )
-        probs = self.output(self.decoder_dense(ops.concatenate([y, context, word], axis=-1)))
-        new = {k: ops.convert_to_numpy(v) for k, v in (("h", h), ("c", c), ("alpha", alpha))}
+        probs = self.output(
+            self.decoder_dense(ops.concatenate([y, context, word], axis=-1))
+        )
+        new = {
+            k: ops.convert_to_numpy(v)
+            for k, v in (("h", h), ("c", c), ("alpha", alpha))
+        }
         new.update(regions=state["regions"], keys=state["keys"])
         return ops.convert_to_numpy(probs).astype("float32", copy=False), new
 
     @staticmethod
-    def select(state: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
+    def select(
+        state: dict[str, np.ndarray], rows: np.ndarray
+    ) -> dict[str, np.ndarray]:
         """The state of rows ``rows`` (int array, repeats allowed)."""
         return {key: value[rows] for key, value in state.items()}
 
@@ -282,7 +333,9 @@ def build_attention_step_model(model: keras.Model) -> AttentionStepModel:
     """An :class:`AttentionStepModel` sharing ``model``'s layers (and so its weights)."""
     output = model.get_layer("output")
     recurrence = model.get_layer("attention_lstm")
-    regions = keras.Model(model.input["image"], recurrence.input[0], name="regions")
+    regions = keras.Model(
+        model.input["image"], recurrence.input[0], name="regions"
+    )
     return AttentionStepModel(
         regions=regions,
         embedding=model.get_layer("embedding"),

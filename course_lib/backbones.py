@@ -37,7 +37,10 @@ FEATURE_DIM = {"smallcnn": scene_cnn.FEATURE_DIM, "vgg16": 4096}
 #: The layer each backbone's features come from: ``[vector, grid]``. The grid is the last
 #: convolutional map, flattened to L = H × W region vectors (what attention reads).
 OUTPUT_LAYER = {
-    "smallcnn": ("features (Dense 256)", "relu3 (S/8 x S/8 x 128 map as regions)"),
+    "smallcnn": (
+        "features (Dense 256)",
+        "relu3 (S/8 x S/8 x 128 map as regions)",
+    ),
     "vgg16": ("fc2 (4096)", "block5_conv3 (14 x 14 x 512 map as regions)"),
 }
 #: ImageNet channel means in BGR order, as in ``keras.applications.vgg16.preprocess_input``.
@@ -46,7 +49,8 @@ VGG16_BGR_MEAN = (103.939, 116.779, 123.68)
 #: The file Keras downloads for VGG16 with its fully connected layers, from this address.
 VGG16_WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
 VGG16_WEIGHTS_URL = (
-    "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/" + VGG16_WEIGHTS_FILE
+    "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+    + VGG16_WEIGHTS_FILE
 )
 #: The digest Keras checks that file against: ``file_hash`` in
 #: ``keras/src/applications/vgg16.py``. Keras pins an MD5 (not a SHA-256) for it.
@@ -64,7 +68,9 @@ _PREPROCESSING = {
 def check_backbone(name: str) -> None:
     """Raise ``ValueError`` unless ``name`` is one of :data:`BACKBONES`."""
     if name not in BACKBONES:
-        raise ValueError(f"unknown backbone {name!r}; choose one of {list(BACKBONES)}")
+        raise ValueError(
+            f"unknown backbone {name!r}; choose one of {list(BACKBONES)}"
+        )
 
 
 def describe_preprocessing(
@@ -75,7 +81,8 @@ def describe_preprocessing(
     check_backbone(backbone)
     size = image_size or DEFAULT_IMAGE_SIZE[backbone]
     return (
-        _PREPROCESSING[backbone].format(size=size) + f"; output {OUTPUT_LAYER[backbone][spatial]}"
+        _PREPROCESSING[backbone].format(size=size)
+        + f"; output {OUTPUT_LAYER[backbone][spatial]}"
     )
 
 
@@ -116,7 +123,9 @@ def local_vgg16_weights() -> Path | None:
         raise FileNotFoundError(
             f"{path}: VGG16 weights file not found ({config.VGG16_WEIGHTS_ENV}); {fix}"
         )
-    if path.suffix not in (".h5", ".hdf5") or path.name.endswith(".weights.h5"):
+    if path.suffix not in (".h5", ".hdf5") or path.name.endswith(
+        ".weights.h5"
+    ):
         raise ValueError(
             f"{path}: Keras reads these legacy H5 weights only from a file whose name ends in "
             f"'.h5' (and not '.weights.h5'); rename it to {VGG16_WEIGHTS_FILE}"
@@ -132,16 +141,28 @@ def local_vgg16_weights() -> Path | None:
     return path
 
 
-def _imagenet_vgg16(weights: str | None, weights_file: str | os.PathLike | None):
+def _imagenet_vgg16(
+    weights: str | None, weights_file: str | os.PathLike | None
+):
     """VGG16 with its top layers: random weights, or ImageNet's from ``weights_file``, else from
     ``$COURSE_VGG16_WEIGHTS`` (:func:`local_vgg16_weights`), else downloaded by Keras."""
     if weights not in ("imagenet", None):
-        raise ValueError(f"vgg16 weights must be 'imagenet' or None, got {weights!r}")
-    local = weights_file or (local_vgg16_weights() if weights == "imagenet" else None)
+        raise ValueError(
+            f"vgg16 weights must be 'imagenet' or None, got {weights!r}"
+        )
+    local = weights_file or (
+        local_vgg16_weights() if weights == "imagenet" else None
+    )
     try:
-        return keras.applications.VGG16(include_top=True, weights=str(local) if local else weights)
-    except Exception as err:  # Keras turns a failed download into a bare Exception
-        if local is not None or not isinstance(err.__context__, urllib.error.URLError):
+        return keras.applications.VGG16(
+            include_top=True, weights=str(local) if local else weights
+        )
+    except (
+        Exception
+    ) as err:  # Keras turns a failed download into a bare Exception
+        if local is not None or not isinstance(
+            err.__context__, urllib.error.URLError
+        ):
             raise
         raise OSError(
             f"cannot download VGG16's ImageNet weights from {VGG16_WEIGHTS_URL} "
@@ -200,9 +221,13 @@ def build_backbone(
     if name == "vgg16":
         return _build_vgg16(weights, image_size, spatial, weights_file)
     if weights is None:
-        model = scene_cnn.build_scene_cnn(image_size, seed=scene_cnn.SMALLCNN_INIT_SEED)
+        model = scene_cnn.build_scene_cnn(
+            image_size, seed=scene_cnn.SMALLCNN_INIT_SEED
+        )
     elif weights != "scenes":
-        raise ValueError(f"smallcnn weights must be 'scenes' or None, got {weights!r}")
+        raise ValueError(
+            f"smallcnn weights must be 'scenes' or None, got {weights!r}"
+        )
     elif weights_file is None:
         raise ValueError(
             "the small CNN's 'scenes' weights need their file: pass weights_file="

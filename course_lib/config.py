@@ -54,7 +54,9 @@ class Profile:
     name: str
     dataset: str  # one of DATASETS
     backbone: str  # "smallcnn" or "vgg16"
-    weights: str | None  # "scenes" (smallcnn pretrained here), "imagenet", or None (random)
+    weights: (
+        str | None
+    )  # "scenes" (smallcnn pretrained here), "imagenet", or None (random)
     image_size: int  # square side in pixels fed to the backbone
     embed_dim: int = 256
     units: int = 256
@@ -67,7 +69,9 @@ class Profile:
     cosine_decay: bool = False
     min_word_count: int = 1
     beam_width: int = 3
-    attention_penalty: float = 0.0  # doubly stochastic penalty λ (Xu et al.: 1; attention.py)
+    attention_penalty: float = (
+        0.0  # doubly stochastic penalty λ (Xu et al.: 1; attention.py)
+    )
     #: Batches of training captions sorted by length together (``make_tf_dataset``; None: its
     #: default); 1 mixes lengths in every batch, so that every word weighs the same in the loss.
     sort_window: int | None = None
@@ -78,7 +82,9 @@ class Profile:
     synthetic_extra_test_images: int = 500
     #: Training settings of one model kind that differ from the above, e.g.
     #: ``{"attention": {"epochs": 30}}``; applied by :meth:`for_model`.
-    model_settings: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False)
+    model_settings: dict[str, dict[str, Any]] = field(
+        default_factory=dict, hash=False
+    )
 
     def to_dict(self) -> dict:
         """The profile as a plain JSON-serialisable dict."""
@@ -88,7 +94,9 @@ class Profile:
         """The settings that train ``model`` (one of :data:`MODELS`): this profile with that
         model's ``model_settings`` applied."""
         if model not in MODELS:
-            raise ValueError(f"unknown model {model!r}; choose one of {list(MODELS)}")
+            raise ValueError(
+                f"unknown model {model!r}; choose one of {list(MODELS)}"
+            )
         return replace(self, **self.model_settings.get(model, {}))
 
 
@@ -179,7 +187,9 @@ def course_seed() -> int:
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"{SEED_ENV}={text!r} is not an integer seed") from None
+        raise ValueError(
+            f"{SEED_ENV}={text!r} is not an integer seed"
+        ) from None
 
 
 def get_profile(name: str | None = None, **overrides) -> Profile:
@@ -190,7 +200,9 @@ def get_profile(name: str | None = None, **overrides) -> Profile:
     model kind for one epoch)."""
     name = name or default_profile_name()
     if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}")
+        raise ValueError(
+            f"unknown profile {name!r}; choose one of {sorted(PROFILES)}"
+        )
     if overrides.get("seed") is None:
         overrides["seed"] = course_seed()
     if overrides == {"seed": PROFILES[name].seed}:
@@ -206,7 +218,9 @@ def get_profile(name: str | None = None, **overrides) -> Profile:
 def _source_checkout_root() -> Path | None:
     """The repository root when course_lib is imported from a source checkout, else None."""
     root = _PACKAGE_DIR.parent
-    if (root / "pyproject.toml").is_file() and (root / "_config.yml").is_file():
+    if (root / "pyproject.toml").is_file() and (
+        root / "_config.yml"
+    ).is_file():
         return root
     return None
 
@@ -231,7 +245,9 @@ def data_dir(root: str | os.PathLike | None = None) -> Path:
 def dataset_dir(dataset: str, root: str | os.PathLike | None = None) -> Path:
     """Folder of one dataset, e.g. ``<data>/synthetic`` (see :data:`DATASETS`)."""
     if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose one of {list(DATASETS)}")
+        raise ValueError(
+            f"unknown dataset {dataset!r}; choose one of {list(DATASETS)}"
+        )
     return data_dir(root) / dataset
 
 

@@ -98,21 +98,30 @@ def _features(features: np.ndarray) -> np.ndarray:
     """Image features as float32: vectors (N, D) or grids of region vectors (N, L, C)."""
     features = np.asarray(features, dtype=np.float32)
     if features.ndim not in (2, 3):
-        raise ValueError(f"features must have shape (N, D) or (N, L, C), got {features.shape}")
+        raise ValueError(
+            f"features must have shape (N, D) or (N, L, C), got {features.shape}"
+        )
     return features
 
 
 def _in_batches(
-    model: Any, features: np.ndarray, batch_size: int, decode: Callable[[Any, np.ndarray], Decoded]
+    model: Any,
+    features: np.ndarray,
+    batch_size: int,
+    decode: Callable[[Any, np.ndarray], Decoded],
 ) -> Decoded:
     """``decode(step_model, batch)`` on ``batch_size`` images at a time, joined."""
     step_model = as_step_model(model)
     features = _features(features)
     starts = range(0, len(features), batch_size)
-    return Decoded.join([decode(step_model, features[i : i + batch_size]) for i in starts])
+    return Decoded.join(
+        [decode(step_model, features[i : i + batch_size]) for i in starts]
+    )
 
 
-def _decoded(vocab: Any, tokens: np.ndarray, scores: np.ndarray, alphas: list[Any]) -> Decoded:
+def _decoded(
+    vocab: Any, tokens: np.ndarray, scores: np.ndarray, alphas: list[Any]
+) -> Decoded:
     """A batch's result from its token ids (B, steps), log-probabilities (B,) and attention
     weights at each step (steps × (B, L); Nones for a model without attention); a caption's
     weights are those of its words and ``<end>``."""
@@ -120,7 +129,9 @@ def _decoded(vocab: Any, tokens: np.ndarray, scores: np.ndarray, alphas: list[An
     attention = None
     if alphas and alphas[0] is not None:
         stacked = np.stack(alphas, axis=1)  # (B, steps, L)
-        attention = [w[: len(c) + 1] for w, c in zip(stacked, captions, strict=True)]
+        attention = [
+            w[: len(c) + 1] for w, c in zip(stacked, captions, strict=True)
+        ]
     return Decoded(captions, [float(s) for s in scores], attention)
 
 
@@ -249,7 +260,13 @@ def sample_decode(
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if temperature == 0:
-        return greedy_decode(model, features, vocab, max_tokens=max_tokens, batch_size=batch_size)
+        return greedy_decode(
+            model,
+            features,
+            vocab,
+            max_tokens=max_tokens,
+            batch_size=batch_size,
+        )
     rng = np.random.default_rng(seed)
 
     def choose(probs: np.ndarray) -> np.ndarray:
@@ -343,7 +360,9 @@ def _beam_search(
     trails = _Trails.start(n, k, state)
     for _ in range(max_tokens):
         probs, state = step_model.step(words, state)
-        word_lp = safe_log(without_pad_and_start(probs, vocab)).reshape(n, k, -1)
+        word_lp = safe_log(without_pad_and_start(probs, vocab)).reshape(
+            n, k, -1
+        )
         step = beam_step(beams, word_lp, vocab, norm=norm)
         beams, trails = step.kept, trails.grow(step, state)
         rows = (np.arange(n)[:, None] * k + step.parent).ravel()
@@ -354,7 +373,9 @@ def _beam_search(
     return trails.answers(vocab, beams, norm)
 
 
-def _grow(history: np.ndarray, parent: np.ndarray, new: np.ndarray) -> np.ndarray:
+def _grow(
+    history: np.ndarray, parent: np.ndarray, new: np.ndarray
+) -> np.ndarray:
     """Per-beam history (n, k, t, …) reordered to follow the kept beams (``parent``), with
     their ``new`` entries (n, k, …) appended: (n, k, t + 1, …)."""
     rows = np.arange(len(new))[:, None]
@@ -374,7 +395,9 @@ class _Trails:
         """Nothing written yet (an attention captioner's state holds its weights, ``alpha``)."""
         alphas = None
         if "alpha" in state:
-            alphas = np.zeros((n, k, 0, state["alpha"].shape[-1]), dtype=np.float32)
+            alphas = np.zeros(
+                (n, k, 0, state["alpha"].shape[-1]), dtype=np.float32
+            )
         return cls(np.zeros((n, k, 0), dtype=np.int32), alphas)
 
     def grow(self, step: BeamStep, state: dict[str, np.ndarray]) -> _Trails:
@@ -382,15 +405,26 @@ class _Trails:
         alphas = self.alphas
         if alphas is not None:
             n, k = step.parent.shape
-            alpha = state["alpha"].reshape(n, k, -1)[np.arange(n)[:, None], step.parent]
+            alpha = state["alpha"].reshape(n, k, -1)[
+                np.arange(n)[:, None], step.parent
+            ]
             alphas = _grow(alphas, step.parent, alpha)
         return _Trails(_grow(self.tokens, step.parent, step.word), alphas)
 
     def answers(self, vocab: Any, beams: Beams, norm: float) -> Decoded:
         """Each image's best final beam."""
-        pick = np.arange(len(self.tokens)), _final_scores(beams, norm).argmax(axis=1)
-        weights = [] if self.alphas is None else list(self.alphas[pick].transpose(1, 0, 2))
-        return _decoded(vocab, self.tokens[pick], beams.log_prob[pick], weights)
+        pick = (
+            np.arange(len(self.tokens)),
+            _final_scores(beams, norm).argmax(axis=1),
+        )
+        weights = (
+            []
+            if self.alphas is None
+            else list(self.alphas[pick].transpose(1, 0, 2))
+        )
+        return _decoded(
+            vocab, self.tokens[pick], beams.log_prob[pick], weights
+        )
 
 
 def _final_scores(beams: Beams, norm: float) -> np.ndarray:
@@ -421,7 +455,9 @@ def beam_search_decode(
     norm = float(length_normalisation)
 
     def decode(step_model: Any, batch: np.ndarray) -> Decoded:
-        return _beam_search(step_model, batch, vocab, max_tokens, beam_width, norm)
+        return _beam_search(
+            step_model, batch, vocab, max_tokens, beam_width, norm
+        )
 
     return _in_batches(model, features, batch_size, decode)
 
@@ -452,14 +488,18 @@ def beam_trace(
     step_model = as_step_model(model)
     feats = _one_image(features)
     k, norm = beam_width, float(length_normalisation)
-    state = step_model.select(step_model.init(feats), np.zeros(k, dtype=np.int64))
+    state = step_model.select(
+        step_model.init(feats), np.zeros(k, dtype=np.int64)
+    )
     words = np.full(k, vocab.start_id, dtype=np.int32)
     beams = Beams.start(1, k)
     prefixes: list[list[str]] = [[] for _ in range(k)]
     steps: list[list[dict[str, Any]]] = []
     for _ in range(max_tokens):
         probs, state = step_model.step(words, state)
-        word_lp = safe_log(without_pad_and_start(np.asarray(probs), vocab))[None]
+        word_lp = safe_log(without_pad_and_start(np.asarray(probs), vocab))[
+            None
+        ]
         step = beam_step(beams, word_lp, vocab, norm=norm)
         steps.append(_candidates(step, beams.finished[0], prefixes, vocab))
         parent, word, carried = step.parent[0], step.word[0], step.carried[0]
@@ -476,7 +516,9 @@ def beam_trace(
     choice = int(final.argmax())
     return {
         "steps": steps,
-        "caption": vocab.decode(vocab.encode(prefixes[choice], add_start_end=False)),
+        "caption": vocab.decode(
+            vocab.encode(prefixes[choice], add_start_end=False)
+        ),
         "log_prob": float(beams.log_prob[0, choice]),
         "score": float(final[choice]),
         "chosen": choice,
@@ -490,7 +532,9 @@ def _one_image(features: np.ndarray) -> np.ndarray:
     feats = np.asarray(features, dtype=np.float32)
     feats = feats[None] if feats.ndim == 1 else feats
     if len(feats) != 1:
-        raise ValueError(f"beam_trace follows one image; got {len(feats)} feature vectors")
+        raise ValueError(
+            f"beam_trace follows one image; got {len(feats)} feature vectors"
+        )
     return feats
 
 
@@ -500,7 +544,9 @@ def _candidates(
     """The possible candidates of one image's beam step (see :func:`beam_trace`)."""
     vocab_size = step.log_prob.shape[-1]
     kept = zip(step.parent[0], step.word[0], strict=True)
-    slot_of = {int(p) * vocab_size + int(w): s for s, (p, w) in enumerate(kept)}
+    slot_of = {
+        int(p) * vocab_size + int(w): s for s, (p, w) in enumerate(kept)
+    }
     candidates = []
     for parent in range(len(prefixes)):
         for word in range(vocab_size):
@@ -522,7 +568,10 @@ def _candidates(
 
 
 def sequence_log_probs(
-    model: keras.Model, features: np.ndarray, vocab: Any, captions: list[list[str]]
+    model: keras.Model,
+    features: np.ndarray,
+    vocab: Any,
+    captions: list[list[str]],
 ) -> np.ndarray:
     """Log-probability (N,) that the full model gives each caption, ``<end>`` included
     (a caption that reached ``max_tokens`` without ``<end>`` is scored as if it ended)."""

@@ -26,7 +26,13 @@ from keras import ops
 
 from course_lib import config
 
-__all__ = ["STRATEGIES", "batch_mean", "check_batches", "global_sum", "make_strategy"]
+__all__ = [
+    "STRATEGIES",
+    "batch_mean",
+    "check_batches",
+    "global_sum",
+    "make_strategy",
+]
 
 STRATEGIES = ("default", "mirrored", "tpu")
 
@@ -44,11 +50,15 @@ def make_strategy(name: str = "default") -> Any:
     ``RuntimeError`` saying so."""
     tf = config.tensorflow()
     if name not in STRATEGIES:
-        raise ValueError(f"unknown strategy {name!r}; choose one of {list(STRATEGIES)}")
+        raise ValueError(
+            f"unknown strategy {name!r}; choose one of {list(STRATEGIES)}"
+        )
     if name == "default":
         return tf.distribute.get_strategy()
     if name not in _MADE:
-        _MADE[name] = _mirrored_strategy() if name == "mirrored" else _tpu_strategy()
+        _MADE[name] = (
+            _mirrored_strategy() if name == "mirrored" else _tpu_strategy()
+        )
     return _MADE[name]
 
 
@@ -57,7 +67,9 @@ def _mirrored_strategy() -> Any:
     tf = config.tensorflow()
     if tf.config.list_logical_devices("GPU"):
         return tf.distribute.MirroredStrategy()
-    return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
+    return tf.distribute.MirroredStrategy(
+        [d.name for d in tf.config.list_logical_devices("CPU")]
+    )
 
 
 def _tpu_strategy() -> Any:
@@ -65,7 +77,11 @@ def _tpu_strategy() -> Any:
     devices include a ``TPU_SYSTEM``) or on the one ``$TPU_NAME`` names."""
     tf = config.tensorflow()
     devices = tf.config.list_physical_devices()
-    local = "local" if any(d.device_type.startswith("TPU") for d in devices) else None
+    local = (
+        "local"
+        if any(d.device_type.startswith("TPU") for d in devices)
+        else None
+    )
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=local)
         tf.config.experimental_connect_to_cluster(resolver)
@@ -79,14 +95,17 @@ def _tpu_strategy() -> Any:
     return tf.distribute.TPUStrategy(resolver)
 
 
-def check_batches(strategy: Any, batch_size: int, *, train_rows: int, val_rows: int) -> None:
+def check_batches(
+    strategy: Any, batch_size: int, *, train_rows: int, val_rows: int
+) -> None:
     """Raise ``ValueError`` unless every batch that can open an epoch splits evenly across the
     replicas of ``strategy``: ``Model.fit`` builds the model from the average of the replicas'
     first batches. Training epochs may open with any batch (they are shuffled), the last,
     smaller one too; validation opens with its first."""
     n = strategy.num_replicas_in_sync
     openers = {
-        "training": {min(batch_size, train_rows), train_rows % batch_size} - {0},
+        "training": {min(batch_size, train_rows), train_rows % batch_size}
+        - {0},
         "validation": {min(batch_size, val_rows)},
     }
     for split, sizes in openers.items():
@@ -135,4 +154,6 @@ def batch_mean(total: Any, count: Any) -> Any:
     count = global_sum(count)
     share = ops.divide_no_nan(total, count)
     mean = ops.divide_no_nan(global_sum(total), count)
-    return share + ops.stop_gradient(mean / context.num_replicas_in_sync - share)
+    return share + ops.stop_gradient(
+        mean / context.num_replicas_in_sync - share
+    )

@@ -7,7 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from course_lib.metrics import Hypotheses, References, bleu_scores, cider_d, matching_ids
+from course_lib.metrics import (
+    Hypotheses,
+    References,
+    bleu_scores,
+    cider_d,
+    matching_ids,
+)
 from course_lib.scene_checks import scene_accuracy
 
 __all__ = ["evaluate_captions"]

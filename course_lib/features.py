@@ -40,9 +40,19 @@ import numpy as np
 from tqdm import tqdm
 
 from course_lib import __version__, config
-from course_lib.backbones import build_backbone, check_backbone, describe_preprocessing
+from course_lib.backbones import (
+    build_backbone,
+    check_backbone,
+    describe_preprocessing,
+)
 from course_lib.data.images import ImageError, image_batches, load_image
-from course_lib.io import atomic_path, atomic_write_json, file_lock, read_json, sha256_file
+from course_lib.io import (
+    atomic_path,
+    atomic_write_json,
+    file_lock,
+    read_json,
+    sha256_file,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +145,9 @@ class FeatureStore:
         """``features``: one array (N, *item_shape) or a list of shards whose rows follow
         ``image_ids`` in order."""
         self.image_ids = [str(i) for i in image_ids]
-        self.shards = [features] if isinstance(features, np.ndarray) else list(features)
+        self.shards = (
+            [features] if isinstance(features, np.ndarray) else list(features)
+        )
         self.metadata = dict(metadata or {})
         rows = sum(len(s) for s in self.shards)
         shapes = {tuple(s.shape[1:]) for s in self.shards if len(s)}
@@ -161,13 +173,17 @@ class FeatureStore:
         try:
             shard, row = self._where[image_id]
         except KeyError:
-            skipped = {s.get("image_id"): s.get("reason") for s in self.skipped}
+            skipped = {
+                s.get("image_id"): s.get("reason") for s in self.skipped
+            }
             why = (
                 f"it was skipped during extraction: {skipped[image_id]}"
                 if image_id in skipped
                 else "it was not part of the extracted image set"
             )
-            raise KeyError(f"no features for image {image_id!r}: {why}") from None
+            raise KeyError(
+                f"no features for image {image_id!r}: {why}"
+            ) from None
         return np.asarray(self.shards[shard][row], dtype=np.float32)
 
     @property
@@ -189,7 +205,9 @@ class FeatureStore:
     def features(self) -> np.ndarray:
         """Every image's features in ``image_ids`` order: (N, *item_shape) float32 (read into
         memory; for large grid stores use :meth:`matrix` on batches instead)."""
-        return np.concatenate([np.asarray(s, dtype=np.float32) for s in self.shards])
+        return np.concatenate(
+            [np.asarray(s, dtype=np.float32) for s in self.shards]
+        )
 
     @property
     def skipped(self) -> list[dict]:
@@ -234,14 +252,21 @@ def _shard_name(index: int) -> str:
     return f"shard-{index:05d}.npy"
 
 
-def _write_shard(folder: Path, index: int, ids: Sequence[str], array: np.ndarray, meta: dict):
+def _write_shard(
+    folder: Path, index: int, ids: Sequence[str], array: np.ndarray, meta: dict
+):
     """Write one shard atomically: the array, then its ``.json`` (ids, settings, SHA-256)."""
     path = folder / _shard_name(index)
     with atomic_path(path) as tmp:
         np.save(tmp, array, allow_pickle=False)
     atomic_write_json(
         path.with_suffix(".json"),
-        {**meta, "shard": index, "ids": list(ids), "sha256": sha256_file(path)},
+        {
+            **meta,
+            "shard": index,
+            "ids": list(ids),
+            "sha256": sha256_file(path),
+        },
     )
 
 
@@ -257,11 +282,15 @@ def _open_shard(folder: Path, index: int) -> tuple[dict, np.ndarray]:
             f"({type(err).__name__}: {err}); {_FIX}"
         ) from err
     if not isinstance(meta, dict) or len(array) != len(meta.get("ids", [])):
-        raise FeatureCacheError(f"{path}: its rows do not match its list of ids; {_FIX}")
+        raise FeatureCacheError(
+            f"{path}: its rows do not match its list of ids; {_FIX}"
+        )
     return meta, array
 
 
-def _reusable_shard(folder: Path, index: int, meta: dict) -> tuple[list[str], np.ndarray] | None:
+def _reusable_shard(
+    folder: Path, index: int, meta: dict
+) -> tuple[list[str], np.ndarray] | None:
     """A complete shard made with the settings and planned images ``meta``, or None."""
     if not (folder / _shard_name(index)).with_suffix(".json").is_file():
         return None
@@ -274,13 +303,18 @@ def _reusable_shard(folder: Path, index: int, meta: dict) -> tuple[list[str], np
     if found != _normalise({**meta, "shard": index}):
         return None
     if _sha256_or_none(folder / _shard_name(index)) != digest:
-        logger.warning("recomputing shard %s: its SHA-256 differs from its record", index)
+        logger.warning(
+            "recomputing shard %s: its SHA-256 differs from its record", index
+        )
         return None
     return ids, array
 
 
 def save_feature_cache(
-    path: str | os.PathLike, store: FeatureStore, *, shard_size: int = DEFAULT_SHARD_SIZE
+    path: str | os.PathLike,
+    store: FeatureStore,
+    *,
+    shard_size: int = DEFAULT_SHARD_SIZE,
 ) -> Path:
     """Write ``store`` as a store folder at ``path`` (shards, then the manifest), replacing
     what is there only once the new folder is complete."""
@@ -292,9 +326,13 @@ def save_feature_cache(
     try:
         for k, begin in enumerate(range(0, max(len(ids), 1), shard_size)):
             part = ids[begin : begin + shard_size]
-            _write_shard(tmp, k, part, _stored(store.matrix(part), store.spatial), {})
+            _write_shard(
+                tmp, k, part, _stored(store.matrix(part), store.spatial), {}
+            )
         n_shards = max(1, -(-len(ids) // shard_size))
-        _write_manifest(tmp, store.metadata, shard_size, store.skipped, n_shards)
+        _write_manifest(
+            tmp, store.metadata, shard_size, store.skipped, n_shards
+        )
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -311,15 +349,21 @@ def _stored(array: np.ndarray, spatial: bool) -> np.ndarray:
     return np.asarray(array, dtype=np.float16 if spatial else np.float32)
 
 
-def _write_manifest(folder: Path, metadata: dict, shard_size: int, skipped, n_shards: int):
+def _write_manifest(
+    folder: Path, metadata: dict, shard_size: int, skipped, n_shards: int
+):
     """Write ``manifest.json`` last: the settings, and each shard with its size and SHA-256."""
     shards, n_images = [], 0
     for k in range(n_shards):
         meta, array = _open_shard(folder, k)
-        shards.append({"file": _shard_name(k), "n": len(array), "sha256": meta["sha256"]})
+        shards.append(
+            {"file": _shard_name(k), "n": len(array), "sha256": meta["sha256"]}
+        )
         n_images += len(array)
     manifest = {
-        **{k: v for k, v in metadata.items() if k not in ("shards", "skipped")},
+        **{
+            k: v for k, v in metadata.items() if k not in ("shards", "skipped")
+        },
         "format": _FORMAT,
         "version": _VERSION,
         "shard_size": shard_size,
@@ -344,13 +388,19 @@ def load_feature_cache(
     path = Path(path)
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
-        raise FeatureCacheError(f"{path}: no complete feature store here (no {MANIFEST})")
+        raise FeatureCacheError(
+            f"{path}: no complete feature store here (no {MANIFEST})"
+        )
     try:
         manifest = read_json(manifest_path)
     except ValueError as err:
-        raise FeatureCacheError(f"{manifest_path}: corrupt or truncated ({err}); {_FIX}") from err
+        raise FeatureCacheError(
+            f"{manifest_path}: corrupt or truncated ({err}); {_FIX}"
+        ) from err
     if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
-        raise FeatureCacheError(f"{manifest_path}: not a course_lib feature store; {_FIX}")
+        raise FeatureCacheError(
+            f"{manifest_path}: not a course_lib feature store; {_FIX}"
+        )
     for key, want in _normalise(expected_metadata or {}).items():
         found = manifest.get(key, "<missing>")
         if found != want:
@@ -446,10 +496,14 @@ def part_path(store: str | os.PathLike, part: tuple[int, int]) -> Path:
 def _check_part(part: tuple[int, int]) -> None:
     i, n = part
     if not (n >= 1 and 0 <= i < n):
-        raise ValueError(f"part {i}/{n}: choose i in 0..n-1 for n parts (for example 0/2, 1/2)")
+        raise ValueError(
+            f"part {i}/{n}: choose i in 0..n-1 for n parts (for example 0/2, 1/2)"
+        )
 
 
-def extract_feature_part(request: FeatureRequest, part: tuple[int, int]) -> Path:
+def extract_feature_part(
+    request: FeatureRequest, part: tuple[int, int]
+) -> Path:
     """Compute part ``(i, n)`` of a split extraction: the shards k with k % n == i.
 
     The parts must share one request. The shards go to :func:`part_path` (resumed like a store:
@@ -478,7 +532,10 @@ def join_feature_parts(request: FeatureRequest, parts: int) -> FeatureStore:
     _check_part((0, parts))
     job = _Extraction.for_request(request)
     folders = [part_path(job.folder, (i, parts)) for i in range(parts)]
-    records = [job.check_part_record(folder, (i, parts)) for i, folder in enumerate(folders)]
+    records = [
+        job.check_part_record(folder, (i, parts))
+        for i, folder in enumerate(folders)
+    ]
     held = sorted(k for record in records for k in record["shards"])
     if held != list(range(len(job.plans()))):
         missing = sorted(set(range(len(job.plans()))) - set(held))
@@ -490,9 +547,14 @@ def join_feature_parts(request: FeatureRequest, parts: int) -> FeatureStore:
     with file_lock(job.folder):
         (job.folder / MANIFEST).unlink(missing_ok=True)
         for folder, record in zip(folders, records, strict=True):
-            job.known_skipped.update({s["image_id"]: s for s in record["skipped"]})
+            job.known_skipped.update(
+                {s["image_id"]: s for s in record["skipped"]}
+            )
             for k in record["shards"]:
-                for name in (_shard_name(k), Path(_shard_name(k)).with_suffix(".json").name):
+                for name in (
+                    _shard_name(k),
+                    Path(_shard_name(k)).with_suffix(".json").name,
+                ):
                     shutil.move(folder / name, job.folder / name)
         job.run(request.progress)
         store = load_feature_cache(job.folder, job.key)
@@ -525,7 +587,9 @@ class _Extraction:
         """The extraction of ``request`` (or of its part ``part``)."""
         path = feature_cache_path(request)
         folder = path if part is None else part_path(path, part)
-        return cls(request, request.images(), expected_metadata(request), folder, part)
+        return cls(
+            request, request.images(), expected_metadata(request), folder, part
+        )
 
     def plans(self) -> list[list[str]]:
         """The image ids of each shard, in order."""
@@ -578,7 +642,9 @@ class _Extraction:
             "n_shards": n_shards,
         }
 
-    def _write_record(self, n_shards: int, mine: list[int], seconds: float, computed: int):
+    def _write_record(
+        self, n_shards: int, mine: list[int], seconds: float, computed: int
+    ):
         """The part's ``part.json``, or for a whole extraction the store's manifest."""
         if self.part is not None:
             record = {
@@ -596,7 +662,9 @@ class _Extraction:
             "images_computed": computed,
         }
         shard_size = self.request.shard_size
-        _write_manifest(self.folder, metadata, shard_size, self.skipped, n_shards)
+        _write_manifest(
+            self.folder, metadata, shard_size, self.skipped, n_shards
+        )
 
     def check_part_record(self, folder: Path, part: tuple[int, int]) -> dict:
         """The ``part.json`` of part ``part`` in ``folder``, checked against this request."""
@@ -610,9 +678,15 @@ class _Extraction:
         try:
             record = read_json(record_path)
         except ValueError as err:
-            raise FeatureCacheError(f"{record_path}: corrupt or truncated ({err})") from err
+            raise FeatureCacheError(
+                f"{record_path}: corrupt or truncated ({err})"
+            ) from err
         for name, value in self._part_fields(part, len(self.plans())).items():
-            found = record.get(name, "<missing>") if isinstance(record, dict) else "<missing>"
+            found = (
+                record.get(name, "<missing>")
+                if isinstance(record, dict)
+                else "<missing>"
+            )
             if found != value:
                 raise FeatureCacheError(
                     f"{record_path}: field {name!r} does not match: expected {value!r}, found "
@@ -623,7 +697,11 @@ class _Extraction:
 
     def _shard_meta(self, planned: list[str]) -> dict:
         shard_size = self.request.shard_size
-        return {**self.key, "shard_size": shard_size, "planned": _image_set_hash(planned)}
+        return {
+            **self.key,
+            "shard_size": shard_size,
+            "planned": _image_set_hash(planned),
+        }
 
     def _backbone(self):
         if self._model is None:
@@ -643,11 +721,17 @@ class _Extraction:
         ids: list[str] = []
         rows: list[np.ndarray] = []
         seen = 0
-        batches = image_batches(paths, self.key["image_size"], self.request.batch_size)
+        batches = image_batches(
+            paths, self.key["image_size"], self.request.batch_size
+        )
         for indices, images in batches:
             idx = indices.numpy()
             ids.extend(planned[i] for i in idx)
-            rows.append(_stored(_predict(self._backbone(), images), self.key["spatial"]))
+            rows.append(
+                _stored(
+                    _predict(self._backbone(), images), self.key["spatial"]
+                )
+            )
             bar.update(int(idx[-1]) + 1 - seen)  # skipped images count too
             seen = int(idx[-1]) + 1
         bar.update(len(planned) - seen)
@@ -655,7 +739,10 @@ class _Extraction:
             array = np.concatenate(rows)
         else:
             shape = self._backbone().output_shape[1:]
-            array = np.zeros((0, *shape), dtype=np.float16 if self.key["spatial"] else np.float32)
+            array = np.zeros(
+                (0, *shape),
+                dtype=np.float16 if self.key["spatial"] else np.float32,
+            )
         _write_shard(self.folder, index, ids, array, meta)
         return ids, array
 
@@ -675,7 +762,9 @@ class _Extraction:
                 reason = "could not be read during extraction"
             except ImageError as err:
                 reason = err.reason
-            self.skipped.append({"image_id": image_id, "file": str(path), "reason": reason})
+            self.skipped.append(
+                {"image_id": image_id, "file": str(path), "reason": reason}
+            )
 
 
 def _predict(model, images) -> np.ndarray:
@@ -690,5 +779,7 @@ def _print_skipped(store: FeatureStore) -> None:
     lines = [f"Skipped {len(skipped)} image(s) that could not be read:"]
     lines += [f"  {s['image_id']}: {s['reason']}" for s in skipped[:20]]
     if len(skipped) > 20:
-        lines.append(f"  ... and {len(skipped) - 20} more (see store.metadata['skipped'])")
+        lines.append(
+            f"  ... and {len(skipped) - 20} more (see store.metadata['skipped'])"
+        )
     print("\n".join(lines))

@@ -61,7 +61,9 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike, obj: object) -> Path:
     """Write ``obj`` as indented, key-sorted JSON to ``path`` atomically."""
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    return atomic_write_text(
+        path, json.dumps(obj, indent=2, sort_keys=True) + "\n"
+    )
 
 
 def read_json(path: str | os.PathLike) -> Any:
@@ -71,7 +73,9 @@ def read_json(path: str | os.PathLike) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err}); delete it to rebuild it") from err
+        raise ValueError(
+            f"{path}: not valid JSON ({err}); delete it to rebuild it"
+        ) from err
 
 
 def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:

@@ -59,7 +59,9 @@ __all__ = [
 ]
 
 #: Start/end markers removed before scoring: the course vocabulary's and the tutorial's.
-SPECIAL_TOKENS: frozenset[str] = frozenset({"<start>", "<end>", "startseq", "endseq"})
+SPECIAL_TOKENS: frozenset[str] = frozenset(
+    {"<start>", "<end>", "startseq", "endseq"}
+)
 
 #: Cumulative BLEU-n weights (uniform over 1..n-grams, summing to one).
 BLEU_WEIGHTS: dict[str, tuple[float, ...]] = {
@@ -97,23 +99,34 @@ def describe_ids(ids: Iterable[str], limit: int = 5) -> str:
     return shown + (f" … ({len(ids)} in all)" if len(ids) > limit else "")
 
 
-def matching_ids(references: Mapping[str, Any], hypotheses: Mapping[str, Any]) -> list[str]:
+def matching_ids(
+    references: Mapping[str, Any], hypotheses: Mapping[str, Any]
+) -> list[str]:
     """Return the shared image ids in sorted order, or raise naming the ids on one side only."""
     ref_ids, hyp_ids = set(references), set(hypotheses)
     problems = []
     if hyp_ids - ref_ids:
-        problems.append(f"hypotheses without references: {describe_ids(hyp_ids - ref_ids)}")
+        problems.append(
+            f"hypotheses without references: {describe_ids(hyp_ids - ref_ids)}"
+        )
     if ref_ids - hyp_ids:
-        problems.append(f"references without a hypothesis: {describe_ids(ref_ids - hyp_ids)}")
+        problems.append(
+            f"references without a hypothesis: {describe_ids(ref_ids - hyp_ids)}"
+        )
     if problems:
         raise ValueError(
-            "references and hypotheses must cover the same image ids; " + "; ".join(problems)
+            "references and hypotheses must cover the same image ids; "
+            + "; ".join(problems)
         )
     if not ref_ids:
-        raise ValueError("no images to evaluate: references and hypotheses are empty")
+        raise ValueError(
+            "no images to evaluate: references and hypotheses are empty"
+        )
     empty = [i for i in ref_ids if len(references[i]) == 0]
     if empty:
-        raise ValueError(f"images without any reference caption: {describe_ids(empty)}")
+        raise ValueError(
+            f"images without any reference caption: {describe_ids(empty)}"
+        )
     for image_id in ref_ids:
         if any(isinstance(r, str) for r in references[image_id]):
             raise TypeError(
@@ -152,17 +165,22 @@ def _corpus_bleu(
     names = list(weights)
     with warnings.catch_warnings():
         # nltk warns once per zero n-gram order without smoothing; the zero is documented.
-        warnings.filterwarnings("ignore", message=r"\s*The hypothesis contains 0 counts")
+        warnings.filterwarnings(
+            "ignore", message=r"\s*The hypothesis contains 0 counts"
+        )
         values = corpus_bleu(
             refs,
             hyps,
             weights=[tuple(weights[n]) for n in names],
             smoothing_function=smoothing_function,
         )
-    if not isinstance(values, list):  # nltk returns a bare number when every unigram misses
+    if not isinstance(
+        values, list
+    ):  # nltk returns a bare number when every unigram misses
         values = [values] * len(names)
     return {
-        n: (0.0 if float(v) < _ZERO_BLEU else float(v)) for n, v in zip(names, values, strict=True)
+        n: (0.0 if float(v) < _ZERO_BLEU else float(v))
+        for n, v in zip(names, values, strict=True)
     }
 
 
@@ -212,7 +230,10 @@ class TfIdf:
 
 
 def tfidf(
-    counts: NgramCounts, df: Mapping[tuple[str, ...], float], log_n_images: float, n: int
+    counts: NgramCounts,
+    df: Mapping[tuple[str, ...], float],
+    log_n_images: float,
+    n: int,
 ) -> TfIdf:
     """The :class:`TfIdf` of a caption's n-gram ``counts``, for document frequencies ``df``."""
     vec: list[dict[tuple[str, ...], float]] = [{} for _ in range(n)]
@@ -220,10 +241,14 @@ def tfidf(
     length = 0
     for ngram, tf in counts.items():
         order = len(ngram) - 1
-        value = float(tf) * (log_n_images - math.log(max(1.0, df.get(ngram, 0.0))))
+        value = float(tf) * (
+            log_n_images - math.log(max(1.0, df.get(ngram, 0.0)))
+        )
         vec[order][ngram] = value
         norm[order] += value * value
-        if order == 1:  # pycocoevalcap counts *bigrams* as the length (len - 1 words)
+        if (
+            order == 1
+        ):  # pycocoevalcap counts *bigrams* as the length (len - 1 words)
             length += tf
     return TfIdf(vec, [math.sqrt(x) for x in norm], length)
 
@@ -265,7 +290,10 @@ def cider_d_per_image(
     scores: dict[str, float] = {}
     for image_id, hyp, counts in zip(ids, hyps, ref_counts, strict=True):
         vec_h = tfidf(_ngram_counts(hyp, n), df, log_n_images, n)
-        pairs = [cider_d_pair(vec_h, tfidf(r, df, log_n_images, n), sigma) for r in counts]
+        pairs = [
+            cider_d_pair(vec_h, tfidf(r, df, log_n_images, n), sigma)
+            for r in counts
+        ]
         scores[image_id] = 10.0 * sum(pairs) / len(counts)
     return scores
 
@@ -332,14 +360,20 @@ def _references_per_image(references: References, ids: list[str]) -> int:
     m = min(len(references[i]) for i in ids)
     if m < 2:
         few = [i for i in ids if len(references[i]) < 2]
-        raise ValueError(f"the human baseline needs >= 2 references per image; {describe_ids(few)}")
+        raise ValueError(
+            f"the human baseline needs >= 2 references per image; {describe_ids(few)}"
+        )
     return m
 
 
-def _scores(references: References, hypotheses: Hypotheses, metric: str) -> dict[str, float]:
+def _scores(
+    references: References, hypotheses: Hypotheses, metric: str
+) -> dict[str, float]:
     """``metric``'s scores: ``"bleu"`` (BLEU-1..4), ``"cider_d"`` or ``"all"``."""
     if metric not in ("bleu", "cider_d", "all"):
-        raise ValueError(f"metric must be 'bleu', 'cider_d' or 'all', not {metric!r}")
+        raise ValueError(
+            f"metric must be 'bleu', 'cider_d' or 'all', not {metric!r}"
+        )
     scores: dict[str, float] = {}
     if metric in ("bleu", "all"):
         scores.update(bleu_scores(references, hypotheses))

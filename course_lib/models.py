@@ -61,7 +61,9 @@ def masked_sparse_categorical_crossentropy(y_true, y_pred):
     also when it is split across devices (:func:`course_lib.distribute.batch_mean`).
     """
     y_true = ops.cast(y_true, "int32")
-    per_token = keras.losses.sparse_categorical_crossentropy(y_true, y_pred)  # (B, T)
+    per_token = keras.losses.sparse_categorical_crossentropy(
+        y_true, y_pred
+    )  # (B, T)
     real = ops.cast(ops.not_equal(y_true, 0), per_token.dtype)
     return batch_mean(ops.sum(per_token * real), ops.sum(real))
 
@@ -73,9 +75,12 @@ def masked_accuracy(y_true, y_pred):
     y_true = ops.cast(y_true, "int32")
     predicted = ops.cast(ops.argmax(y_pred, axis=-1), "int32")
     real = ops.not_equal(y_true, 0)
-    hits = ops.cast(ops.logical_and(ops.equal(predicted, y_true), real), "float32")
+    hits = ops.cast(
+        ops.logical_and(ops.equal(predicted, y_true), real), "float32"
+    )
     return ops.divide_no_nan(
-        global_sum(ops.sum(hits)), global_sum(ops.sum(ops.cast(real, "float32")))
+        global_sum(ops.sum(hits)),
+        global_sum(ops.sum(ops.cast(real, "float32"))),
     )
 
 
@@ -84,7 +89,10 @@ masked_loss = masked_sparse_categorical_crossentropy
 
 
 def compile_captioner(
-    model: keras.Model, learning_rate: float = 1e-3, *, decay_steps: int | None = None
+    model: keras.Model,
+    learning_rate: float = 1e-3,
+    *,
+    decay_steps: int | None = None,
 ) -> keras.Model:
     """Compile a caption model with Adam, the masked loss and masked accuracy; returns it.
 
@@ -158,14 +166,22 @@ def build_merge_model(
     check_model_sizes(vocab_size, feature_dim)
     image, caption = _inputs(feature_dim)
     x = layers.Dropout(dropout, name="image_dropout")(image)
-    image_vector = layers.Dense(units, activation="relu", name="image_dense")(x)
-    image_vector = layers.Reshape((1, units), name="image_time_axis")(image_vector)  # (B, 1, U)
+    image_vector = layers.Dense(units, activation="relu", name="image_dense")(
+        x
+    )
+    image_vector = layers.Reshape((1, units), name="image_time_axis")(
+        image_vector
+    )  # (B, 1, U)
 
-    w = layers.Embedding(vocab_size, embed_dim, mask_zero=True, name="embedding")(caption)
+    w = layers.Embedding(
+        vocab_size, embed_dim, mask_zero=True, name="embedding"
+    )(caption)
     w = layers.Dropout(dropout, name="caption_dropout")(w)
     w = layers.LSTM(units, return_sequences=True, name="lstm")(w)  # (B, T, U)
 
-    h = layers.Add(name="add")([image_vector, w])  # broadcasts the image over time
+    h = layers.Add(name="add")(
+        [image_vector, w]
+    )  # broadcasts the image over time
     h = layers.Dense(units, activation="relu", name="decoder_dense")(h)
     probs = layers.Dense(vocab_size, activation="softmax", name="output")(h)
     return keras.Model({"image": image, "caption": caption}, probs, name=name)
@@ -190,9 +206,13 @@ def build_inject_model(
     x = layers.Dropout(dropout, name="image_dropout")(image)
     state = layers.Dense(units, activation="tanh", name="image_dense")(x)
 
-    w = layers.Embedding(vocab_size, embed_dim, mask_zero=True, name="embedding")(caption)
+    w = layers.Embedding(
+        vocab_size, embed_dim, mask_zero=True, name="embedding"
+    )(caption)
     w = layers.Dropout(dropout, name="caption_dropout")(w)
-    w = layers.LSTM(units, return_sequences=True, name="lstm")(w, initial_state=[state, state])
+    w = layers.LSTM(units, return_sequences=True, name="lstm")(
+        w, initial_state=[state, state]
+    )
     w = DropMask(name="drop_mask")(w)
 
     h = layers.Dense(units, activation="relu", name="decoder_dense")(w)
@@ -206,7 +226,13 @@ def model_kind(model: keras.Model) -> str:
     names = {layer.name for layer in model.layers}
     if "attention_lstm" in names:
         return "attention"
-    missing = {"image_dense", "embedding", "lstm", "decoder_dense", "output"} - names
+    missing = {
+        "image_dense",
+        "embedding",
+        "lstm",
+        "decoder_dense",
+        "output",
+    } - names
     if missing:
         raise ValueError(
             f"model {model.name!r} is not a course_lib caption model (no layers {sorted(missing)})"
@@ -238,8 +264,12 @@ class StepModel:
         """The state before the first word, for image features (B, D)."""
         features = np.asarray(features, dtype="float32")
         if features.ndim != 2:
-            raise ValueError(f"features must have shape (B, D), got {features.shape}")
-        vector = ops.convert_to_numpy(self.image_dense(features)).astype("float32")
+            raise ValueError(
+                f"features must have shape (B, D), got {features.shape}"
+            )
+        vector = ops.convert_to_numpy(self.image_dense(features)).astype(
+            "float32"
+        )
         if self.kind == "merge":
             zeros = np.zeros((len(features), self.units), dtype="float32")
             return {"h": zeros, "c": zeros.copy(), "image": vector}
@@ -262,7 +292,9 @@ class StepModel:
         return probs.astype("float32", copy=False), new_state
 
     @staticmethod
-    def select(state: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
+    def select(
+        state: dict[str, np.ndarray], rows: np.ndarray
+    ) -> dict[str, np.ndarray]:
         """The state of rows ``rows`` (int array, repeats allowed)."""
         return {key: value[rows] for key, value in state.items()}
 

@@ -37,10 +37,23 @@ from course_lib.features import (
     join_feature_parts,
 )
 from course_lib.io import atomic_path, atomic_write_json, file_lock, read_json
-from course_lib.models import build_inject_model, build_merge_model, compile_captioner
+from course_lib.models import (
+    build_inject_model,
+    build_merge_model,
+    compile_captioner,
+)
 from course_lib.scene_checks import attention_correctness
-from course_lib.scene_cnn import ensure_scene_cnn, is_current_scene_cnn, scene_cnn_path
-from course_lib.text import Vocabulary, caption_length_stats, clean_caption, tokenize_captions
+from course_lib.scene_cnn import (
+    ensure_scene_cnn,
+    is_current_scene_cnn,
+    scene_cnn_path,
+)
+from course_lib.text import (
+    Vocabulary,
+    caption_length_stats,
+    clean_caption,
+    tokenize_captions,
+)
 from course_lib.training import (
     SORT_WINDOW,
     encode_captions,
@@ -60,7 +73,9 @@ def dataset_info(name: str, data_dir: PathLike | None = None) -> dict:
     Works on a Flickr8k folder that holds the text files but no images."""
     dataset = load_named_dataset(name, data_dir)
     info = dataset.summary()
-    train_tokens = [t for caps in _train_tokens(dataset).values() for t in caps]
+    train_tokens = [
+        t for caps in _train_tokens(dataset).values() for t in caps
+    ]
     vocab = Vocabulary.build(train_tokens)
     info.update(
         vocab_size=len(vocab),
@@ -91,11 +106,15 @@ def load_dataset_for(
     if dataset is not None:
         return dataset
     name = dataset_name or profile.dataset
-    kwargs = _synthetic_parameters(profile, data_dir) if name == "synthetic" else {}
+    kwargs = (
+        _synthetic_parameters(profile, data_dir) if name == "synthetic" else {}
+    )
     return prepare_dataset(name, data_dir, progress=progress, **kwargs)
 
 
-def _synthetic_parameters(profile: config.Profile, data_dir: PathLike | None) -> dict:
+def _synthetic_parameters(
+    profile: config.Profile, data_dir: PathLike | None
+) -> dict:
     """Generator parameters: those of the synthetic set already on disk (e.g. made with
     ``python -m course_lib data --n-images N``), else the profile's sizes."""
     manifest = config.dataset_dir("synthetic", data_dir) / "synthetic.json"
@@ -108,7 +127,12 @@ def _synthetic_parameters(profile: config.Profile, data_dir: PathLike | None) ->
             "image_size": tuple(made["image_size"]),
             "layout": made.get("layout", "flickr8k"),
         }
-    except (OSError, ValueError, KeyError, TypeError):  # none yet, or made by an older course
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+    ):  # none yet, or made by an older course
         return synthetic_sizes(profile)
 
 
@@ -139,7 +163,9 @@ def backbone_weights(
         return None
     if profile.backbone == "vgg16":
         return local_vgg16_weights()
-    dataset = load_dataset_for(profile, data_dir, dataset=dataset, progress=progress)
+    dataset = load_dataset_for(
+        profile, data_dir, dataset=dataset, progress=progress
+    )
     if pretrain:
         return ensure_scene_cnn(dataset, data_dir, progress)
     path = scene_cnn_path(dataset, data_dir)
@@ -162,13 +188,17 @@ def feature_request(
     """The extraction of every image of the profile's dataset with its backbone (the backbone's
     weights made sure of first: :func:`backbone_weights`): vectors, or ``spatial`` region grids
     (what the attention model reads)."""
-    dataset = load_dataset_for(profile, data_dir, dataset=dataset, progress=progress)
+    dataset = load_dataset_for(
+        profile, data_dir, dataset=dataset, progress=progress
+    )
     return FeatureRequest(
         dataset,
         profile.backbone,
         weights=profile.weights,
         image_size=profile.image_size,
-        weights_file=backbone_weights(profile, data_dir, dataset=dataset, progress=progress),
+        weights_file=backbone_weights(
+            profile, data_dir, dataset=dataset, progress=progress
+        ),
         spatial=spatial,
         data_dir=data_dir,
         progress=progress,
@@ -186,7 +216,9 @@ def prepare_features(
 ) -> FeatureStore:
     """Backbone features of every image of the dataset (cached): a ``FeatureStore`` of
     vectors, or with ``spatial`` of region grids (what the attention model reads)."""
-    dataset = dataset or load_dataset_for(profile, data_dir, dataset_name, progress=progress)
+    dataset = dataset or load_dataset_for(
+        profile, data_dir, dataset_name, progress=progress
+    )
     request = feature_request(
         profile, data_dir, dataset=dataset, spatial=spatial, progress=progress
     )
@@ -204,7 +236,9 @@ def prepare_feature_part(
 ) -> Path:
     """Part ``(i, n)`` of a split extraction of :func:`prepare_features`' store (see
     :func:`course_lib.features.extract_feature_part`): the part's folder."""
-    dataset = load_dataset_for(profile, data_dir, dataset_name, progress=progress)
+    dataset = load_dataset_for(
+        profile, data_dir, dataset_name, progress=progress
+    )
     request = feature_request(
         profile, data_dir, dataset=dataset, spatial=spatial, progress=progress
     )
@@ -222,7 +256,9 @@ def join_prepared_parts(
 ) -> FeatureStore:
     """Join the ``parts`` parts made by :func:`prepare_feature_part` into the store that
     :func:`prepare_features` reads (see :func:`course_lib.features.join_feature_parts`)."""
-    dataset = load_dataset_for(profile, data_dir, dataset_name, progress=progress)
+    dataset = load_dataset_for(
+        profile, data_dir, dataset_name, progress=progress
+    )
     request = feature_request(
         profile, data_dir, dataset=dataset, spatial=spatial, progress=progress
     )
@@ -231,10 +267,14 @@ def join_prepared_parts(
 
 def _check_model(model: str) -> None:
     if model not in config.MODELS:
-        raise ValueError(f"unknown model {model!r}; choose one of {list(config.MODELS)}")
+        raise ValueError(
+            f"unknown model {model!r}; choose one of {list(config.MODELS)}"
+        )
 
 
-def build_model(model: str, vocab_size: int, features, profile: config.Profile):
+def build_model(
+    model: str, vocab_size: int, features, profile: config.Profile
+):
     """A new, uncompiled caption model of kind ``model`` for ``features`` (a FeatureStore:
     vectors for merge and inject, region grids for attention), sized by ``profile``."""
     _check_model(model)
@@ -290,10 +330,14 @@ def features_key(features) -> str:
     """A digest of what made a ``FeatureStore`` (dataset, backbone, weights, preprocessing…):
     a trained captioner is reused only with the features it was trained on."""
     key = {k: features.metadata.get(k) for k in KEY_FIELDS}
-    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(key, sort_keys=True, default=str).encode()
+    ).hexdigest()
 
 
-def build_vocabulary(dataset: CaptionDataset, profile: config.Profile) -> tuple[Vocabulary, int]:
+def build_vocabulary(
+    dataset: CaptionDataset, profile: config.Profile
+) -> tuple[Vocabulary, int]:
     """The training split's vocabulary and ``row_length``, its longest caption in ids (with
     ``<start>`` and ``<end>``)."""
     tokens = [t for caps in _train_tokens(dataset).values() for t in caps]
@@ -320,9 +364,13 @@ def train_captioner(
     :data:`course_lib.distribute.STRATEGIES`) picks the devices that train; the profile's
     ``batch_size`` is the global batch, split across them.
     """
-    devices = make_strategy(strategy)  # first: a missing TPU fails before any data is read
+    devices = make_strategy(
+        strategy
+    )  # first: a missing TPU fails before any data is read
     profile = profile.for_model(model)
-    run_dir = run_dir_for(profile, data_dir, dataset_name=dataset_name, model=model)
+    run_dir = run_dir_for(
+        profile, data_dir, dataset_name=dataset_name, model=model
+    )
     run_dir.mkdir(parents=True, exist_ok=True)
     progress = verbose != 0
     with file_lock(run_dir / "train"):
@@ -331,10 +379,16 @@ def train_captioner(
         )
         spatial = model == "attention"
         features = prepare_features(
-            profile, data_dir, dataset=dataset, progress=progress, spatial=spatial
+            profile,
+            data_dir,
+            dataset=dataset,
+            progress=progress,
+            spatial=spatial,
         )
         if _reuse_or_clear(run_dir, run_settings(profile, features), retrain):
-            return load_trained(profile, data_dir, dataset_name=dataset_name, model=model)
+            return load_trained(
+                profile, data_dir, dataset_name=dataset_name, model=model
+            )
         vocab, row_length = build_vocabulary(dataset, profile)
         vocab.save(run_dir / "vocab.json")
         config.set_seed(profile.seed)
@@ -345,7 +399,9 @@ def train_captioner(
         with devices.scope():
             net = build_model(model, len(vocab), features, profile)
             compile_captioner(
-                net, profile.learning_rate, decay_steps=steps if profile.cosine_decay else None
+                net,
+                profile.learning_rate,
+                decay_steps=steps if profile.cosine_decay else None,
             )
         start = time.perf_counter()
         history = train(
@@ -353,8 +409,14 @@ def train_captioner(
             patience=profile.patience, seed=profile.seed, verbose=verbose,
         )  # fmt: skip
         seconds = round(time.perf_counter() - start, 1)
-        record = {"model": model, "dataset": dataset.name, "row_length": row_length}
-        _write_run_record(run_dir, profile, features, vocab, history, seconds, **record)
+        record = {
+            "model": model,
+            "dataset": dataset.name,
+            "row_length": row_length,
+        }
+        _write_run_record(
+            run_dir, profile, features, vocab, history, seconds, **record
+        )
         return Captioner(
             load_captioner(run_dir / "best.keras"), vocab, row_length, run_dir, history, profile,
             seconds,
@@ -368,11 +430,17 @@ def _reuse_or_clear(run_dir: Path, wanted: dict, retrain: bool) -> bool:
     (or resume)."""
     stored = _stored_settings(run_dir)
     if not retrain and stored is not None:
-        changed = sorted(k for k in {*stored, *wanted} if stored.get(k) != wanted.get(k))
+        changed = sorted(
+            k for k in {*stored, *wanted} if stored.get(k) != wanted.get(k)
+        )
         if changed:
-            print(f"{run_dir}: trained with other settings ({', '.join(changed)}); retraining")
+            print(
+                f"{run_dir}: trained with other settings ({', '.join(changed)}); retraining"
+            )
             retrain = True
-        elif (run_dir / "run.json").exists() and (run_dir / "best.keras").exists():
+        elif (run_dir / "run.json").exists() and (
+            run_dir / "best.keras"
+        ).exists():
             return True
     if retrain:
         _clear_run(run_dir)
@@ -392,7 +460,11 @@ def _training_datasets(
     features, checked to split evenly across the ``devices``."""
     splits = {}
     for split in ("train", "dev"):
-        captions = {i: c for i, c in dataset.split_captions(split).items() if i in features}
+        captions = {
+            i: c
+            for i, c in dataset.split_captions(split).items()
+            if i in features
+        }
         splits[split] = encode_captions(captions, vocab, row_length)
     check_batches(
         devices,
@@ -405,7 +477,11 @@ def _training_datasets(
         seed=profile.seed, sort_window=profile.sort_window or SORT_WINDOW,
     )  # fmt: skip
     val_ds = make_tf_dataset(
-        features, *splits["dev"], batch_size=profile.batch_size, shuffle=False, seed=profile.seed
+        features,
+        *splits["dev"],
+        batch_size=profile.batch_size,
+        shuffle=False,
+        seed=profile.seed,
     )
     return train_ds, val_ds
 
@@ -449,7 +525,10 @@ def run_settings(profile: config.Profile, features) -> dict:
 
 
 def _settings(key: str | None, profile: dict) -> dict:
-    return {"features_key": key, **{k: v for k, v in profile.items() if k not in _NOT_TRAINING}}
+    return {
+        "features_key": key,
+        **{k: v for k, v in profile.items() if k not in _NOT_TRAINING},
+    }
 
 
 def _stored_settings(run_dir: Path) -> dict | None:
@@ -479,7 +558,9 @@ def load_trained(
     model: str = "merge",
 ) -> Captioner:
     """Load a finished training run; a clear error says how to train it when it is missing."""
-    run_dir = run_dir_for(profile, data_dir, dataset_name=dataset_name, model=model)
+    run_dir = run_dir_for(
+        profile, data_dir, dataset_name=dataset_name, model=model
+    )
     done = run_dir / "run.json"
     if not done.exists():
         raise FileNotFoundError(
@@ -513,7 +594,9 @@ def decode_captions(
     if decoder == "greedy":
         return greedy_decode(*args, max_tokens=max_tokens)
     if decoder == "beam":
-        return beam_search_decode(*args, max_tokens=max_tokens, beam_width=beam_width)
+        return beam_search_decode(
+            *args, max_tokens=max_tokens, beam_width=beam_width
+        )
     raise ValueError(f"unknown decoder {decoder!r}; choose 'greedy' or 'beam'")
 
 
@@ -526,9 +609,13 @@ def grid_size(features) -> tuple[int, int]:
     return side, side
 
 
-def references_for(dataset: CaptionDataset, image_ids: list[str]) -> dict[str, list[list[str]]]:
+def references_for(
+    dataset: CaptionDataset, image_ids: list[str]
+) -> dict[str, list[list[str]]]:
     """Cleaned reference captions of ``image_ids`` (the same cleaning as the hypotheses)."""
-    return {i: [clean_caption(c) for c in dataset.captions[i]] for i in image_ids}
+    return {
+        i: [clean_caption(c) for c in dataset.captions[i]] for i in image_ids
+    }
 
 
 def evaluate_captioner(
@@ -547,12 +634,18 @@ def evaluate_captioner(
     ``split``, with the decoder settings that produced them; for the attention model on the
     synthetic set also ``attention_correctness`` (without its per-word details)."""
     attention = model == "attention"
-    dataset = load_dataset_for(profile, data_dir, dataset_name, dataset=dataset, progress=False)
+    dataset = load_dataset_for(
+        profile, data_dir, dataset_name, dataset=dataset, progress=False
+    )
     features = prepare_features(
         profile, data_dir, dataset=dataset, progress=False, spatial=attention
     )
     captioner = captioner or train_captioner(
-        profile, data_dir, dataset_name=dataset_name, model=model, dataset=dataset
+        profile,
+        data_dir,
+        dataset_name=dataset_name,
+        model=model,
+        dataset=dataset,
     )
     beam_width = beam_width or profile.beam_width
     ids = [i for i in dataset.splits[split] if i in features]
@@ -569,7 +662,9 @@ def evaluate_captioner(
     )
     if attention and dataset.scenes is not None:
         weights = dict(zip(ids, decoded.attention, strict=True))
-        result = attention_correctness(hyps, weights, dataset.scenes, grid_size(features))
+        result = attention_correctness(
+            hyps, weights, dataset.scenes, grid_size(features)
+        )
         result.pop("details")
         report["attention_correctness"] = result
     return report
@@ -596,11 +691,19 @@ def caption_images(
     _check_model(model)
     attention = model == "attention"
     if attention_figure is not None and not attention:
-        raise ValueError("attention_figure needs the attention model (model='attention')")
-    captioner = load_trained(profile, data_dir, dataset_name=dataset_name, model=model)
+        raise ValueError(
+            "attention_figure needs the attention model (model='attention')"
+        )
+    captioner = load_trained(
+        profile, data_dir, dataset_name=dataset_name, model=model
+    )
     if profile.backbone == "smallcnn":
-        dataset = load_dataset_for(profile, data_dir, dataset_name, dataset=dataset)
-    weights_file = backbone_weights(profile, data_dir, dataset=dataset, pretrain=False)
+        dataset = load_dataset_for(
+            profile, data_dir, dataset_name, dataset=dataset
+        )
+    weights_file = backbone_weights(
+        profile, data_dir, dataset=dataset, pretrain=False
+    )
     backbone = build_backbone(
         profile.backbone,
         weights=profile.weights,
@@ -610,9 +713,13 @@ def caption_images(
     )
     files = [Path(p) for p in paths]
     width = beam_width or profile.beam_width
-    captions, decoded = caption_files(captioner, backbone, files, decoder=decoder, beam_width=width)
+    captions, decoded = caption_files(
+        captioner, backbone, files, decoder=decoder, beam_width=width
+    )
     if attention_figure is not None and decoded is not None:
-        _save_attention_figures(Path(attention_figure), files, captions, decoded, backbone)
+        _save_attention_figures(
+            Path(attention_figure), files, captions, decoded, backbone
+        )
     return list(zip(files, captions, strict=True))
 
 
@@ -644,13 +751,21 @@ def caption_files(
 
 
 def _save_attention_figures(
-    target: Path, paths: list[Path], captions: list[str], decoded: Decoded, backbone
+    target: Path,
+    paths: list[Path],
+    captions: list[str],
+    decoded: Decoded,
+    backbone,
 ) -> None:
     """One attention figure per captioned image (see :func:`caption_images`)."""
     side = math.isqrt(backbone.output_shape[1])
-    read = [k for k, c in enumerate(captions) if not c.startswith("[skipped: ")]
+    read = [
+        k for k, c in enumerate(captions) if not c.startswith("[skipped: ")
+    ]
     size = backbone.input_shape[1]
-    for k, words, weights in zip(read, decoded.captions, decoded.attention or [], strict=True):
+    for k, words, weights in zip(
+        read, decoded.captions, decoded.attention or [], strict=True
+    ):
         name = f"{target.stem}-{k}{target.suffix}"
         path = target if len(read) == 1 else target.with_name(name)
         image = load_image(paths[k], size)
@@ -684,15 +799,34 @@ def run_all(
 
     spatial = model == "attention"
     dataset = timed("data", load_dataset_for, profile, data_dir)
-    timed("features", prepare_features, profile, data_dir, dataset=dataset, spatial=spatial)
-    captioner = timed("train", train_captioner, profile, data_dir, model=model, strategy=strategy)
+    timed(
+        "features",
+        prepare_features,
+        profile,
+        data_dir,
+        dataset=dataset,
+        spatial=spatial,
+    )
+    captioner = timed(
+        "train",
+        train_captioner,
+        profile,
+        data_dir,
+        model=model,
+        strategy=strategy,
+    )
     common = {"captioner": captioner, "model": model}
     scores = timed(
         "evaluate", evaluate_captioner, profile, data_dir, decoder="beam",
         beam_width=beam_width or profile.beam_width, **common,
     )  # fmt: skip
     greedy = timed(
-        "evaluate_greedy", evaluate_captioner, profile, data_dir, decoder="greedy", **common
+        "evaluate_greedy",
+        evaluate_captioner,
+        profile,
+        data_dir,
+        decoder="greedy",
+        **common,
     )
     result = {
         "profile": profile.name,
@@ -700,7 +834,9 @@ def run_all(
         "backbone": profile.backbone,
         "model": model,
         **scores,
-        "greedy": {k: v for k, v in greedy.items() if k.startswith(("bleu", "cider"))},
+        "greedy": {
+            k: v for k, v in greedy.items() if k.startswith(("bleu", "cider"))
+        },
         "epochs": len(captioner.history.get("loss", [])),
         "timings_s": timings,
     }

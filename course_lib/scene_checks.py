@@ -81,17 +81,23 @@ def _scene_words() -> dict[str, Any]:
     """The synthetic vocabulary, from the generator module (one source of truth)."""
     phrases = sorted(
         ((tuple(p), rel) for rel, ps in RELATION_PHRASES.items() for p in ps),
-        key=lambda item: -len(item[0]),  # longest first: "to the left of" before "left of"
+        key=lambda item: (
+            -len(item[0])
+        ),  # longest first: "to the left of" before "left of"
     )
     return {
         "shapes": frozenset(SHAPES),
         "colours": frozenset(COLOURS),
-        "size_of_word": {w: size for size, words in SIZE_WORDS.items() for w in words},
+        "size_of_word": {
+            w: size for size, words in SIZE_WORDS.items() for w in words
+        },
         "phrases": phrases,
     }
 
 
-def parse_scene_caption(tokens: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+def parse_scene_caption(
+    tokens: Sequence[str],
+) -> dict[str, list[dict[str, Any]]]:
     """Find object mentions and relation phrases in a synthetic-scene caption.
 
     A mention is ``[size word] [colour] shape`` (both modifiers optional, in that order,
@@ -116,7 +122,13 @@ def parse_scene_caption(tokens: Sequence[str]) -> dict[str, list[dict[str, Any]]
             start -= 1
             size = words["size_of_word"][toks[start]]
         mentions.append(
-            {"shape": tok, "colour": colour, "size": size, "start": start, "end": i + 1}
+            {
+                "shape": tok,
+                "colour": colour,
+                "size": size,
+                "start": start,
+                "end": i + 1,
+            }
         )
     relations: list[dict[str, Any]] = []
     i = 0
@@ -125,7 +137,9 @@ def parse_scene_caption(tokens: Sequence[str]) -> dict[str, list[dict[str, Any]]
             if tuple(toks[i : i + len(phrase)]) == phrase:
                 end = i + len(phrase)
                 before = [k for k, m in enumerate(mentions) if m["end"] <= i]
-                after = [k for k, m in enumerate(mentions) if m["start"] >= end]
+                after = [
+                    k for k, m in enumerate(mentions) if m["start"] >= end
+                ]
                 relations.append(
                     {
                         "subject": before[-1] if before else None,
@@ -140,7 +154,9 @@ def parse_scene_caption(tokens: Sequence[str]) -> dict[str, list[dict[str, Any]]
     return {"mentions": mentions, "relations": relations}
 
 
-def _named_objects(mentions: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
+def _named_objects(
+    mentions: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[int]]:
     """Merge mentions of one object. Returns the objects and each mention's object index.
 
     Mentions with a colour and the same (shape, colour) are one object (objects in a scene
@@ -155,7 +171,9 @@ def _named_objects(mentions: list[dict[str, Any]]) -> tuple[list[dict[str, Any]]
             index = key_to_object[key]
         else:
             index = len(objects)
-            objects.append({"shape": m["shape"], "colour": m["colour"], "sizes": []})
+            objects.append(
+                {"shape": m["shape"], "colour": m["colour"], "sizes": []}
+            )
             if m["colour"] is not None:
                 key_to_object[key] = index
         if m["size"] is not None:
@@ -175,7 +193,9 @@ def _match(
     n_scene = len(scene_objects)
 
     def agree(obj: Mapping[str, Any], s: Mapping[str, Any]) -> int:
-        return int(obj["colour"] == s.get("colour")) + sum(z == s.get("size") for z in obj["sizes"])
+        return int(obj["colour"] == s.get("colour")) + sum(
+            z == s.get("size") for z in obj["sizes"]
+        )
 
     memo: dict[tuple[int, int], tuple[tuple[int, int], list[int | None]]] = {}
 
@@ -185,9 +205,15 @@ def _match(
         if (i, used) in memo:
             return memo[(i, used)]
         (m, a), rest = best(i + 1, used)
-        choice: tuple[tuple[int, int], list[int | None]] = ((m, a), [None, *rest])
+        choice: tuple[tuple[int, int], list[int | None]] = (
+            (m, a),
+            [None, *rest],
+        )
         for j in range(n_scene):
-            if used >> j & 1 or scene_objects[j].get("shape") != named[i]["shape"]:
+            if (
+                used >> j & 1
+                or scene_objects[j].get("shape") != named[i]["shape"]
+            ):
                 continue
             (m2, a2), rest2 = best(i + 1, used | 1 << j)
             score = (m2 + 1, a2 + agree(named[i], scene_objects[j]))
@@ -213,19 +239,33 @@ def _score_scene_caption(
     named, mention_to_object = _named_objects(parsed["mentions"])
     match = _match(named, scene_objects)
     matched = [
-        (obj, scene_objects[j]) for obj, j in zip(named, match, strict=True) if j is not None
+        (obj, scene_objects[j])
+        for obj, j in zip(named, match, strict=True)
+        if j is not None
     ]
-    hallucinations = [_describe(obj) for obj, j in zip(named, match, strict=True) if j is None]
-    missing = [_describe(s) for j, s in enumerate(scene_objects) if j not in match]
+    hallucinations = [
+        _describe(obj)
+        for obj, j in zip(named, match, strict=True)
+        if j is None
+    ]
+    missing = [
+        _describe(s) for j, s in enumerate(scene_objects) if j not in match
+    ]
 
-    truth = {(r["subject"], r["relation"], r["object"]) for r in scene.get("relations", [])}
+    truth = {
+        (r["subject"], r["relation"], r["object"])
+        for r in scene.get("relations", [])
+    }
     truth |= {(o, INVERSE_RELATION[rel], s) for s, rel, o in truth}
     holds = []
     for rel in parsed["relations"]:
         ends = [rel["subject"], rel["object"]]
-        scene_ends = [None if k is None else match[mention_to_object[k]] for k in ends]
+        scene_ends = [
+            None if k is None else match[mention_to_object[k]] for k in ends
+        ]
         holds.append(
-            None not in scene_ends and (scene_ends[0], rel["relation"], scene_ends[1]) in truth
+            None not in scene_ends
+            and (scene_ends[0], rel["relation"], scene_ends[1]) in truth
         )
     relation_correct: bool | None = None
     if len(scene_objects) >= 2 and (holds or require_relation):
@@ -233,8 +273,12 @@ def _score_scene_caption(
 
     flags = {
         "shapes_correct": not hallucinations and not missing,
-        "colours_correct": all(o["colour"] in (None, s.get("colour")) for o, s in matched),
-        "sizes_correct": all(z == s.get("size") for o, s in matched for z in o["sizes"]),
+        "colours_correct": all(
+            o["colour"] in (None, s.get("colour")) for o, s in matched
+        ),
+        "sizes_correct": all(
+            z == s.get("size") for o, s in matched for z in o["sizes"]
+        ),
         "relation_correct": relation_correct,
     }
     flags["all_correct"] = all(v is not False for v in flags.values())
@@ -290,12 +334,16 @@ def _summary(details: list[dict[str, Any]]) -> dict[str, Any]:
         return sum(values) / len(values) if values else None
 
     result: dict[str, Any] = {key: mean(key) for key in SCENE_CHECKS}
-    result["hallucination_rate"] = sum(bool(d["hallucinations"]) for d in details) / len(details)
+    result["hallucination_rate"] = sum(
+        bool(d["hallucinations"]) for d in details
+    ) / len(details)
     multi = [d for d in details if d["n_objects"] >= 2]
     said = sum(d["relation_said"] for d in multi)
     result["relation_said_rate"] = said / len(multi) if multi else None
     result["n_images"] = len(details)
-    result["n_relation_images"] = sum(d["relation_correct"] is not None for d in details)
+    result["n_relation_images"] = sum(
+        d["relation_correct"] is not None for d in details
+    )
     return result
 
 
@@ -320,7 +368,11 @@ def relation_pairs(
 
         def caption(relation: str, a=a, b=b) -> list[str]:
             phrase = list(RELATION_PHRASES[relation][0])
-            return [*describe_object(a).split(), *phrase, *describe_object(b).split()]
+            return [
+                *describe_object(a).split(),
+                *phrase,
+                *describe_object(b).split(),
+            ]
 
         ids.append(image_id)
         true.append(caption(first["relation"]))
@@ -349,7 +401,11 @@ def scene_report_table(
         ]
     rows = []
     for key in SCENE_CHECKS:
-        images = result["n_relation_images"] if key == "relation_correct" else result["n_images"]
+        images = (
+            result["n_relation_images"]
+            if key == "relation_correct"
+            else result["n_images"]
+        )
         rows.append(
             {
                 "check": key,
@@ -374,7 +430,9 @@ def scene_report_table(
 # --------------------------------------------------------------------------------------------
 
 
-def box_coverage(obj: Mapping[str, Any], scene: Mapping[str, Any], grid: tuple[int, int]):
+def box_coverage(
+    obj: Mapping[str, Any], scene: Mapping[str, Any], grid: tuple[int, int]
+):
     """How much of each grid cell an object's box covers: (H·W,) floats in [0, 1].
 
     The image (``scene["width"]`` × ``scene["height"]`` pixels) is cut into ``grid`` = (H, W)
@@ -389,10 +447,14 @@ def box_coverage(obj: Mapping[str, Any], scene: Mapping[str, Any], grid: tuple[i
 
     def overlap(lo: float, hi: float, size: float, n: int) -> np.ndarray:
         edges = np.linspace(0.0, size, n + 1)
-        inside = np.clip(np.minimum(edges[1:], hi) - np.maximum(edges[:-1], lo), 0.0, None)
+        inside = np.clip(
+            np.minimum(edges[1:], hi) - np.maximum(edges[:-1], lo), 0.0, None
+        )
         return inside / (size / n)  # share of each cell's extent
 
-    return np.outer(overlap(y - r, y + r, height, rows), overlap(x - r, x + r, width, cols)).ravel()
+    return np.outer(
+        overlap(y - r, y + r, height, rows), overlap(x - r, x + r, width, cols)
+    ).ravel()
 
 
 def _box(obj: Mapping[str, Any]) -> tuple[float, float, float, float]:
@@ -429,7 +491,9 @@ def attention_correctness(
     """
     missing = set(hypotheses) - set(scenes) | set(hypotheses) - set(attention)
     if missing:
-        raise ValueError(f"no scene or no attention for hypotheses {describe_ids(missing)}")
+        raise ValueError(
+            f"no scene or no attention for hypotheses {describe_ids(missing)}"
+        )
     details: list[dict[str, Any]] = []
     for image_id in sorted(hypotheses):
         weights = np.asarray(attention[image_id], dtype=float)
@@ -455,7 +519,9 @@ def attention_correctness(
     return {
         "correctness": correctness,
         "chance": chance,
-        "ratio": None if correctness is None or chance is None else correctness / chance,
+        "ratio": None
+        if correctness is None or chance is None
+        else correctness / chance,
         "n_words": len(details),
         "n_images": len({d["image_id"] for d in details}),
         "by_kind": by_kind,
@@ -484,7 +550,9 @@ def _words_on_objects(
             continue
         obj = objects[j]
         cover = box_coverage(obj, scene, grid)
-        for position in range(mention["start"], min(mention["end"], len(weights))):
+        for position in range(
+            mention["start"], min(mention["end"], len(weights))
+        ):
             word = tokens[position]
             kind = "shape" if position == mention["end"] - 1 else (
                 "colour" if word == mention["colour"] else "size"

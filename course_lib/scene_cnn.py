@@ -74,7 +74,9 @@ class SpatialCoordinates(layers.Layer):
             ],
             axis=-1,
         )
-        grid = ops.broadcast_to(ops.cast(grid, inputs.dtype)[None], (shape[0], height, width, 2))
+        grid = ops.broadcast_to(
+            ops.cast(grid, inputs.dtype)[None], (shape[0], height, width, 2)
+        )
         return ops.concatenate([inputs, grid], axis=-1)
 
     def compute_output_shape(self, input_shape):
@@ -130,11 +132,18 @@ def build_scene_cnn(
 
 
 def _attributes_head(
-    features: keras.KerasTensor, n_outputs: int, seed: int, output_bias: np.ndarray | None
+    features: keras.KerasTensor,
+    n_outputs: int,
+    seed: int,
+    output_bias: np.ndarray | None,
 ) -> keras.KerasTensor:
     """The pretraining classifier's sigmoid layer ``attributes`` (B, n_outputs), its bias
     starting at ``output_bias`` (log-odds of the label frequencies)."""
-    bias = "zeros" if output_bias is None else keras.initializers.Constant(output_bias)
+    bias = (
+        "zeros"
+        if output_bias is None
+        else keras.initializers.Constant(output_bias)
+    )
     init = keras.initializers.GlorotUniform(seed=seed + 11)
     head = layers.Dense(
         n_outputs, activation="sigmoid", kernel_initializer=init, bias_initializer=bias,
@@ -172,7 +181,9 @@ def load_scene_cnn(path: str | os.PathLike, *, image_size: int | None = None):
             f"use image_size={size}"
         )
     return keras.Model(
-        classifier.input, classifier.get_layer("features").output, name="smallcnn_scenes"
+        classifier.input,
+        classifier.get_layer("features").output,
+        name="smallcnn_scenes",
     )
 
 
@@ -189,7 +200,9 @@ def grid_model(model: keras.Model) -> keras.Model:
 
 
 def scene_cnn_path(
-    dataset: Any, data_dir: str | os.PathLike | None = None, seed: int | None = None
+    dataset: Any,
+    data_dir: str | os.PathLike | None = None,
+    seed: int | None = None,
 ) -> Path:
     """``<backbones_dir>/smallcnn-<dataset fingerprint[:16]>-seed<seed>.keras`` (default
     seed: :func:`course_lib.config.course_seed`)."""
@@ -206,7 +219,13 @@ def scene_attribute_names(scenes: Iterable[dict]) -> list[str]:
     third of the image its centre lies in: left/centre/right, top/middle/bottom),
     ``objects=<n>`` and ``background=<name>`` (when the scenes name their background).
     """
-    colours, shapes, sizes, relations, counts = set(), set(), set(), set(), set()
+    colours, shapes, sizes, relations, counts = (
+        set(),
+        set(),
+        set(),
+        set(),
+        set(),
+    )
     backgrounds = set()
     for scene in scenes:
         if scene.get("background"):
@@ -222,10 +241,16 @@ def scene_attribute_names(scenes: Iterable[dict]) -> list[str]:
             relations.add(_inverse_relation(rel["relation"]))
     names = [f"{c} {s}" for c in sorted(colours) for s in sorted(shapes)]
     names += [
-        f"{z} {c} {s}" for z in sorted(sizes) for c in sorted(colours) for s in sorted(shapes)
+        f"{z} {c} {s}"
+        for z in sorted(sizes)
+        for c in sorted(colours)
+        for s in sorted(shapes)
     ]
     names += [
-        f"{c} {s} {r}" for c in sorted(colours) for s in sorted(shapes) for r in sorted(relations)
+        f"{c} {s} {r}"
+        for c in sorted(colours)
+        for s in sorted(shapes)
+        for r in sorted(relations)
     ]
     names += [
         f"{c} {s} at {where}"
@@ -259,14 +284,20 @@ def scene_attributes(scene: dict, names: Sequence[str]) -> np.ndarray:
         if "x" in obj and "y" in obj:
             width = scene.get("width") or 1
             height = scene.get("height") or 1
-            column = ("left", "centre", "right")[min(2, int(3 * obj["x"] / width))]
-            row = ("top", "middle", "bottom")[min(2, int(3 * obj["y"] / height))]
+            column = ("left", "centre", "right")[
+                min(2, int(3 * obj["x"] / width))
+            ]
+            row = ("top", "middle", "bottom")[
+                min(2, int(3 * obj["y"] / height))
+            ]
             mark(f"{obj['colour']} {obj['shape']} at {column}")
             mark(f"{obj['colour']} {obj['shape']} at {row}")
     for rel in scene.get("relations", []):
         subj, other = objects[rel["subject"]], objects[rel["object"]]
         mark(f"{subj['colour']} {subj['shape']} {rel['relation']}")
-        mark(f"{other['colour']} {other['shape']} {_inverse_relation(rel['relation'])}")
+        mark(
+            f"{other['colour']} {other['shape']} {_inverse_relation(rel['relation'])}"
+        )
     mark(f"objects={len(objects)}")
     if scene.get("background"):
         mark(f"background={scene['background']}")
@@ -302,12 +333,18 @@ def ensure_scene_cnn(
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(path):
-        if is_current_scene_cnn(path):  # another process trained it while we waited
+        if is_current_scene_cnn(
+            path
+        ):  # another process trained it while we waited
             return path
         if progress:
-            print(f"Pretraining the small CNN on the synthetic scenes (first use) -> {path}")
+            print(
+                f"Pretraining the small CNN on the synthetic scenes (first use) -> {path}"
+            )
         recipe = {"epochs": SCENE_CNN_EPOCHS, "seed": seed}
-        return train_scene_cnn(dataset, path, image_size=IMAGE_SIZE, progress=progress, **recipe)
+        return train_scene_cnn(
+            dataset, path, image_size=IMAGE_SIZE, progress=progress, **recipe
+        )
 
 
 def is_current_scene_cnn(path: Path) -> bool:
@@ -320,13 +357,18 @@ def is_current_scene_cnn(path: Path) -> bool:
         return False
     if version != SCENE_CNN_VERSION:
         logger.warning(
-            "%s: small CNN version %s, expected %s; retraining it", path, version, SCENE_CNN_VERSION
+            "%s: small CNN version %s, expected %s; retraining it",
+            path,
+            version,
+            SCENE_CNN_VERSION,
         )
         return False
     return True
 
 
-def _split_arrays(dataset: Any, split: str, names: Sequence[str], image_size: int):
+def _split_arrays(
+    dataset: Any, split: str, names: Sequence[str], image_size: int
+):
     """The images (N, S, S, 3) and attribute labels (N, A) of a split's scenes, and their ids."""
     scenes = dataset.scenes or {}
     ids = [i for i in dataset.splits.get(split, []) if i in scenes]
@@ -348,12 +390,19 @@ def _training_scenes(dataset: Any, image_size: int):
     train_scenes = [dataset.scenes[i] for i in dataset.splits.get("train", [])]
     train_scenes = [s for s in train_scenes if s is not None]
     if not train_scenes:
-        raise ValueError(f"dataset {dataset.name!r}: no training images with scenes")
+        raise ValueError(
+            f"dataset {dataset.name!r}: no training images with scenes"
+        )
     names = scene_attribute_names(train_scenes)
-    train_ids, x_train, y_train = _split_arrays(dataset, "train", names, image_size)
+    train_ids, x_train, y_train = _split_arrays(
+        dataset, "train", names, image_size
+    )
     # Mirrored copies (left/right labels swapped) double the training scenes.
     mirrored = np.stack(
-        [scene_attributes(mirror_scene(dataset.scenes[i]), names) for i in train_ids]
+        [
+            scene_attributes(mirror_scene(dataset.scenes[i]), names)
+            for i in train_ids
+        ]
     )
     x_train = np.concatenate([x_train, x_train[:, :, ::-1]])
     y_train = np.concatenate([y_train, mirrored])
@@ -378,14 +427,17 @@ def train_scene_cnn(
     recipe and the metrics (also on the dev split when it has scenes). Returns ``path``.
     """
     start = time.perf_counter()
-    names, (train_ids, x_train, y_train), (dev_ids, x_dev, y_dev) = _training_scenes(
-        dataset, image_size
+    names, (train_ids, x_train, y_train), (dev_ids, x_dev, y_dev) = (
+        _training_scenes(dataset, image_size)
     )
     load_seconds = time.perf_counter() - start
     config.set_seed(seed)
     rate = np.clip(y_train.mean(axis=0), 1e-3, 1 - 1e-3)
     model = build_scene_cnn(
-        image_size, len(names), seed=seed, output_bias=np.log(rate / (1 - rate))
+        image_size,
+        len(names),
+        seed=seed,
+        output_bias=np.log(rate / (1 - rate)),
     )
     model.compile(
         optimizer=keras.optimizers.Adam(SCENE_CNN_LEARNING_RATE),
@@ -399,23 +451,38 @@ def train_scene_cnn(
     )  # fmt: skip
     fit_seconds = time.perf_counter() - fit_start
     metrics = {
-        "train_history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
-        **_split_metrics(model, {"train": (x_train, y_train), "dev": (x_dev, y_dev)}),
+        "train_history": {
+            k: [float(v) for v in vs] for k, vs in history.history.items()
+        },
+        **_split_metrics(
+            model, {"train": (x_train, y_train), "dev": (x_dev, y_dev)}
+        ),
     }
     with atomic_path(path) as tmp:
         model.save(tmp)
-    recipe = {"image_size": image_size, "epochs": epochs, "seed": seed, "batch_size": batch_size}
+    recipe = {
+        "image_size": image_size,
+        "epochs": epochs,
+        "seed": seed,
+        "batch_size": batch_size,
+    }
     seconds = {
         "load_seconds": round(load_seconds, 3),
         "fit_seconds": round(fit_seconds, 3),
         "total_seconds": round(time.perf_counter() - start, 3),
     }
-    counts = {"n_train": len(train_ids), "n_dev": len(dev_ids), "attributes": names}
+    counts = {
+        "n_train": len(train_ids),
+        "n_dev": len(dev_ids),
+        "attributes": names,
+    }
     _write_sidecar(path, dataset, recipe, {**counts, **seconds, **metrics})
     return path
 
 
-def _write_sidecar(path: Path, dataset: Any, recipe: dict, results: dict) -> None:
+def _write_sidecar(
+    path: Path, dataset: Any, recipe: dict, results: dict
+) -> None:
     """The ``.json`` beside a pretrained small CNN: what made it, and how well it did."""
     sidecar = {
         "file": path.name,
@@ -443,7 +510,9 @@ def _split_metrics(model: Any, splits: dict[str, tuple]) -> dict[str, float]:
         pred = model.predict(x, batch_size=128, verbose=0) > 0.5
         present = y > 0.5
         metrics[f"{split}_label_accuracy"] = float(np.mean(pred == present))
-        metrics[f"{split}_exact_match"] = float(np.mean(np.all(pred == present, axis=1)))
+        metrics[f"{split}_exact_match"] = float(
+            np.mean(np.all(pred == present, axis=1))
+        )
         metrics[f"{split}_recall_of_present"] = float(np.mean(pred[present]))
     return metrics
 

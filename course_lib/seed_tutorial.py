@@ -67,13 +67,19 @@ def per_prefix_samples(
     memory.
     """
     ids = np.asarray(ids, dtype=np.int32)
-    prefix_length = ids.shape[1] - 1 if prefix_length is None else prefix_length
+    prefix_length = (
+        ids.shape[1] - 1 if prefix_length is None else prefix_length
+    )
     vectors = feature_matrix(features, list(dict.fromkeys(image_ids)))
-    row_of = {image_id: row for row, image_id in enumerate(dict.fromkeys(image_ids))}
+    row_of = {
+        image_id: row for row, image_id in enumerate(dict.fromkeys(image_ids))
+    }
     for image_id, seq in zip(image_ids, ids, strict=True):
         real = seq[seq != 0]
         if len(real) - 1 > prefix_length:
-            raise ValueError(f"a caption of {len(real)} ids needs prefix_length >= {len(real) - 1}")
+            raise ValueError(
+                f"a caption of {len(real)} ids needs prefix_length >= {len(real) - 1}"
+            )
         for i in range(1, len(real)):
             prefix = np.zeros(prefix_length, dtype=np.int32)
             prefix[prefix_length - i :] = real[:i]
@@ -92,10 +98,14 @@ def per_prefix_arrays(
     """All of :func:`per_prefix_samples` stacked: ``({"image": (S, D),
     "caption": (S, prefix_length)}, one-hot targets (S, V))``. Only for small data: ``S × V``
     floats."""
-    samples = list(per_prefix_samples(image_ids, ids, features, vocab_size, prefix_length))
+    samples = list(
+        per_prefix_samples(image_ids, ids, features, vocab_size, prefix_length)
+    )
     if not samples:
         raise ValueError("no samples: every caption is empty")
-    images, prefixes, targets = (np.stack(column) for column in zip(*samples, strict=True))
+    images, prefixes, targets = (
+        np.stack(column) for column in zip(*samples, strict=True)
+    )
     return {"image": images, "caption": prefixes}, targets
 
 
@@ -116,10 +126,16 @@ def build_per_prefix_model(
     categorical cross-entropy on one-hot targets (compiled here).
     """
     image = keras.Input(shape=(feature_dim,), dtype="float32", name="image")
-    caption = keras.Input(shape=(prefix_length,), dtype="int32", name="caption")
+    caption = keras.Input(
+        shape=(prefix_length,), dtype="int32", name="caption"
+    )
     x = layers.Dropout(dropout, name="image_dropout")(image)
-    image_vector = layers.Dense(units, activation="relu", name="image_dense")(x)
-    w = layers.Embedding(vocab_size, embed_dim, mask_zero=True, name="embedding")(caption)
+    image_vector = layers.Dense(units, activation="relu", name="image_dense")(
+        x
+    )
+    w = layers.Embedding(
+        vocab_size, embed_dim, mask_zero=True, name="embedding"
+    )(caption)
     w = layers.Dropout(dropout, name="caption_dropout")(w)
     w = layers.LSTM(units, name="lstm")(w)
     h = layers.Add(name="add")([image_vector, w])
@@ -130,7 +146,9 @@ def build_per_prefix_model(
     return model
 
 
-def copy_weights_by_name(source: keras.Model, target: keras.Model) -> list[str]:
+def copy_weights_by_name(
+    source: keras.Model, target: keras.Model
+) -> list[str]:
     """Copy the weights of every layer of ``target`` that ``source`` has under the same name;
     returns the names copied. Shapes must agree (they do between merge and per-prefix)."""
     copied = []
@@ -199,8 +217,12 @@ def tutorial_mistake_bleu(
         hyps = {i: wrap(hypotheses[i]) for i in ids}
         scores: dict[str, Any] = bleu_scores(refs, hyps, strip_special=False)
     elif mistake == "bleu3_weights":
-        scores = bleu_scores(references, hypotheses, weights=TUTORIAL_BLEU_WEIGHTS)
+        scores = bleu_scores(
+            references, hypotheses, weights=TUTORIAL_BLEU_WEIGHTS
+        )
     else:
-        raise ValueError(f"unknown mistake {mistake!r}; use 'special_tokens' or 'bleu3_weights'")
+        raise ValueError(
+            f"unknown mistake {mistake!r}; use 'special_tokens' or 'bleu3_weights'"
+        )
     scores["mistake"] = mistake
     return scores

@@ -56,7 +56,9 @@ COURSE_CLEANING = CleaningOptions()
 TUTORIAL_CLEANING = CleaningOptions(min_word_length=2)
 
 
-def clean_caption(text: str, options: CleaningOptions = COURSE_CLEANING) -> list[str]:
+def clean_caption(
+    text: str, options: CleaningOptions = COURSE_CLEANING
+) -> list[str]:
     """Turn one raw caption into a list of tokens (see the module docstring for the rules)."""
     if options.lowercase:
         text = text.lower()
@@ -71,16 +73,28 @@ def clean_caption(text: str, options: CleaningOptions = COURSE_CLEANING) -> list
 class Vocabulary:
     """A word ↔ id mapping with reserved ``<pad>`` (0), ``<unk>``, ``<start>`` and ``<end>``."""
 
-    def __init__(self, words: Sequence[str], *, min_count: int = 1, cleaning: dict | None = None):
+    def __init__(
+        self,
+        words: Sequence[str],
+        *,
+        min_count: int = 1,
+        cleaning: dict | None = None,
+    ):
         """Make a vocabulary from ``words`` (without reserved tokens), in id order."""
         duplicates = [w for w, n in Counter(words).items() if n > 1]
         if duplicates:
-            raise ValueError(f"duplicate words in vocabulary: {duplicates[:5]}")
+            raise ValueError(
+                f"duplicate words in vocabulary: {duplicates[:5]}"
+            )
         reserved = [w for w in words if w in RESERVED_TOKENS]
         if reserved:
-            raise ValueError(f"reserved tokens cannot be vocabulary words: {reserved}")
+            raise ValueError(
+                f"reserved tokens cannot be vocabulary words: {reserved}"
+            )
         self.id_to_token: list[str] = [*RESERVED_TOKENS, *words]
-        self.token_to_id: dict[str, int] = {t: i for i, t in enumerate(self.id_to_token)}
+        self.token_to_id: dict[str, int] = {
+            t: i for i, t in enumerate(self.id_to_token)
+        }
         self.min_count = min_count
         self.cleaning = cleaning or COURSE_CLEANING.to_dict()
 
@@ -100,7 +114,11 @@ class Vocabulary:
         """Build from tokenised captions (the training split): words seen ``min_count`` times
         or more, most frequent first, ties alphabetically (so the ids are deterministic)."""
         counts = Counter(t for tokens in token_lists for t in tokens)
-        kept = [w for w, n in counts.items() if n >= min_count and w not in RESERVED_TOKENS]
+        kept = [
+            w
+            for w, n in counts.items()
+            if n >= min_count and w not in RESERVED_TOKENS
+        ]
         kept.sort(key=lambda w: (-counts[w], w))
         return cls(kept, min_count=min_count, cleaning=cleaning.to_dict())
 
@@ -112,7 +130,10 @@ class Vocabulary:
         return token in self.token_to_id
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Vocabulary) and self.id_to_token == other.id_to_token
+        return (
+            isinstance(other, Vocabulary)
+            and self.id_to_token == other.id_to_token
+        )
 
     def __repr__(self) -> str:
         return f"Vocabulary({len(self)} ids, min_count={self.min_count})"
@@ -122,7 +143,9 @@ class Vocabulary:
         """The vocabulary words, without the reserved tokens."""
         return self.id_to_token[len(RESERVED_TOKENS) :]
 
-    def encode(self, tokens: Sequence[str], *, add_start_end: bool = True) -> list[int]:
+    def encode(
+        self, tokens: Sequence[str], *, add_start_end: bool = True
+    ) -> list[int]:
         """Token ids for ``tokens`` (unknown words → ``<unk>``), framed by start and end."""
         ids = [self.token_to_id.get(t, self.unk_id) for t in tokens]
         return [self.start_id, *ids, self.end_id] if add_start_end else ids
@@ -160,14 +183,22 @@ class Vocabulary:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise FileNotFoundError(f"{path}: vocabulary file not found") from None
+            raise FileNotFoundError(
+                f"{path}: vocabulary file not found"
+            ) from None
         except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: not a valid JSON vocabulary ({err})") from err
+            raise ValueError(
+                f"{path}: not a valid JSON vocabulary ({err})"
+            ) from err
         if not isinstance(data, dict) or data.get("format") != _VOCAB_FORMAT:
-            raise ValueError(f"{path}: not a course_lib vocabulary (missing 'format' field)")
+            raise ValueError(
+                f"{path}: not a course_lib vocabulary (missing 'format' field)"
+            )
         tokens = data.get("tokens", [])
         if list(tokens[: len(RESERVED_TOKENS)]) != list(RESERVED_TOKENS):
-            raise ValueError(f"{path}: the first tokens must be {list(RESERVED_TOKENS)}")
+            raise ValueError(
+                f"{path}: the first tokens must be {list(RESERVED_TOKENS)}"
+            )
         return cls(
             tokens[len(RESERVED_TOKENS) :],
             min_count=int(data.get("min_count", 1)),
@@ -175,7 +206,9 @@ class Vocabulary:
         )
 
 
-def pad_sequences_right(sequences: Sequence[Sequence[int]], length: int) -> np.ndarray:
+def pad_sequences_right(
+    sequences: Sequence[Sequence[int]], length: int
+) -> np.ndarray:
     """Right-pad (and never truncate) id sequences with 0 → int32 array of shape (N, length).
 
     Right padding keeps every caption's words at the same time steps whatever its length,
@@ -184,7 +217,9 @@ def pad_sequences_right(sequences: Sequence[Sequence[int]], length: int) -> np.n
     out = np.zeros((len(sequences), length), dtype=np.int32)
     for row, seq in enumerate(sequences):
         if len(seq) > length:
-            raise ValueError(f"sequence {row} has {len(seq)} ids, more than length={length}")
+            raise ValueError(
+                f"sequence {row} has {len(seq)} ids, more than length={length}"
+            )
         out[row, : len(seq)] = seq
     return out
 
@@ -193,10 +228,15 @@ def tokenize_captions(
     captions: dict[str, list[str]], options: CleaningOptions = COURSE_CLEANING
 ) -> dict[str, list[list[str]]]:
     """Clean every caption of every image: ``{image id: [tokens, …]}``."""
-    return {image: [clean_caption(c, options) for c in caps] for image, caps in captions.items()}
+    return {
+        image: [clean_caption(c, options) for c in caps]
+        for image, caps in captions.items()
+    }
 
 
-def caption_length_stats(token_lists: Iterable[Sequence[str]]) -> dict[str, float]:
+def caption_length_stats(
+    token_lists: Iterable[Sequence[str]],
+) -> dict[str, float]:
     """Lengths of encoded captions (with start and end): max, mean and 95th percentile."""
     lengths = np.array([len(t) + 2 for t in token_lists])
     if lengths.size == 0:

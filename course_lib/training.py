@@ -49,7 +49,12 @@ import tensorflow as tf
 
 import course_lib.attention  # noqa: F401  (registers its layers, which saved models name)
 from course_lib import config
-from course_lib.io import atomic_path, atomic_write_json, atomic_write_text, read_json
+from course_lib.io import (
+    atomic_path,
+    atomic_write_json,
+    atomic_write_text,
+    read_json,
+)
 from course_lib.text import clean_caption, pad_sequences_right
 
 #: tf.data's choice of parallelism and buffer sizes.
@@ -81,7 +86,9 @@ SORT_WINDOW = 16
 
 # ----------------------------------------------------------------------------- token ids
 def encode_captions(
-    captions: Mapping[str, Sequence[str]], vocab: Any, row_length: int | None = None
+    captions: Mapping[str, Sequence[str]],
+    vocab: Any,
+    row_length: int | None = None,
 ) -> tuple[list[str], np.ndarray]:
     """Clean and encode every caption: ``(image_ids, ids)`` with one row per caption.
 
@@ -90,7 +97,9 @@ def encode_captions(
     *words* and keep ``<end>``). ``image_ids[n]`` is the image of row ``n``.
     """
     if row_length is not None and row_length < 3:
-        raise ValueError(f"row_length must leave room for <start>, a word and <end>: {row_length}")
+        raise ValueError(
+            f"row_length must leave room for <start>, a word and <end>: {row_length}"
+        )
     image_ids: list[str] = []
     rows: list[list[int]] = []
     for image_id, caps in captions.items():
@@ -100,7 +109,11 @@ def encode_captions(
                 tokens = tokens[: row_length - 2]
             image_ids.append(image_id)
             rows.append(vocab.encode(tokens))
-    length = row_length if row_length is not None else max((len(r) for r in rows), default=2)
+    length = (
+        row_length
+        if row_length is not None
+        else max((len(r) for r in rows), default=2)
+    )
     return image_ids, pad_sequences_right(rows, length)
 
 
@@ -112,8 +125,14 @@ def feature_matrix(features: Any, image_ids: Sequence[str]) -> np.ndarray:
     else:
         missing = [i for i in image_ids if i not in features]
         if missing:
-            raise KeyError(f"no features for {len(missing)} images, e.g. {missing[:3]}")
-        matrix = np.stack([np.asarray(features[i]) for i in image_ids]) if image_ids else None
+            raise KeyError(
+                f"no features for {len(missing)} images, e.g. {missing[:3]}"
+            )
+        matrix = (
+            np.stack([np.asarray(features[i]) for i in image_ids])
+            if image_ids
+            else None
+        )
     if matrix is None:
         raise ValueError("no image ids given")
     return np.asarray(matrix, dtype=np.float32)
@@ -172,16 +191,23 @@ def _caption_batches(
 
 
 def _checked_rows(
-    image_ids: Sequence[str], ids: np.ndarray, batch_size: int, sort_window: int
+    image_ids: Sequence[str],
+    ids: np.ndarray,
+    batch_size: int,
+    sort_window: int,
 ) -> np.ndarray:
     """``ids`` as int32 (N, L), or a ValueError saying what is wrong with the arguments."""
     ids = np.asarray(ids, dtype=np.int32)
     if ids.ndim != 2 or ids.shape[1] < 2:
-        raise ValueError(f"ids must have shape (N, L) with L >= 2, got {ids.shape}")
+        raise ValueError(
+            f"ids must have shape (N, L) with L >= 2, got {ids.shape}"
+        )
     if len(image_ids) != len(ids):
         raise ValueError(f"{len(image_ids)} image ids for {len(ids)} captions")
     if batch_size < 1 or sort_window < 1:
-        raise ValueError(f"batch_size and sort_window must be >= 1: {batch_size}, {sort_window}")
+        raise ValueError(
+            f"batch_size and sort_window must be >= 1: {batch_size}, {sort_window}"
+        )
     return ids
 
 
@@ -244,7 +270,14 @@ class EpochLogger(keras.callbacks.Callback):
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     """EarlyStopping that continues counting patience from an earlier, interrupted run."""
 
-    def __init__(self, *args, resume_best: float | None, resume_wait: int, resume_epoch: int, **kw):
+    def __init__(
+        self,
+        *args,
+        resume_best: float | None,
+        resume_wait: int,
+        resume_epoch: int,
+        **kw,
+    ):
         super().__init__(*args, **kw)
         self._resume = (resume_best, resume_wait, resume_epoch)
 
@@ -259,7 +292,12 @@ class AtomicBestCheckpoint(keras.callbacks.Callback):
     """Save the model to ``path`` whenever ``monitor`` improves, atomically (a temporary file
     renamed into place), so a kill during the save never leaves a truncated ``best.keras``."""
 
-    def __init__(self, path: Path, monitor: str = "val_loss", initial_best: float | None = None):
+    def __init__(
+        self,
+        path: Path,
+        monitor: str = "val_loss",
+        initial_best: float | None = None,
+    ):
         super().__init__()
         self.path = Path(path)
         self.monitor = monitor
@@ -290,14 +328,19 @@ class EpochBackup(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.backup_dir.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{epoch + 1:05d}.weights.h5"
-        tmp = self.backup_dir / f".tmp-{os.getpid()}-{name}"  # Keras wants the .weights.h5 ending
+        tmp = (
+            self.backup_dir / f".tmp-{os.getpid()}-{name}"
+        )  # Keras wants the .weights.h5 ending
         try:
             self.model.save_weights(tmp, overwrite=True)
             os.replace(tmp, self.backup_dir / name)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        atomic_write_json(self.backup_dir / _BACKUP_RECORD, {"epoch": epoch + 1, "weights": name})
+        atomic_write_json(
+            self.backup_dir / _BACKUP_RECORD,
+            {"epoch": epoch + 1, "weights": name},
+        )
         for old in self.backup_dir.glob("*.weights.h5"):
             if old.name != name:
                 old.unlink(missing_ok=True)
@@ -370,7 +413,9 @@ def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
     history: dict[str, list[float]] = {}
     for row in rows:
         for key, value in row.items():
-            history.setdefault(key, []).append(int(value) if key == "epoch" else float(value))
+            history.setdefault(key, []).append(
+                int(value) if key == "epoch" else float(value)
+            )
     return history
 
 
@@ -444,7 +489,12 @@ def _resume_state(model: keras.Model, files: RunFiles) -> ResumeState:
     if not losses:
         return ResumeState(done=done)
     best_epoch = int(np.argmin(losses))
-    return ResumeState(done, float(losses[best_epoch]), best_epoch, len(losses) - 1 - best_epoch)
+    return ResumeState(
+        done,
+        float(losses[best_epoch]),
+        best_epoch,
+        len(losses) - 1 - best_epoch,
+    )
 
 
 def training_callbacks(
@@ -506,7 +556,9 @@ def _fit(
     )
 
 
-def _finish(model: keras.Model, files: RunFiles, epochs: int) -> dict[str, list[float]]:
+def _finish(
+    model: keras.Model, files: RunFiles, epochs: int
+) -> dict[str, list[float]]:
     """Delete the backup, load the best weights and write ``train_state.json``; the history."""
     shutil.rmtree(files.backup, ignore_errors=True)
     if files.best.exists():
@@ -577,14 +629,20 @@ def train(
     if files.state.exists():
         if files.best.exists():
             _load_weights_checked(model, files.best)
-        say(f"{files.run_dir}: training already finished; loaded the best weights")
+        say(
+            f"{files.run_dir}: training already finished; loaded the best weights"
+        )
         return read_history(files.history)
 
     config.set_seed(seed)
     state = _resume_state(model, files)
     if state.best is not None:
-        say(f"resuming {files.run_dir} after epoch {state.done} (best val_loss {state.best:.4f})")
-    extra = [*callbacks, EpochLogger(epochs)] if verbose == 2 else list(callbacks)
+        say(
+            f"resuming {files.run_dir} after epoch {state.done} (best val_loss {state.best:.4f})"
+        )
+    extra = (
+        [*callbacks, EpochLogger(epochs)] if verbose == 2 else list(callbacks)
+    )
     if state.done < epochs and not (state.done and state.wait >= patience):
         _fit(
             model,
@@ -592,17 +650,23 @@ def train(
             val_ds,
             epochs=epochs,
             done=state.done,
-            callbacks=training_callbacks(files, state, patience=patience, extra=extra),
+            callbacks=training_callbacks(
+                files, state, patience=patience, extra=extra
+            ),
             verbose=verbose,
         )
     return _finish(model, files, epochs)
 
 
-def load_captioner(path: str | os.PathLike, *, compile: bool = True) -> keras.Model:
+def load_captioner(
+    path: str | os.PathLike, *, compile: bool = True
+) -> keras.Model:
     """Load a ``.keras`` caption model in safe mode (no arbitrary code); clear error if missing."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no saved model here (train one first)")
+        raise FileNotFoundError(
+            f"{path}: no saved model here (train one first)"
+        )
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=compile)
     except Exception as err:

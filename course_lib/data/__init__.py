@@ -12,10 +12,19 @@ from pathlib import Path
 
 from course_lib import config
 from course_lib.config import DATASETS
-from course_lib.data.dataset import TOKEN_FILE, CaptionDataset, SkippedEntry, load_flickr8k_layout
+from course_lib.data.dataset import (
+    TOKEN_FILE,
+    CaptionDataset,
+    SkippedEntry,
+    load_flickr8k_layout,
+)
 from course_lib.data.download import DataError
 from course_lib.data.flickr8k import prepare_flickr8k
-from course_lib.data.karpathy import karpathy_file, load_karpathy, prepare_karpathy
+from course_lib.data.karpathy import (
+    karpathy_file,
+    load_karpathy,
+    prepare_karpathy,
+)
 from course_lib.data.synthetic import generate_synthetic
 
 __all__ = [
@@ -34,7 +43,11 @@ __all__ = [
 
 
 def prepare_dataset(
-    name: str, data_dir: str | os.PathLike | None = None, *, progress: bool = True, **kwargs
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    progress: bool = True,
+    **kwargs,
 ) -> CaptionDataset:
     """Make ``name`` ready in ``<data_dir>/<name>`` and load it.
 
@@ -63,7 +76,9 @@ def dataset_format(root: str | os.PathLike) -> str | None:
     return None
 
 
-def load_dataset(root: str | os.PathLike, name: str | None = None) -> CaptionDataset:
+def load_dataset(
+    root: str | os.PathLike, name: str | None = None
+) -> CaptionDataset:
     """Parse the dataset at ``root`` (images are optional), in Flickr8k's layout
     (:func:`~course_lib.data.dataset.load_flickr8k_layout`) or Karpathy's split format
     (:func:`~course_lib.data.karpathy.load_karpathy`). ``name`` defaults to the folder's (the
@@ -80,7 +95,9 @@ def load_dataset(root: str | os.PathLike, name: str | None = None) -> CaptionDat
     )
 
 
-def load_named_dataset(name: str, data_dir: str | os.PathLike | None = None) -> CaptionDataset:
+def load_named_dataset(
+    name: str, data_dir: str | os.PathLike | None = None
+) -> CaptionDataset:
     """Load ``<data_dir>/<name>`` as it is on disk, without downloading or generating.
 
     ``data_dir`` may also be the dataset folder itself (one that holds the token file or a

@@ -36,7 +36,9 @@ __all__ = [
     "load_flickr8k_layout",
 ]
 
-IMAGE_DIR_NAME = "Flicker8k_Dataset"  # sic: the official archive spells it this way
+IMAGE_DIR_NAME = (
+    "Flicker8k_Dataset"  # sic: the official archive spells it this way
+)
 TOKEN_FILE = "Flickr8k.token.txt"
 SPLIT_FILES = {
     "train": "Flickr_8k.trainImages.txt",
@@ -78,9 +80,13 @@ class CaptionDataset:
     root: Path
     image_dir: Path
     captions: dict[str, list[str]]  # image id -> raw captions in #k order
-    splits: dict[str, list[str]]  # "train"/"dev"/"test" -> image ids, file order
+    splits: dict[
+        str, list[str]
+    ]  # "train"/"dev"/"test" -> image ids, file order
     skipped: list[SkippedEntry] = field(default_factory=list)
-    scenes: dict[str, dict] | None = None  # synthetic ground truth, None for flickr8k
+    scenes: dict[str, dict] | None = (
+        None  # synthetic ground truth, None for flickr8k
+    )
 
     def image_ids(self) -> list[str]:
         """Every image id of the dataset (captioned or in a split), sorted."""
@@ -91,8 +97,14 @@ class CaptionDataset:
 
     def fingerprint(self) -> str:
         """SHA-256 (hex) of the parsed captions, splits and scenes: what caches are keyed on."""
-        content = {"captions": self.captions, "splits": self.splits, "scenes": self.scenes}
-        blob = json.dumps(content, sort_keys=True, ensure_ascii=False).encode("utf-8")
+        content = {
+            "captions": self.captions,
+            "splits": self.splits,
+            "scenes": self.scenes,
+        }
+        blob = json.dumps(content, sort_keys=True, ensure_ascii=False).encode(
+            "utf-8"
+        )
         return hashlib.sha256(blob).hexdigest()
 
     def image_path(self, image_id: str) -> Path:
@@ -102,8 +114,13 @@ class CaptionDataset:
     def split_captions(self, split: str) -> dict[str, list[str]]:
         """``{image id: captions}`` for the images of ``split``, in split-file order."""
         if split not in self.splits:
-            raise KeyError(f"{self.name}: no split {split!r}; known: {sorted(self.splits)}")
-        return {image_id: self.captions[image_id] for image_id in self.splits[split]}
+            raise KeyError(
+                f"{self.name}: no split {split!r}; known: {sorted(self.splits)}"
+            )
+        return {
+            image_id: self.captions[image_id]
+            for image_id in self.splits[split]
+        }
 
     def images_present(self) -> bool:
         """Whether at least one captioned image's file is on disk."""
@@ -118,7 +135,9 @@ class CaptionDataset:
             image_id
             for image_id in self.captions
             if image_id not in on_disk
-            and ("/" not in image_id or not self.image_path(image_id).is_file())
+            and (
+                "/" not in image_id or not self.image_path(image_id).is_file()
+            )
         ]
 
     def extra_images(self) -> list[str]:
@@ -135,15 +154,22 @@ class CaptionDataset:
             "image_dir": str(self.image_dir),
             "n_images": len(self.captions),
             "n_captions": sum(per_image[k] * k for k in per_image),
-            "captions_per_image": {str(k): per_image[k] for k in sorted(per_image)},
+            "captions_per_image": {
+                str(k): per_image[k] for k in sorted(per_image)
+            },
             "splits": {split: len(ids) for split, ids in self.splits.items()},
-            "n_in_no_split": len(set(self.captions) - {i for s in self.splits.values() for i in s}),
+            "n_in_no_split": len(
+                set(self.captions)
+                - {i for s in self.splits.values() for i in s}
+            ),
             "images_present": self.images_present(),
             "n_missing_images": len(missing),
             "missing_images_sample": missing[:10],
             "has_scenes": self.scenes is not None,
             "skipped": [asdict(entry) for entry in self.skipped],
-            "skipped_by_reason": dict(Counter(entry.reason for entry in self.skipped)),
+            "skipped_by_reason": dict(
+                Counter(entry.reason for entry in self.skipped)
+            ),
         }
 
 
@@ -160,7 +186,9 @@ def list_files(folder: Path) -> set[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def _read_lines(path: Path, skipped: list[SkippedEntry]) -> list[tuple[int, str]]:
+def _read_lines(
+    path: Path, skipped: list[SkippedEntry]
+) -> list[tuple[int, str]]:
     """Non-blank lines of ``path`` as (1-based number, text without end of line).
 
     Tolerates a BOM, CRLF and a last line without newline; lines that are not UTF-8 are
@@ -175,7 +203,12 @@ def _read_lines(path: Path, skipped: list[SkippedEntry]) -> list[tuple[int, str]
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             skipped.append(
-                SkippedEntry(path.name, number, raw.decode("utf-8", "replace"), R_NOT_UTF8)
+                SkippedEntry(
+                    path.name,
+                    number,
+                    raw.decode("utf-8", "replace"),
+                    R_NOT_UTF8,
+                )
             )
             continue
         if text.strip():
@@ -185,10 +218,17 @@ def _read_lines(path: Path, skipped: list[SkippedEntry]) -> list[tuple[int, str]
 
 def is_safe_name(name: str) -> bool:
     """Whether an image name from a dataset file is a plain file name (no path, no ``..``)."""
-    return "/" not in name and "\\" not in name and name not in (".", "..") and "\x00" not in name
+    return (
+        "/" not in name
+        and "\\" not in name
+        and name not in (".", "..")
+        and "\x00" not in name
+    )
 
 
-def _parse_tokens(path: Path, skipped: list[SkippedEntry]) -> dict[str, list[str]]:
+def _parse_tokens(
+    path: Path, skipped: list[SkippedEntry]
+) -> dict[str, list[str]]:
     """Parse ``<id>#<k>\\t<caption>`` lines into ``{id: captions in k order}``."""
     by_name: dict[str, dict[int, str]] = {}
     for number, line in _read_lines(path, skipped):
@@ -217,7 +257,11 @@ def _parse_tokens(path: Path, skipped: list[SkippedEntry]) -> dict[str, list[str
             skipped.append(SkippedEntry(path.name, number, line, R_DUPLICATE))
             continue
         entries[k] = caption
-    return {name: [caps[k] for k in sorted(caps)] for name, caps in by_name.items() if caps}
+    return {
+        name: [caps[k] for k in sorted(caps)]
+        for name, caps in by_name.items()
+        if caps
+    }
 
 
 def _parse_split(
@@ -237,7 +281,11 @@ def _parse_split(
         if name in seen:
             reason = R_SPLIT_DUPLICATE
         elif name not in captions:
-            reason = R_SPLIT_NO_CAPTIONS if name in skipped_names else R_SPLIT_UNKNOWN
+            reason = (
+                R_SPLIT_NO_CAPTIONS
+                if name in skipped_names
+                else R_SPLIT_UNKNOWN
+            )
         elif name in taken:
             reason = f"{R_SPLIT_OTHER} ({taken[name]})"
         if reason:
@@ -249,7 +297,9 @@ def _parse_split(
     return ids
 
 
-def load_flickr8k_layout(root: str | os.PathLike, name: str | None = None) -> CaptionDataset:
+def load_flickr8k_layout(
+    root: str | os.PathLike, name: str | None = None
+) -> CaptionDataset:
     """Parse the dataset in Flickr8k's layout at ``root`` (images are optional).
 
     Lines that cannot be used are kept in ``dataset.skipped`` with file, line and reason;
@@ -284,7 +334,9 @@ def load_flickr8k_layout(root: str | os.PathLike, name: str | None = None) -> Ca
     if scenes_path.is_file():
         scenes = read_json(scenes_path)
         if not isinstance(scenes, dict):
-            raise DataError(f"{scenes_path}: expected a JSON object {{image id: scene}}")
+            raise DataError(
+                f"{scenes_path}: expected a JSON object {{image id: scene}}"
+            )
     return CaptionDataset(
         name=name or root.name,
         root=root,

@@ -126,7 +126,15 @@ def download(
     for attempt in range(attempts):
         if attempt:
             time.sleep(backoff * 2 ** (attempt - 1))
-        failed = _attempt(url, dest, part, expected, timeout=timeout, progress=progress, hint=hint)
+        failed = _attempt(
+            url,
+            dest,
+            part,
+            expected,
+            timeout=timeout,
+            progress=progress,
+            hint=hint,
+        )
         if failed is None:
             os.replace(part, dest)
             return dest
@@ -149,7 +157,9 @@ def _attempt(
     the error to retry after and whether it says the host is unreachable (None: this error
     does not tell). Errors that retrying cannot fix (HTTP 404, a full disk) are raised."""
     try:
-        _fetch_into(url, part, timeout=timeout, progress=progress, label=dest.name)
+        _fetch_into(
+            url, part, timeout=timeout, progress=progress, label=dest.name
+        )
     except HTTPError as err:
         err.close()  # an HTTPError holds the response: close its connection
         if err.code == 416:  # our Range starts at or past the end of the file
@@ -221,7 +231,9 @@ def _final_error(
     return error
 
 
-def _fetch_into(url: str, part: Path, *, timeout: float, progress: bool, label: str) -> None:
+def _fetch_into(
+    url: str, part: Path, *, timeout: float, progress: bool, label: str
+) -> None:
     """One HTTP GET of ``url`` appended to (or restarting) ``part``; raises on short reads."""
     start = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
@@ -229,12 +241,22 @@ def _fetch_into(url: str, part: Path, *, timeout: float, progress: bool, label: 
         headers["Range"] = f"bytes={start}-"
     with urlopen(Request(url, headers=headers), timeout=timeout) as response:
         length_header = response.headers.get("Content-Length")
-        length = int(length_header) if length_header and length_header.isdigit() else None
+        length = (
+            int(length_header)
+            if length_header and length_header.isdigit()
+            else None
+        )
         if start and response.status == 206:
-            first, total = _parse_content_range(response.headers.get("Content-Range"))
-            if first != start:  # not the range we asked for: start again from zero
+            first, total = _parse_content_range(
+                response.headers.get("Content-Range")
+            )
+            if (
+                first != start
+            ):  # not the range we asked for: start again from zero
                 part.unlink(missing_ok=True)
-                raise _Truncated(f"server answered Range {start}- with bytes from {first}")
+                raise _Truncated(
+                    f"server answered Range {start}- with bytes from {first}"
+                )
             mode = "ab"
         else:  # 200: the server ignored the Range header (or there was none)
             start, total, mode = 0, length, "wb"
@@ -262,7 +284,9 @@ def _fetch_into(url: str, part: Path, *, timeout: float, progress: bool, label: 
             except http.client.IncompleteRead as err:
                 handle.write(err.partial)
                 received += len(err.partial)
-                raise _Truncated(f"connection closed after {start + received} bytes") from err
+                raise _Truncated(
+                    f"connection closed after {start + received} bytes"
+                ) from err
         if length is not None and received != length:
             raise _Truncated(
                 f"connection closed after {start + received} of {start + length} bytes"
@@ -275,12 +299,16 @@ def _parse_content_range(value: str | None) -> tuple[int | None, int | None]:
     if not match:
         return None, None
     first, total = match.groups()
-    return (int(first) if first != "*" else None), (int(total) if total != "*" else None)
+    return (int(first) if first != "*" else None), (
+        int(total) if total != "*" else None
+    )
 
 
 def _part_is_complete(part: Path, err: HTTPError) -> bool:
     """After a 416, whether ``part`` already holds the whole file (per ``Content-Range``)."""
-    _, total = _parse_content_range(err.headers.get("Content-Range") if err.headers else None)
+    _, total = _parse_content_range(
+        err.headers.get("Content-Range") if err.headers else None
+    )
     return total is not None and part.exists() and part.stat().st_size == total
 
 
@@ -299,7 +327,9 @@ def _describe(err: BaseException | None) -> str:
         return f"HTTP {err.code} {err.reason}"
     if isinstance(err, URLError):
         return str(err.reason)
-    return f"{type(err).__name__}: {err}" if err is not None else "unknown error"
+    return (
+        f"{type(err).__name__}: {err}" if err is not None else "unknown error"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -309,7 +339,9 @@ def _describe(err: BaseException | None) -> str:
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def _safe_member_path(zip_path: Path, info: zipfile.ZipInfo, target_dir: Path) -> Path:
+def _safe_member_path(
+    zip_path: Path, info: zipfile.ZipInfo, target_dir: Path
+) -> Path:
     """Where ``info`` goes under ``target_dir``; raises :class:`ArchiveError` if unsafe."""
     name = info.filename
     problem = None
@@ -360,7 +392,12 @@ def safe_extract_zip(
         archive = zipfile.ZipFile(zip_path)
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as err:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        EOFError,
+    ) as err:
         raise CorruptArchiveError(
             f"{zip_path} is not a readable zip archive ({err}). {corrupt}"
         ) from err
@@ -372,11 +409,18 @@ def safe_extract_zip(
             wanted = list(members)
             unknown = [name for name in wanted if name not in by_name]
             if unknown:
-                raise ArchiveError(f"{zip_path}: no member(s) named {unknown[:5]} in the archive")
+                raise ArchiveError(
+                    f"{zip_path}: no member(s) named {unknown[:5]} in the archive"
+                )
             infos = [by_name[name] for name in wanted]
-        targets = [(info, _safe_member_path(zip_path, info, root)) for info in infos]
+        targets = [
+            (info, _safe_member_path(zip_path, info, root)) for info in infos
+        ]
         for info, target in tqdm(
-            targets, desc=f"extract {zip_path.name}", unit="file", disable=not progress
+            targets,
+            desc=f"extract {zip_path.name}",
+            unit="file",
+            disable=not progress,
         ):
             if info.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
@@ -395,11 +439,15 @@ def safe_extract_zip(
     return written
 
 
-def _extract_member_atomically(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path):
+def _extract_member_atomically(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path
+):
     """Copy one member to a temporary file beside ``target``, then rename it into place."""
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # honours the umask
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666
+        )  # honours the umask
         with archive.open(info) as src, os.fdopen(fd, "wb") as dst:
             shutil.copyfileobj(src, dst, CHUNK_SIZE)
         os.replace(tmp, target)

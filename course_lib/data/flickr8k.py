@@ -59,9 +59,15 @@ ARCHIVE_SHA256_ENV = {
 TEXT_SHA256 = {
     TOKEN_FILE: "9b8608b02da9040581f1e3d4c8738db1fb6f63314342100432adc3962f77d71a",
     LEMMA_TOKEN_FILE: "aebf8ed1e3edd18bbe6cd7c70e5cec6f543f5b0592c371cc69b4507f40092d82",
-    SPLIT_FILES["train"]: "e330ddd5156a4c2d2e2b67bc587e70e588f2d132bd8a10dc54dcb71e58115d8e",
-    SPLIT_FILES["dev"]: "18ba829f47f6df1cb830bf7f0506e2ddf333818925299babbd1bbcaf50fdc504",
-    SPLIT_FILES["test"]: "c0924146c131458ceba45da59670fe9520eadce1e5cafffa16a817672a9b1f17",
+    SPLIT_FILES[
+        "train"
+    ]: "e330ddd5156a4c2d2e2b67bc587e70e588f2d132bd8a10dc54dcb71e58115d8e",
+    SPLIT_FILES[
+        "dev"
+    ]: "18ba829f47f6df1cb830bf7f0506e2ddf333818925299babbd1bbcaf50fdc504",
+    SPLIT_FILES[
+        "test"
+    ]: "c0924146c131458ceba45da59670fe9520eadce1e5cafffa16a817672a9b1f17",
 }
 EXPECTED_IMAGES = 8091
 #: Names with captions in the token file but no photo in the official image zip.
@@ -83,26 +89,41 @@ def verify_text_files(
     root = Path(root)
     expected = TEXT_SHA256 if expected is None else expected
     return {
-        name: (root / name).is_file() and sha256_file(root / name) == digest.lower()
+        name: (root / name).is_file()
+        and sha256_file(root / name) == digest.lower()
         for name, digest in expected.items()
     }
 
 
 def _manual_hint(root: Path, urls: dict[str, str], images: bool) -> str:
     kinds = ("images", "text") if images else ("text",)
-    lines = ["To prepare Flickr8k by hand:", "  1. On a machine with internet access, download"]
+    lines = [
+        "To prepare Flickr8k by hand:",
+        "  1. On a machine with internet access, download",
+    ]
     lines += [f"       {urls[kind]}" for kind in kinds]
     names = " and ".join(ARCHIVE_NAMES[kind] for kind in kinds)
-    lines += [f"  2. Put {names} in", f"       {root}", "     or unzip them there so that"]
+    lines += [
+        f"  2. Put {names} in",
+        f"       {root}",
+        "     or unzip them there so that",
+    ]
     if images:
-        lines.append(f"       {root / IMAGE_DIR_NAME}/*.jpg  ({EXPECTED_IMAGES:,} photos)")
+        lines.append(
+            f"       {root / IMAGE_DIR_NAME}/*.jpg  ({EXPECTED_IMAGES:,} photos)"
+        )
     lines.append(f"       {root / TOKEN_FILE}")
     lines += [f"       {root / name}" for name in SPLIT_FILES.values()]
-    lines += ["     exist.", "  3. Run this again: files already in place are not downloaded."]
+    lines += [
+        "     exist.",
+        "  3. Run this again: files already in place are not downloaded.",
+    ]
     return "\n".join(lines)
 
 
-def _archive_sha256(archive_sha256: dict[str, str | None] | None, kind: str) -> str | None:
+def _archive_sha256(
+    archive_sha256: dict[str, str | None] | None, kind: str
+) -> str | None:
     if archive_sha256 and archive_sha256.get(kind):
         return archive_sha256[kind]
     return os.environ.get(ARCHIVE_SHA256_ENV[kind]) or None
@@ -110,13 +131,18 @@ def _archive_sha256(archive_sha256: dict[str, str | None] | None, kind: str) -> 
 
 def _text_complete(root: Path, text_sha256: dict[str, str] | None) -> bool:
     if text_sha256 is None:
-        return all((root / name).is_file() for name in (TOKEN_FILE, *SPLIT_FILES.values()))
+        return all(
+            (root / name).is_file()
+            for name in (TOKEN_FILE, *SPLIT_FILES.values())
+        )
     return all(verify_text_files(root, text_sha256).values())
 
 
 def _count_images(root: Path) -> int:
     return sum(
-        1 for name in list_files(root / IMAGE_DIR_NAME) if name.lower().endswith(IMAGE_EXTENSIONS)
+        1
+        for name in list_files(root / IMAGE_DIR_NAME)
+        if name.lower().endswith(IMAGE_EXTENSIONS)
     )
 
 
@@ -149,7 +175,8 @@ def _text_members(zip_path: Path, wanted: set[str]) -> list[str]:
     return [
         name
         for name in names
-        if PurePosixPath(name).name in wanted and not name.startswith("__MACOSX/")
+        if PurePosixPath(name).name in wanted
+        and not name.startswith("__MACOSX/")
     ]
 
 
@@ -172,10 +199,14 @@ def _image_members(zip_path: Path) -> list[str]:
     return members
 
 
-def _extract_text(zip_path: Path, root: Path, wanted: set[str], progress: bool) -> None:
+def _extract_text(
+    zip_path: Path, root: Path, wanted: set[str], progress: bool
+) -> None:
     members = _text_members(zip_path, wanted)
     safe_extract_zip(zip_path, root, members=members, progress=progress)
-    for member in members:  # files inside a sub-folder of the archive move up to ``root``
+    for member in (
+        members
+    ):  # files inside a sub-folder of the archive move up to ``root``
         path = PurePosixPath(member)
         if len(path.parts) > 1 and not (root / path.name).exists():
             os.replace(root / member, root / path.name)
@@ -265,7 +296,9 @@ class _Archives:
             extract(self.fetch(kind))
 
 
-def _prepare_text(root: Path, archives: _Archives, text_sha256: dict[str, str] | None) -> None:
+def _prepare_text(
+    root: Path, archives: _Archives, text_sha256: dict[str, str] | None
+) -> None:
     """Extract the text files that are missing or do not match, and check them."""
     if text_sha256 is not None:  # re-extract the files that do not match
         for file_name, ok in verify_text_files(root, text_sha256).items():
@@ -273,15 +306,21 @@ def _prepare_text(root: Path, archives: _Archives, text_sha256: dict[str, str] |
                 (root / file_name).unlink(missing_ok=True)
     wanted = {TOKEN_FILE, *SPLIT_FILES.values(), *(text_sha256 or {})}
     progress = archives.progress
-    archives.extract("text", lambda z: _extract_text(z, root, wanted, progress=progress))
+    archives.extract(
+        "text", lambda z: _extract_text(z, root, wanted, progress=progress)
+    )
     _check_text(root, text_sha256)
 
 
-def _prepare_images(root: Path, archives: _Archives, expected_images: int | None) -> None:
+def _prepare_images(
+    root: Path, archives: _Archives, expected_images: int | None
+) -> None:
     """Extract the photos; DataError when the folder then holds another number of them."""
     archives.extract(
         "images",
-        lambda z: safe_extract_zip(z, root, members=_image_members(z), progress=archives.progress),
+        lambda z: safe_extract_zip(
+            z, root, members=_image_members(z), progress=archives.progress
+        ),
     )
     n = _count_images(root)
     if expected_images is not None and n != expected_images:
@@ -297,12 +336,19 @@ def _check_text(root: Path, text_sha256: dict[str, str] | None) -> None:
     problems = []
     for file_name in (TOKEN_FILE, *SPLIT_FILES.values()):
         if not (root / file_name).is_file():
-            problems.append(f"{root / file_name}: missing from {ARCHIVE_NAMES['text']}")
+            problems.append(
+                f"{root / file_name}: missing from {ARCHIVE_NAMES['text']}"
+            )
     for file_name, digest in (text_sha256 or {}).items():
         path = root / file_name
         if path.is_file() and (actual := sha256_file(path)) != digest.lower():
-            problems.append(f"{path}: SHA-256 {actual}, expected {digest.lower()}")
-        elif not path.is_file() and file_name not in {TOKEN_FILE, *SPLIT_FILES.values()}:
+            problems.append(
+                f"{path}: SHA-256 {actual}, expected {digest.lower()}"
+            )
+        elif not path.is_file() and file_name not in {
+            TOKEN_FILE,
+            *SPLIT_FILES.values(),
+        }:
             problems.append(f"{path}: missing from {ARCHIVE_NAMES['text']}")
     if problems:
         raise DataError(
@@ -314,7 +360,11 @@ def _check_text(root: Path, text_sha256: dict[str, str] | None) -> None:
 
 def _report_image_mismatch(dataset: CaptionDataset) -> None:
     """Warn about captioned names without a photo (beyond the known one) and stray photos."""
-    missing = [name for name in dataset.missing_images() if name not in KNOWN_MISSING_IMAGES]
+    missing = [
+        name
+        for name in dataset.missing_images()
+        if name not in KNOWN_MISSING_IMAGES
+    ]
     extra = dataset.extra_images()
     if missing or extra:
         warnings.warn(

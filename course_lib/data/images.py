@@ -82,7 +82,9 @@ def _open(path: Path) -> Image.Image:
     try:
         image = Image.open(path)
     except UnidentifiedImageError:
-        raise ImageError(path, "not an image (format not recognised)") from None
+        raise ImageError(
+            path, "not an image (format not recognised)"
+        ) from None
     except Image.DecompressionBombError as err:
         raise ImageError(path, f"too large to decode safely ({err})") from err
     except OSError as err:
@@ -100,25 +102,35 @@ def _to_rgb(image: Image.Image, path: Path) -> Image.Image:
     if mode == "RGB":
         return image
     if mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        image = image.convert(
+            "RGBA" if "transparency" in image.info else "RGB"
+        )
         mode = image.mode
     if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (*_WHITE, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
-    if mode.startswith("I") or mode == "F":  # 16/32-bit integer or float grayscale
+    if (
+        mode.startswith("I") or mode == "F"
+    ):  # 16/32-bit integer or float grayscale
         values = np.asarray(image, dtype=np.float64)
-        if mode.startswith("I;16") or (mode == "I" and values.max(initial=0) > 255):
+        if mode.startswith("I;16") or (
+            mode == "I" and values.max(initial=0) > 255
+        ):
             values = values / 257.0  # 0..65535 -> 0..255
         gray = np.clip(np.rint(values), 0, 255).astype(np.uint8)
         return Image.fromarray(np.repeat(gray[:, :, None], 3, axis=2))
     try:
         return image.convert("RGB")  # L, 1, CMYK, YCbCr, ...
     except (ValueError, OSError) as err:
-        raise ImageError(path, f"unsupported image mode {mode!r} ({err})") from err
+        raise ImageError(
+            path, f"unsupported image mode {mode!r} ({err})"
+        ) from err
 
 
-def load_image(path: str | os.PathLike, size: int | tuple[int, int] | None = None) -> np.ndarray:
+def load_image(
+    path: str | os.PathLike, size: int | tuple[int, int] | None = None
+) -> np.ndarray:
     """Load an image file as an RGB array.
 
     Returns a (H, W, 3) uint8 array: the image as displayed (its EXIF orientation applied)
@@ -147,9 +159,13 @@ def load_image(path: str | os.PathLike, size: int | tuple[int, int] | None = Non
         try:
             image.load()  # raises OSError for truncated or corrupt data
         except Image.DecompressionBombError as err:
-            raise ImageError(path, f"too large to decode safely ({err})") from err
+            raise ImageError(
+                path, f"too large to decode safely ({err})"
+            ) from err
         except (OSError, SyntaxError, ValueError) as err:
-            raise ImageError(path, f"truncated or corrupt image data ({err})") from err
+            raise ImageError(
+                path, f"truncated or corrupt image data ({err})"
+            ) from err
         try:
             image = ImageOps.exif_transpose(image)
         except Exception:  # a broken EXIF block must not hide a good image
@@ -167,7 +183,9 @@ def read_images(paths: Sequence[str | os.PathLike], size: int) -> np.ndarray:
     that cannot be read."""
     if not paths:
         return np.zeros((0, size, size, 3), dtype=np.float32)
-    return np.stack([load_image(path, size) for path in paths]).astype(np.float32)
+    return np.stack([load_image(path, size) for path in paths]).astype(
+        np.float32
+    )
 
 
 def _was_read(index, image, ok):

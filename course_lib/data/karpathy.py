@@ -63,7 +63,12 @@ KARPATHY_SPLIT_SIZES = {
     "flickr30k": (29000, 1014, 1000),
     "coco": (113287, 5000, 5000),
 }
-_SPLITS: dict[Any, str] = {"train": "train", "val": "dev", "test": "test", "restval": "restval"}
+_SPLITS: dict[Any, str] = {
+    "train": "train",
+    "val": "dev",
+    "test": "test",
+    "restval": "restval",
+}
 
 R_K_NOT_OBJECT = "not a JSON object with a filename"
 R_K_BAD_SPLIT = "unknown split (expected train, val, test or restval)"
@@ -105,7 +110,9 @@ def load_karpathy(
     root = Path(root)
     path = karpathy_file(root)
     if path is None:
-        raise DataError(f"{root}: no Karpathy split file (dataset_*.json) here")
+        raise DataError(
+            f"{root}: no Karpathy split file (dataset_*.json) here"
+        )
     name = name or path.stem.removeprefix("dataset_")
     skipped: list[SkippedEntry] = []
     captions: dict[str, list[str]] = {}
@@ -130,9 +137,13 @@ def load_karpathy(
     )
 
 
-def _skip(skipped: list[SkippedEntry], file: str, index: int, entry: str, reason: str) -> None:
+def _skip(
+    skipped: list[SkippedEntry], file: str, index: int, entry: str, reason: str
+) -> None:
     """Record entry ``index`` of the file as skipped, and why."""
-    skipped.append(SkippedEntry(file, None, f"images[{index}] {entry}".strip(), reason))
+    skipped.append(
+        SkippedEntry(file, None, f"images[{index}] {entry}".strip(), reason)
+    )
 
 
 def _entries(path: Path) -> list:
@@ -148,7 +159,12 @@ def _entries(path: Path) -> list:
 
 
 def _entry_problem(
-    item: dict, filename: str, folder: str, image_id: str, captions: dict, restval: str
+    item: dict,
+    filename: str,
+    folder: str,
+    image_id: str,
+    captions: dict,
+    restval: str,
 ) -> tuple[str | None, str]:
     """Why an entry cannot be used (None: it can), and its split, checked in this order."""
     if not (is_safe_name(filename) and (not folder or is_safe_name(folder))):
@@ -166,17 +182,26 @@ def _entry_problem(
 
 
 def _entry(
-    item: object, captions: dict[str, list[str]], restval: str, skip: Callable[[str, str], None]
+    item: object,
+    captions: dict[str, list[str]],
+    restval: str,
+    skip: Callable[[str, str], None],
 ) -> tuple[str, str, list[str]] | None:
     """``(image id, split, captions)`` of one entry of the file, or None after ``skip(entry,
     reason)`` when it cannot be used (``captions``: the images kept so far)."""
     filename = item.get("filename") if isinstance(item, dict) else None
-    if not isinstance(item, dict) or not isinstance(filename, str) or not filename:
+    if (
+        not isinstance(item, dict)
+        or not isinstance(filename, str)
+        or not filename
+    ):
         skip("", R_K_NOT_OBJECT)
         return None
     folder = item.get("filepath", "") or ""
     image_id = f"{folder}/{filename}" if folder else filename
-    problem, split = _entry_problem(item, filename, str(folder), image_id, captions, restval)
+    problem, split = _entry_problem(
+        item, filename, str(folder), image_id, captions, restval
+    )
     if problem is not None:
         skip(image_id, problem)
         return None
@@ -236,7 +261,11 @@ def prepare_karpathy(
     root.mkdir(parents=True, exist_ok=True)
     with file_lock(root / "prepare"):
         for kind, url in (urls or {}).items():
-            target = root / "downloads" / (url.rstrip("/").rsplit("/", 1)[-1] or kind)
+            target = (
+                root
+                / "downloads"
+                / (url.rstrip("/").rsplit("/", 1)[-1] or kind)
+            )
             path = download(
                 url, target, sha256=(sha256 or {}).get(kind), progress=progress,
                 manual_hint=missing_parts_message(name, root),

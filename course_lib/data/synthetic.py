@@ -35,8 +35,19 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from course_lib.data.dataset import IMAGE_DIR_NAME, SCENES_FILE, SPLIT_FILES, TOKEN_FILE
-from course_lib.io import atomic_write_bytes, atomic_write_json, file_lock, read_json, sha256_file
+from course_lib.data.dataset import (
+    IMAGE_DIR_NAME,
+    SCENES_FILE,
+    SPLIT_FILES,
+    TOKEN_FILE,
+)
+from course_lib.io import (
+    atomic_write_bytes,
+    atomic_write_json,
+    file_lock,
+    read_json,
+    sha256_file,
+)
 
 __all__ = [
     "BACKGROUNDS",
@@ -65,7 +76,10 @@ COLOURS = {
     "yellow": (235, 210, 40),
 }
 SIZES = ("small", "large")
-SIZE_WORDS = {"small": ("small", "little"), "large": ("large", "big")}  # words a caption may use
+SIZE_WORDS = {
+    "small": ("small", "little"),
+    "large": ("large", "big"),
+}  # words a caption may use
 RELATIONS = ("left of", "right of", "above", "below")
 RELATION_PHRASES = {  # token sequences a caption may use for each relation (after cleaning)
     "left of": (("to", "the", "left", "of"), ("left", "of")),
@@ -119,7 +133,9 @@ _ALT_PHRASES = {
 
 
 # --- Scenes --------------------------------------------------------------------------------------
-def _relation_between(a: Mapping, b: Mapping, side: int, dominance: float = 0.5) -> str | None:
+def _relation_between(
+    a: Mapping, b: Mapping, side: int, dominance: float = 0.5
+) -> str | None:
     """The clear spatial relation of object ``a`` to object ``b``, or None when unclear.
 
     Clear means: the two bounding boxes are separated by at least ``_GAP * side`` along one
@@ -144,15 +160,25 @@ def _overlaps(a: Mapping, b: Mapping, side: int) -> bool:
 
 
 def _place_related(
-    rng: np.random.Generator, a: Mapping, b: Mapping, relation: str, lo: int, hi: int, side: int
+    rng: np.random.Generator,
+    a: Mapping,
+    b: Mapping,
+    relation: str,
+    lo: int,
+    hi: int,
+    side: int,
 ) -> tuple[int, int] | None:
     """A centre for ``b`` such that ``a`` is clearly ``relation`` ``b``, or None if none fits.
 
     Along the relation's axis the boxes are at least ``_GAP * side`` apart; across it the
     centres are within 0.35 times the distance along it.
     """
-    along, across = ("x", "y") if relation in ("left of", "right of") else ("y", "x")
-    sign = 1 if relation in ("left of", "above") else -1  # b has the larger coordinate
+    along, across = (
+        ("x", "y") if relation in ("left of", "right of") else ("y", "x")
+    )
+    sign = (
+        1 if relation in ("left of", "above") else -1
+    )  # b has the larger coordinate
     reach = math.ceil(a["r"] + b["r"] + _GAP * side)
     if sign > 0:
         first, last = a[along] + reach, hi
@@ -162,7 +188,10 @@ def _place_related(
         return None
     position = int(rng.integers(first, last + 1))
     spread = math.floor(0.35 * abs(position - a[along]))
-    cross_first, cross_last = max(lo, a[across] - spread), min(hi, a[across] + spread)
+    cross_first, cross_last = (
+        max(lo, a[across] - spread),
+        min(hi, a[across] + spread),
+    )
     if cross_first > cross_last:
         return None
     cross = int(rng.integers(cross_first, cross_last + 1))
@@ -181,10 +210,16 @@ def make_scene(rng: np.random.Generator, side: int) -> dict:
     n_objects = int(rng.choice(3, p=_N_OBJECTS_P)) + 1
     pairs = [(shape, colour) for shape in SHAPES for colour in COLOURS]
     chosen = rng.choice(len(pairs), size=n_objects, replace=False)
-    relation01 = str(RELATIONS[rng.integers(len(RELATIONS))]) if n_objects >= 2 else None
+    relation01 = (
+        str(RELATIONS[rng.integers(len(RELATIONS))])
+        if n_objects >= 2
+        else None
+    )
     background = str(list(BACKGROUNDS)[rng.integers(len(BACKGROUNDS))])
     pad = _PAD * side
-    for _attempt in range(1000):  # rejection sampling: a few tries at most, deterministic
+    for _attempt in range(
+        1000
+    ):  # rejection sampling: a few tries at most, deterministic
         objects: list[dict] = []
         for index in chosen:
             shape, colour = pairs[int(index)]
@@ -192,16 +227,32 @@ def make_scene(rng: np.random.Generator, side: int) -> dict:
             low, high = _SMALL_R if size == "small" else _LARGE_R
             r = round(side * rng.uniform(low, high))
             lo, hi = math.ceil(r + pad), math.floor(side - r - pad)
-            obj = {"shape": shape, "colour": colour, "size": size, "x": 0, "y": 0, "r": int(r)}
+            obj = {
+                "shape": shape,
+                "colour": colour,
+                "size": size,
+                "x": 0,
+                "y": 0,
+                "r": int(r),
+            }
             placed = False
             for _ in range(1 if len(objects) == 1 else 100):
-                if len(objects) == 1:  # object 1: placed so that relation01 holds clearly
-                    assert relation01 is not None  # drawn when there are 2+ objects
-                    xy = _place_related(rng, objects[0], obj, relation01, lo, hi, side)
+                if (
+                    len(objects) == 1
+                ):  # object 1: placed so that relation01 holds clearly
+                    assert (
+                        relation01 is not None
+                    )  # drawn when there are 2+ objects
+                    xy = _place_related(
+                        rng, objects[0], obj, relation01, lo, hi, side
+                    )
                     if xy is None:
                         break
                 else:
-                    xy = (int(rng.integers(lo, hi + 1)), int(rng.integers(lo, hi + 1)))
+                    xy = (
+                        int(rng.integers(lo, hi + 1)),
+                        int(rng.integers(lo, hi + 1)),
+                    )
                 obj["x"], obj["y"] = xy
                 if not any(_overlaps(obj, other, side) for other in objects):
                     placed = True
@@ -212,13 +263,17 @@ def make_scene(rng: np.random.Generator, side: int) -> dict:
         if len(objects) == n_objects:
             break
     else:  # pragma: no cover - only for absurd image sizes
-        raise RuntimeError(f"cannot place {n_objects} objects on a {side}px canvas")
+        raise RuntimeError(
+            f"cannot place {n_objects} objects on a {side}px canvas"
+        )
     relations = []
     for i in range(n_objects):
         for j in range(i + 1, n_objects):
             relation = _relation_between(objects[i], objects[j], side)
             if relation is not None:
-                relations.append({"subject": i, "relation": relation, "object": j})
+                relations.append(
+                    {"subject": i, "relation": relation, "object": j}
+                )
     return {
         "width": side,
         "height": side,
@@ -229,7 +284,9 @@ def make_scene(rng: np.random.Generator, side: int) -> dict:
 
 
 # --- Captions ------------------------------------------------------------------------------------
-def describe_object(obj: Mapping, *, size: bool | str = True, article: str = "a") -> str:
+def describe_object(
+    obj: Mapping, *, size: bool | str = True, article: str = "a"
+) -> str:
     """Name one object: ``"a large red circle"``.
 
     ``size=True`` uses the canonical size word ("small"/"large"), ``size=False`` leaves it out,
@@ -240,7 +297,9 @@ def describe_object(obj: Mapping, *, size: bool | str = True, article: str = "a"
         words.append(SIZE_WORDS[obj["size"]][0])
     elif size:
         if size not in SIZE_WORDS[obj["size"]]:
-            raise ValueError(f"{size!r} does not describe a {obj['size']} object")
+            raise ValueError(
+                f"{size!r} does not describe a {obj['size']} object"
+            )
         words.append(str(size))
     words += [obj["colour"], obj["shape"]]
     return " ".join(words)
@@ -256,10 +315,14 @@ def make_captions(scene: Mapping, rng: np.random.Generator) -> list[str]:
     """
     background = f"on a {scene['background']} background"
     if len(scene["objects"]) == 1:
-        canonical, others = _one_object_captions(scene["objects"][0], background)
+        canonical, others = _one_object_captions(
+            scene["objects"][0], background
+        )
     else:
         canonical, others = _relation_captions(scene, background, rng)
-    picked = rng.choice(len(others), size=CAPTIONS_PER_IMAGE - 1, replace=False)
+    picked = rng.choice(
+        len(others), size=CAPTIONS_PER_IMAGE - 1, replace=False
+    )
     captions = [canonical] + [others[int(i)] for i in picked]
     order = rng.permutation(CAPTIONS_PER_IMAGE)
     return [captions[int(i)] for i in order]
@@ -320,7 +383,9 @@ def _relation_captions(
         others.append(f"{_plain(a)} and {_plain(b)}")
     else:
         others.append(f"{_plain(a)} and {_plain(b)} and {_plain(objects[2])}")
-        others.append(f"{_plain(objects[2])} and {_plain(a)} {phrase} {_plain(b)}")
+        others.append(
+            f"{_plain(objects[2])} and {_plain(a)} {phrase} {_plain(b)}"
+        )
     return canonical, others
 
 
@@ -369,7 +434,9 @@ def render_scene(scene: Mapping, rng: np.random.Generator) -> np.ndarray:
 
 def _jpeg_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="JPEG", quality=95, subsampling=0)
+    Image.fromarray(array).save(
+        buffer, format="JPEG", quality=95, subsampling=0
+    )
     return buffer.getvalue()
 
 
@@ -380,18 +447,28 @@ def _normalise_size(image_size: int | Sequence[int]) -> tuple[int, int]:
     else:
         low, high = (int(v) for v in image_size)
     if not 16 <= low <= high:
-        raise ValueError(f"image_size must be a side >= 16 or a (min, max) range, got {image_size}")
+        raise ValueError(
+            f"image_size must be a side >= 16 or a (min, max) range, got {image_size}"
+        )
     return low, high
 
 
 def _split_sizes(n_images: int, extra_test_images: int = 0) -> dict[str, int]:
     """75 / 12.5 / 12.5 split, then the extra test images: 4000 + 500 -> 3000 / 500 / 1000."""
     n_held = n_images // 8
-    return {"train": n_images - 2 * n_held, "dev": n_held, "test": n_held + extra_test_images}
+    return {
+        "train": n_images - 2 * n_held,
+        "dev": n_held,
+        "test": n_held + extra_test_images,
+    }
 
 
 def _parameters(
-    n_images: int, extra_test_images: int, seed: int, image_size: tuple[int, int], layout: str
+    n_images: int,
+    extra_test_images: int,
+    seed: int,
+    image_size: tuple[int, int],
+    layout: str,
 ) -> dict:
     return {
         "generator": "course_lib.data.synthetic",
@@ -448,17 +525,24 @@ def _to_karpathy(root: Path, token_lines: list[str], splits: dict) -> None:
         {
             "filename": image_id,
             "split": names[split_of[image_id]],
-            "sentences": [{"raw": c, "tokens": c.split()} for c in captions[image_id]],
+            "sentences": [
+                {"raw": c, "tokens": c.split()} for c in captions[image_id]
+            ],
         }
         for image_id in sorted(captions)
     ]
     (root / KARPATHY_IMAGES).mkdir(exist_ok=True)
     for image_id in captions:
-        os.replace(root / IMAGE_DIR_NAME / image_id, root / KARPATHY_IMAGES / image_id)
+        os.replace(
+            root / IMAGE_DIR_NAME / image_id, root / KARPATHY_IMAGES / image_id
+        )
     shutil.rmtree(root / IMAGE_DIR_NAME)
     for path in (root / TOKEN_FILE, *(root / f for f in SPLIT_FILES.values())):
         path.unlink()
-    text = json.dumps({"dataset": "synthetic", "images": images}, sort_keys=True) + "\n"
+    text = (
+        json.dumps({"dataset": "synthetic", "images": images}, sort_keys=True)
+        + "\n"
+    )
     atomic_write_bytes(root / KARPATHY_FILE, text.encode("utf-8"))
 
 
@@ -469,9 +553,13 @@ def _check_sizes(n_images: int, extra_test_images: int, layout: str) -> None:
             f"n_images must be an integer >= 8 (one per dev/test split), got {n_images}"
         )
     if int(extra_test_images) != extra_test_images or extra_test_images < 0:
-        raise ValueError(f"extra_test_images must be an integer >= 0, got {extra_test_images}")
+        raise ValueError(
+            f"extra_test_images must be an integer >= 0, got {extra_test_images}"
+        )
     if layout not in ("flickr8k", "karpathy"):
-        raise ValueError(f"layout must be 'flickr8k' or 'karpathy', not {layout!r}")
+        raise ValueError(
+            f"layout must be 'flickr8k' or 'karpathy', not {layout!r}"
+        )
 
 
 def generate_synthetic(
@@ -499,7 +587,11 @@ def generate_synthetic(
     """
     root = Path(root)
     _check_sizes(n_images, extra_test_images, layout)
-    n_images, extra_test_images, seed = int(n_images), int(extra_test_images), int(seed)
+    n_images, extra_test_images, seed = (
+        int(n_images),
+        int(extra_test_images),
+        int(seed),
+    )
     sides = _normalise_size(image_size)
     parameters = _parameters(n_images, extra_test_images, seed, sides, layout)
     total = n_images + extra_test_images
@@ -509,14 +601,22 @@ def generate_synthetic(
         return root
     root.mkdir(parents=True, exist_ok=True)
     with file_lock(root / "generate"):
-        if _is_complete(root, parameters, image_ids):  # another process finished meanwhile
+        if _is_complete(
+            root, parameters, image_ids
+        ):  # another process finished meanwhile
             return root
         (root / MANIFEST).unlink(missing_ok=True)
-        scenes, token_lines = _write_images(root, image_ids, seed, sides, progress)
+        scenes, token_lines = _write_images(
+            root, image_ids, seed, sides, progress
+        )
         splits, sizes = _write_splits(root, image_ids, seed, n_images)
-        scenes_text = json.dumps(scenes, sort_keys=True, separators=(",", ":")) + "\n"
+        scenes_text = (
+            json.dumps(scenes, sort_keys=True, separators=(",", ":")) + "\n"
+        )
         atomic_write_bytes(root / SCENES_FILE, scenes_text.encode("utf-8"))
-        atomic_write_bytes(root / TOKEN_FILE, "".join(token_lines).encode("utf-8"))
+        atomic_write_bytes(
+            root / TOKEN_FILE, "".join(token_lines).encode("utf-8")
+        )
         if layout == "karpathy":
             _to_karpathy(root, token_lines, splits)
         manifest = dict(parameters)
@@ -532,20 +632,33 @@ def generate_synthetic(
 
 
 def _write_images(
-    root: Path, image_ids: list[str], seed: int, sides: tuple[int, int], progress: bool
+    root: Path,
+    image_ids: list[str],
+    seed: int,
+    sides: tuple[int, int],
+    progress: bool,
 ) -> tuple[dict[str, dict], list[str]]:
     """Draw and write every image (removing images of other parameters); their scenes and the
     token file's lines (five captions each)."""
     image_dir = root / IMAGE_DIR_NAME
     image_dir.mkdir(parents=True, exist_ok=True)
     wanted = set(image_ids)
-    for stale in image_dir.glob("syn_*.jpg"):  # left over from other parameters
+    for stale in image_dir.glob(
+        "syn_*.jpg"
+    ):  # left over from other parameters
         if stale.name not in wanted:
             stale.unlink()
     scenes: dict[str, dict] = {}
     token_lines: list[str] = []
-    for i in tqdm(range(len(image_ids)), desc="synthetic images", unit="img", disable=not progress):
-        rng = np.random.default_rng([seed, i])  # image i does not depend on n_images
+    for i in tqdm(
+        range(len(image_ids)),
+        desc="synthetic images",
+        unit="img",
+        disable=not progress,
+    ):
+        rng = np.random.default_rng(
+            [seed, i]
+        )  # image i does not depend on n_images
         side = int(rng.integers(sides[0], sides[1] + 1))
         scene = make_scene(rng, side)
         captions = make_captions(scene, rng)
@@ -553,7 +666,10 @@ def _write_images(
         image_id = image_ids[i]
         atomic_write_bytes(image_dir / image_id, _jpeg_bytes(image))
         scenes[image_id] = scene
-        token_lines += [f"{image_id}#{k}\t{caption}\n" for k, caption in enumerate(captions)]
+        token_lines += [
+            f"{image_id}#{k}\t{caption}\n"
+            for k, caption in enumerate(captions)
+        ]
     return scenes, token_lines
 
 
@@ -573,5 +689,7 @@ def _write_splits(
         if split == "test":
             ids += image_ids[n_images:]
         splits[split] = ids = sorted(ids)
-        atomic_write_bytes(root / filename, "".join(f"{x}\n" for x in ids).encode("utf-8"))
+        atomic_write_bytes(
+            root / filename, "".join(f"{x}\n" for x in ids).encode("utf-8")
+        )
     return splits, sizes

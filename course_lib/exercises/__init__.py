@@ -45,12 +45,18 @@ CHAPTERS = (1, 2, 3, 4, 5, 6, 7, 8)
 
 def all_exercises() -> dict[int, list[Exercise]]:
     """Chapter number -> its exercises, in order."""
-    return {n: importlib.import_module(f"course_lib.exercises.ch{n}").EXERCISES for n in CHAPTERS}
+    return {
+        n: importlib.import_module(f"course_lib.exercises.ch{n}").EXERCISES
+        for n in CHAPTERS
+    }
 
 
 def table() -> str:
     """A Markdown table of every exercise: name, kind, title and what the student writes."""
-    rows = ["| exercise | kind | title | the student writes |", "|---|---|---|---|"]
+    rows = [
+        "| exercise | kind | title | the student writes |",
+        "|---|---|---|---|",
+    ]
     for exercises in all_exercises().values():
         for ex in exercises:
             if isinstance(ex, FunctionExercise):

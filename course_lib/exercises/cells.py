@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import ast
 
-from course_lib.exercises.core import STUB, Exercise, FunctionExercise, ValueExercise
+from course_lib.exercises.core import (
+    STUB,
+    Exercise,
+    FunctionExercise,
+    ValueExercise,
+)
 
 __all__ = [
     "answer_cell",
@@ -51,7 +56,9 @@ def answer_cell(ex: Exercise) -> str:
         return ""
     lines = ex.source.splitlines()
     func = ast.parse(ex.source).body[0]
-    assert isinstance(func, ast.FunctionDef), "a FunctionExercise's reference is a function"
+    assert isinstance(func, ast.FunctionDef), (
+        "a FunctionExercise's reference is a function"
+    )
     first = func.body[0]
     has_docstring = isinstance(first, ast.Expr) and isinstance(
         getattr(first, "value", None), ast.Constant
@@ -59,7 +66,12 @@ def answer_cell(ex: Exercise) -> str:
     header_end = first.end_lineno if has_docstring else first.lineno - 1
     imports = [*ex.imports, "", ""] if ex.imports else []
     return "\n".join(
-        [*imports, *lines[:header_end], f"    {STUB}", "    raise NotImplementedError()"]
+        [
+            *imports,
+            *lines[:header_end],
+            f"    {STUB}",
+            "    raise NotImplementedError()",
+        ]
     )
 
 

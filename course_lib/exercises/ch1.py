@@ -38,7 +38,9 @@ def max_pool2d(x, size=2, stride=None):
     out = np.zeros((out_h, out_w), dtype=x.dtype)
     for i in range(out_h):
         for j in range(out_w):
-            out[i, j] = x[i * stride : i * stride + size, j * stride : j * stride + size].max()
+            out[i, j] = x[
+                i * stride : i * stride + size, j * stride : j * stride + size
+            ].max()
     return out
 
 
@@ -85,7 +87,13 @@ ex2 = FunctionExercise(
     cases=[
         Case((np.arange(16.0).reshape(4, 4), np.ones((2, 2)))),
         Case((_img, np.array([[1.0, 0.0, -1.0]] * 3))),
-        Case((np.arange(12.0).reshape(3, 4), np.array([[0.0, 1.0], [2.0, 3.0]])), "not symmetric"),
+        Case(
+            (
+                np.arange(12.0).reshape(3, 4),
+                np.array([[0.0, 1.0], [2.0, 3.0]]),
+            ),
+            "not symmetric",
+        ),
         Case((_img, np.array([[2.0]])), "1×1 kernel"),
         Case((np.eye(3), np.eye(3)), "kernel as large as the image"),
         Case((_img[:2], np.ones((1, 4))), "rectangular kernel"),
@@ -108,7 +116,10 @@ ex3 = FunctionExercise(
     """,
     cases=[
         Case((np.arange(16).reshape(4, 4),)),
-        Case((np.arange(25).reshape(5, 5),), "odd size: the last row and column are dropped"),
+        Case(
+            (np.arange(25).reshape(5, 5),),
+            "odd size: the last row and column are dropped",
+        ),
         Case((-np.arange(16.0).reshape(4, 4),), "negative values"),
         Case((_img, 3, 1), "overlapping windows (stride < size)"),
         Case((_img, 2, 3), "stride > size"),
@@ -141,8 +152,14 @@ ex4 = ValueExercise(
         "Do not forget one bias per filter.",
     ],
     mistakes=[
-        Mistake(432, "that is the weights only; each filter also has a bias (16 more)."),
-        Mistake(160, "each filter spans all 3 input channels, so it has 3 × 3 × 3 weights."),
+        Mistake(
+            432,
+            "that is the weights only; each filter also has a bias (16 more).",
+        ),
+        Mistake(
+            160,
+            "each filter spans all 3 input channels, so it has 3 × 3 × 3 weights.",
+        ),
         Mistake(144, "each filter spans all 3 input channels and has a bias."),
     ],
 )

@@ -38,7 +38,9 @@ def softmax(logits):
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
-def _lstm_case(batch: int, dim: int, units: int, seed: int, scale: float = 0.5) -> tuple:
+def _lstm_case(
+    batch: int, dim: int, units: int, seed: int, scale: float = 0.5
+) -> tuple:
     rng = np.random.default_rng(seed)
     return (
         rng.normal(size=(batch, dim)),
@@ -51,9 +53,16 @@ def _lstm_case(batch: int, dim: int, units: int, seed: int, scale: float = 0.5) 
 
 
 _zero_case = _lstm_case(2, 3, 4, 5)
-_zero_case = (np.zeros((2, 3)), np.zeros((2, 4)), np.zeros((2, 4)), *_zero_case[3:])
+_zero_case = (
+    np.zeros((2, 3)),
+    np.zeros((2, 4)),
+    np.zeros((2, 4)),
+    *_zero_case[3:],
+)
 _forget_case = list(_lstm_case(1, 2, 3, 6))
-_forget_case[5] = np.concatenate([np.zeros(3), np.full(3, 5.0), np.zeros(6)])  # f gate ≈ 1
+_forget_case[5] = np.concatenate(
+    [np.zeros(3), np.full(3, 5.0), np.zeros(6)]
+)  # f gate ≈ 1
 
 ex1 = FunctionExercise(
     "One LSTM step in NumPy",
@@ -71,7 +80,9 @@ ex1 = FunctionExercise(
         Case(_lstm_case(1, 5, 2, 1), "batch of one"),
         Case(_zero_case, "zero input and state: only the bias acts"),
         Case(tuple(_forget_case), "a large forget-gate bias"),
-        Case(_lstm_case(3, 2, 3, 2, scale=4.0), "large weights: saturated gates"),
+        Case(
+            _lstm_case(3, 2, 3, 2, scale=4.0), "large weights: saturated gates"
+        ),
     ],
     hints=[
         "Compute all four pre-activations at once: `z = x @ W + h @ U + b`, shape `(B, 4H)`,"
@@ -102,7 +113,10 @@ ex2 = ValueExercise(
     mistakes=[
         Mistake(131_328, "that is one gate; an LSTM has four (i, f, c, o)."),
         Mistake(524_288, "do not forget the biases (4 × 256)."),
-        Mistake(262_400, "each gate also has a recurrent kernel acting on the hidden state."),
+        Mistake(
+            262_400,
+            "each gate also has a recurrent kernel acting on the hidden state.",
+        ),
     ],
 )
 
@@ -116,7 +130,10 @@ ex3 = FunctionExercise(
     """,
     cases=[
         Case((np.array([1.0, 2.0, 3.0]),)),
-        Case((np.array([[1.0, 2.0], [3.0, 3.0]]),), "a batch: softmax of each row"),
+        Case(
+            (np.array([[1.0, 2.0], [3.0, 3.0]]),),
+            "a batch: softmax of each row",
+        ),
         Case((np.array([1000.0, 1000.0, 999.0]),), "large logits"),
         Case((np.array([-1000.0, 0.0]),), "very negative logits"),
         Case((np.array([5.0]),), "a single word"),

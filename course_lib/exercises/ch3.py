@@ -41,8 +41,14 @@ ex1 = ValueExercise(
             "that is the seed tutorial's model, which predicts one next word per"
             " sample; ours keeps the time axis (`return_sequences=True`).",
         ),
-        Mistake((8, 20, 256), "256 is the hidden size; the last layer is a softmax over V words."),
-        Mistake((20, 8, 1000), "Keras puts the batch axis first: (batch, time, features)."),
+        Mistake(
+            (8, 20, 256),
+            "256 is the hidden size; the last layer is a softmax over V words.",
+        ),
+        Mistake(
+            (20, 8, 1000),
+            "Keras puts the batch axis first: (batch, time, features).",
+        ),
     ],
 )
 
@@ -59,12 +65,18 @@ ex2 = FunctionExercise(
     """,
     cases=[
         Case((np.ones((2, 3)), np.zeros((2, 4, 3)))),
-        Case((_rng.normal(size=(3, 2)), _rng.normal(size=(3, 5, 2))), "B = 3, T = 5, D = 2"),
+        Case(
+            (_rng.normal(size=(3, 2)), _rng.normal(size=(3, 5, 2))),
+            "B = 3, T = 5, D = 2",
+        ),
         Case(
             (np.arange(6.0).reshape(3, 2), np.zeros((3, 3, 2))),
             "B == T: plain broadcasting adds the wrong image",
         ),
-        Case((_rng.normal(size=(1, 4)), _rng.normal(size=(1, 1, 4))), "one caption, one step"),
+        Case(
+            (_rng.normal(size=(1, 4)), _rng.normal(size=(1, 1, 4))),
+            "one caption, one step",
+        ),
     ],
     hints=[
         "Give the image vector a time axis of length 1: `image_vec[:, None, :]` has shape"
@@ -101,7 +113,9 @@ ex3 = ThoughtExercise(
           on the image from the first word), which can help when the words to say depend
           strongly on the picture; merge can only combine the two at the end, with one addition.
     """,
-    hints=["Ask what the LSTM has to remember in each design, and where the image enters."],
+    hints=[
+        "Ask what the LSTM has to remember in each design, and where the image enters."
+    ],
 )
 
 ex4 = ValueExercise(
@@ -116,7 +130,9 @@ ex4 = ValueExercise(
     hints=["Dropout has no weights. Dense has inputs × units + units."],
     mistakes=[
         Mistake(1_048_576, "add the 256 biases."),
-        Mistake(2_097_664, "Dropout has no parameters; count only the Dense layer."),
+        Mistake(
+            2_097_664, "Dropout has no parameters; count only the Dense layer."
+        ),
     ],
 )
 

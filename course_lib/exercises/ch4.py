@@ -37,8 +37,14 @@ ex1 = FunctionExercise(
         Case((np.array([[[255, 0, 0]]], dtype=np.uint8),), "one red pixel"),
         Case((np.zeros((2, 2, 3), dtype=np.uint8),), "black image"),
         Case((np.full((1, 2, 3), 255, dtype=np.uint8),), "white image"),
-        Case((_rng.integers(0, 256, size=(2, 4, 4, 3), dtype=np.uint8),), "a batch of images"),
-        Case((np.array([[[10, 20, 30]]], dtype=np.uint8),), "small values: uint8 must not wrap"),
+        Case(
+            (_rng.integers(0, 256, size=(2, 4, 4, 3), dtype=np.uint8),),
+            "a batch of images",
+        ),
+        Case(
+            (np.array([[[10, 20, 30]]], dtype=np.uint8),),
+            "small values: uint8 must not wrap",
+        ),
     ],
     check_dtype=True,
     atol=1e-3,
@@ -57,11 +63,19 @@ ex2 = ValueExercise(
     """,
     why="VGG16's two fully connected layers fc1 and fc2 have 4,096 units each; the removed"
     " `predictions` layer has 1,000 (the ImageNet classes).",
-    hints=["`keras.applications.VGG16().summary()` lists fc1, fc2 and predictions."],
+    hints=[
+        "`keras.applications.VGG16().summary()` lists fc1, fc2 and predictions."
+    ],
     mistakes=[
         Mistake(1000, "that is the softmax layer (`predictions`) we cut off."),
-        Mistake(25088, "that is the flattened 7 × 7 × 512 output of the last pooling layer."),
-        Mistake(512, "that is the number of channels of the last convolution block."),
+        Mistake(
+            25088,
+            "that is the flattened 7 × 7 × 512 output of the last pooling layer.",
+        ),
+        Mistake(
+            512,
+            "that is the number of channels of the last convolution block.",
+        ),
     ],
 )
 
@@ -80,7 +94,9 @@ ex3 = ThoughtExercise(
         much more of the scene and transfer better to a new task. (Even earlier layers keep
         spatial detail; attention models use the 14 × 14 conv maps for that reason.)
     """,
-    hints=["What question was the softmax layer trained to answer, and what does a caption need?"],
+    hints=[
+        "What question was the softmax layer trained to answer, and what does a caption need?"
+    ],
 )
 
 ex4 = ValueExercise(
@@ -96,7 +112,10 @@ ex4 = ValueExercise(
     " memory, which is why we extract the features once and never run VGG16 while training.",
     hints=["float32 is 4 bytes; divide the bytes by 2**20 for MiB."],
     mistakes=[
-        Mistake(132.56, "that is MB (10**6 bytes); a MiB is 2**20 = 1,048,576 bytes."),
+        Mistake(
+            132.56,
+            "that is MB (10**6 bytes); a MiB is 2**20 = 1,048,576 bytes.",
+        ),
         Mistake(31.61, "each float32 takes 4 bytes."),
         Mistake(252.84, "float32 is 4 bytes, not 8 (that would be float64)."),
     ],

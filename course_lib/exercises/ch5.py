@@ -38,10 +38,17 @@ ex1 = FunctionExercise(
     """,
     cases=[
         Case(("A dog runs on the grass .",)),
-        Case(("Two dogs, a ball; and a man's hat!",), "punctuation is deleted"),
-        Case(("A girl in a pink dress is climbing 3 stairs",), "a digit is dropped"),
+        Case(
+            ("Two dogs, a ball; and a man's hat!",), "punctuation is deleted"
+        ),
+        Case(
+            ("A girl in a pink dress is climbing 3 stairs",),
+            "a digit is dropped",
+        ),
         Case(("",), "empty caption"),
-        Case(("  A   B2 c  ",), "extra spaces, a mixed word, one-letter words"),
+        Case(
+            ("  A   B2 c  ",), "extra spaces, a mixed word, one-letter words"
+        ),
         Case(("The T-shirt's COLOUR",), "hyphen and upper case"),
     ],
     hints=[
@@ -94,7 +101,10 @@ ex3 = ValueExercise(
     " why we keep integer targets with a sparse cross-entropy.",
     hints=["Samples × classes × 4 bytes, divided by 2**30."],
     mistakes=[
-        Mistake(62.64, "that is GB (10**9 bytes); a GiB is 2**30 = 1,073,741,824 bytes."),
+        Mistake(
+            62.64,
+            "that is GB (10**9 bytes); a GiB is 2**30 = 1,073,741,824 bytes.",
+        ),
         Mistake(14.58, "each float32 takes 4 bytes."),
         Mistake(116.67, "float32 is 4 bytes, not 8."),
     ],
@@ -117,7 +127,10 @@ ex4 = ValueExercise(
     ],
     mistakes=[
         Mistake(6, "add the 4 reserved tokens."),
-        Mistake(12, "cleaning lower-cases: 'A'/'a' and 'dog'/'DOG' are the same word."),
+        Mistake(
+            12,
+            "cleaning lower-cases: 'A'/'a' and 'dog'/'DOG' are the same word.",
+        ),
         Mistake(8, "cleaning lower-cases, then add the 4 reserved tokens."),
     ],
 )
@@ -142,7 +155,9 @@ ex5 = ThoughtExercise(
         Both train on true prefixes, so both suffer exposure bias at decoding time, when the
         model must continue its own (possibly wrong) words.
     """,
-    hints=["With teacher forcing, what does the LSTM see when it predicts the word at position t?"],
+    hints=[
+        "With teacher forcing, what does the LSTM see when it predicts the word at position t?"
+    ],
 )
 
 EXERCISES = bind(globals())

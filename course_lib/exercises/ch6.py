@@ -28,7 +28,9 @@ def masked_mean_loss(losses, targets, pad_id=0):
     return float((losses * mask).sum() / total)
 
 
-_batch = np.array([[2, 10, 11, 3, 0, 0], [2, 12, 13, 14, 15, 3]], dtype=np.int32)
+_batch = np.array(
+    [[2, 10, 11, 3, 0, 0], [2, 12, 13, 14, 15, 3]], dtype=np.int32
+)
 
 ex1 = FunctionExercise(
     "Inputs and targets for teacher forcing",
@@ -73,10 +75,19 @@ ex2 = FunctionExercise(
     """,
     cases=[
         Case((_losses, _targets)),
-        Case((np.ones((2, 3)), np.array([[5, 6, 7], [8, 9, 3]])), "no padding"),
-        Case((np.array([[4.0, 9.0, 9.0]]), np.array([[3, 0, 0]])), "one real position"),
-        Case((np.ones((1, 3)), np.zeros((1, 3), dtype=int)), "only padding: 0.0"),
-        Case((np.array([[2.0, 6.0]]), np.array([[-1, 7]]), -1), "another pad id"),
+        Case(
+            (np.ones((2, 3)), np.array([[5, 6, 7], [8, 9, 3]])), "no padding"
+        ),
+        Case(
+            (np.array([[4.0, 9.0, 9.0]]), np.array([[3, 0, 0]])),
+            "one real position",
+        ),
+        Case(
+            (np.ones((1, 3)), np.zeros((1, 3), dtype=int)), "only padding: 0.0"
+        ),
+        Case(
+            (np.array([[2.0, 6.0]]), np.array([[-1, 7]]), -1), "another pad id"
+        ),
     ],
     hints=[
         "Build a mask `targets != pad_id` and use it as 0/1 weights.",
@@ -84,7 +95,8 @@ ex2 = FunctionExercise(
     ],
     diagnose=lambda args, expected, got: (
         "That is the plain mean over all positions: padding must not count."
-        if isinstance(got, (float, np.floating)) and np.isclose(got, np.mean(args[0]))
+        if isinstance(got, (float, np.floating))
+        and np.isclose(got, np.mean(args[0]))
         else None
     ),
 )
@@ -106,7 +118,9 @@ ex3 = ThoughtExercise(
         and keeping the CNN frozen. Judge the final choice by BLEU/CIDEr on the
         validation set too, since the loss and the caption quality do not always agree.
     """,
-    hints=["Which of the two losses tells you how the model does on images it has not seen?"],
+    hints=[
+        "Which of the two losses tells you how the model does on images it has not seen?"
+    ],
 )
 
 ex4 = ValueExercise(
@@ -121,9 +135,16 @@ ex4 = ValueExercise(
     " partial (Keras keeps it unless the dataset is batched with `drop_remainder=True`).",
     hints=["One sample per caption, and a partial last batch still counts."],
     mistakes=[
-        Mistake(468, "the last, partial batch of 48 captions still counts: round up."),
-        Mistake(94, "each image has 5 captions, and each caption is one sample."),
-        Mistake(93, "each image has 5 captions, and each caption is one sample."),
+        Mistake(
+            468,
+            "the last, partial batch of 48 captions still counts: round up.",
+        ),
+        Mistake(
+            94, "each image has 5 captions, and each caption is one sample."
+        ),
+        Mistake(
+            93, "each image has 5 captions, and each caption is one sample."
+        ),
     ],
 )
 

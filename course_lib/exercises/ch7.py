@@ -21,7 +21,9 @@ from course_lib.exercises.view import bind
 
 def clipped_precision(hyp, refs, n):
     def ngrams(tokens):
-        return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+        return Counter(
+            tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)
+        )
 
     counts = ngrams(hyp)
     total = sum(counts.values())
@@ -51,7 +53,10 @@ def beam_step(log_probs, beam_scores, k):
     vocab_size = log_probs.shape[1]
     totals = (beam_scores[:, None] + log_probs).ravel()
     best = np.argsort(-totals, kind="stable")[:k]
-    return [(int(i // vocab_size), int(i % vocab_size), float(totals[i])) for i in best]
+    return [
+        (int(i // vocab_size), int(i % vocab_size), float(totals[i]))
+        for i in best
+    ]
 
 
 def best_caption(log_probs, lengths, alpha):
@@ -76,11 +81,20 @@ ex1 = FunctionExercise(
     cases=[
         Case((_cat, _refs, 1)),
         Case((_cat, _refs, 2)),
-        Case(("the the the the the the the".split(), _refs, 1), "clipping: 'the' × 7"),
+        Case(
+            ("the the the the the the the".split(), _refs, 1),
+            "clipping: 'the' × 7",
+        ),
         Case(([], _refs, 1), "empty hypothesis"),
         Case((["cat"], _refs, 2), "shorter than n"),
-        Case(("a dog runs".split(), [["a", "cat", "sleeps"]], 1), "one reference"),
-        Case(("a a b".split(), [["a", "b"], ["a", "a", "c"]], 1), "the max over references"),
+        Case(
+            ("a dog runs".split(), [["a", "cat", "sleeps"]], 1),
+            "one reference",
+        ),
+        Case(
+            ("a a b".split(), [["a", "b"], ["a", "a", "c"]], 1),
+            "the max over references",
+        ),
     ],
     hints=[
         "`Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))` counts n-grams.",
@@ -134,7 +148,10 @@ ex3 = FunctionExercise(
     ],
     diagnose=lambda args, expected, got: (
         "On a tie choose the shorter reference."
-        if sorted(abs(r - args[0]) for r in args[1])[:2].count(abs(expected - args[0])) == 2
+        if sorted(abs(r - args[0]) for r in args[1])[:2].count(
+            abs(expected - args[0])
+        )
+        == 2
         else None
     ),
 )
@@ -156,7 +173,9 @@ ex4 = FunctionExercise(
         Case((_lp, np.array([-5.0, 0.0]), 3), "one beam far behind"),
         Case((_lp[:1], np.array([0.0]), 2), "the first step: one beam"),
         Case((_lp, np.array([0.0, 0.0]), 1), "k = 1 is greedy"),
-        Case((np.log(np.full((2, 2), 0.5)), np.array([-1.0, -1.0]), 3), "ties"),
+        Case(
+            (np.log(np.full((2, 2), 0.5)), np.array([-1.0, -1.0]), 3), "ties"
+        ),
     ],
     hints=[
         "Add each beam's score to its row: `beam_scores[:, None] + log_probs`, shape (k, V).",
@@ -203,10 +222,14 @@ ex6 = ValueExercise(
     """,
     why="Two of the five hypothesis tokens, startseq and endseq, match: 2 / 5 = 0.4 for a"
     " caption with no correct word. The markers must be stripped before computing BLEU.",
-    hints=["Count startseq and endseq as ordinary words: how many of the 5 tokens match?"],
+    hints=[
+        "Count startseq and endseq as ordinary words: how many of the 5 tokens match?"
+    ],
     mistakes=[
         Mistake(0.0, "startseq and endseq are in both, so they match."),
-        Mistake(2 / 3, "the denominator is the number of hypothesis tokens (5)."),
+        Mistake(
+            2 / 3, "the denominator is the number of hypothesis tokens (5)."
+        ),
     ],
 )
 
@@ -222,8 +245,14 @@ ex7 = FunctionExercise(
         Check it with `ch7.ex7.check(best_caption)`.
     """,
     cases=[
-        Case(([-1.75, -1.95], [4, 7], 0.0), "no normalisation: the plain log-probability"),
-        Case(([-1.75, -1.95], [4, 7], 1.0), "alpha = 1: the mean log-probability per token"),
+        Case(
+            ([-1.75, -1.95], [4, 7], 0.0),
+            "no normalisation: the plain log-probability",
+        ),
+        Case(
+            ([-1.75, -1.95], [4, 7], 1.0),
+            "alpha = 1: the mean log-probability per token",
+        ),
         Case(([-1.75, -1.95], [4, 7], 0.2), "a little normalisation"),
         Case(([-3.0, -2.0, -4.5], [6, 3, 9], 1.0), "three captions"),
         Case(([-2.0, -4.0], [2, 4], 1.0), "a tie"),

@@ -28,7 +28,9 @@ def context_vector(alpha, regions):
     return np.sum(alpha[..., None] * regions, axis=1)
 
 
-def _attention_case(batch: int, regions: int, units: int, seed: int, v_scale: float = 1.0):
+def _attention_case(
+    batch: int, regions: int, units: int, seed: int, v_scale: float = 1.0
+):
     rng = np.random.default_rng(seed)
     return (
         rng.normal(size=(batch, regions, units)),
@@ -116,10 +118,16 @@ ex2 = FunctionExercise(
         Case((np.eye(4)[[2]], _regions[:1]), "all the attention on region 2"),
         Case((_alpha[1:], _regions[1:]), "uniform weights: the plain mean"),
         Case(
-            (np.full((3, 5), 0.2), np.random.default_rng(0).normal(size=(3, 5, 2))),
+            (
+                np.full((3, 5), 0.2),
+                np.random.default_rng(0).normal(size=(3, 5, 2)),
+            ),
             "three images",
         ),
-        Case((np.array([[1.0]]), np.array([[[1.0, -2.0, 3.0]]])), "a single region"),
+        Case(
+            (np.array([[1.0]]), np.array([[[1.0, -2.0, 3.0]]])),
+            "a single region",
+        ),
     ],
     hints=[
         "Give the weights a channel axis, `alpha[..., None]` of shape (B, L, 1), so that they"
@@ -145,9 +153,18 @@ ex3 = ValueExercise(
         "Even attention gives every cell the same weight; the weights sum to 1.",
     ],
     mistakes=[
-        Mistake(0.25, "16 pixels is a quarter of the side, but the box is a square: count cells."),
-        Mistake(4, "that is the number of cells; the answer is a share of the attention."),
-        Mistake(1 / 64, "that is one cell's share; the box covers more than one cell."),
+        Mistake(
+            0.25,
+            "16 pixels is a quarter of the side, but the box is a square: count cells.",
+        ),
+        Mistake(
+            4,
+            "that is the number of cells; the answer is a share of the attention.",
+        ),
+        Mistake(
+            1 / 64,
+            "that is one cell's share; the box covers more than one cell.",
+        ),
     ],
 )
 
@@ -168,9 +185,18 @@ ex4 = ValueExercise(
         "Divide by 2**30 for GiB (not 10**9).",
     ],
     mistakes=[
-        Mistake(round(8091 * 196 * 512 * 4 / 2**30, 2), "float16 has 2 bytes a number, not 4."),
-        Mistake(round(8091 * 196 * 512 * 2 / 1e9, 2), "a GiB is 2³⁰ bytes, not 10⁹."),
-        Mistake(round(8091 * 14 * 512 * 2 / 2**30, 2), "a 14 × 14 grid has 196 regions."),
+        Mistake(
+            round(8091 * 196 * 512 * 4 / 2**30, 2),
+            "float16 has 2 bytes a number, not 4.",
+        ),
+        Mistake(
+            round(8091 * 196 * 512 * 2 / 1e9, 2),
+            "a GiB is 2³⁰ bytes, not 10⁹.",
+        ),
+        Mistake(
+            round(8091 * 14 * 512 * 2 / 2**30, 2),
+            "a 14 × 14 grid has 196 regions.",
+        ),
     ],
 )
 

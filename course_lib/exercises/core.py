@@ -71,7 +71,10 @@ class _TimeLimit(Exception):
 @contextmanager
 def _time_limit(seconds: int):
     """Raise :class:`_TimeLimit` in the main thread after ``seconds`` (no-op elsewhere)."""
-    usable = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+    usable = (
+        hasattr(signal, "SIGALRM")
+        and threading.current_thread() is threading.main_thread()
+    )
     if not usable:
         yield
         return
@@ -97,7 +100,9 @@ def format_value(value: Any, max_items: int = 12) -> str:
     """A short, readable repr for messages: small arrays in full, big ones by shape and dtype."""
     if isinstance(value, np.ndarray):
         if value.size <= max_items:
-            body = np.array2string(value, separator=", ", precision=4, suppress_small=True)
+            body = np.array2string(
+                value, separator=", ", precision=4, suppress_small=True
+            )
             body = " ".join(body.split())
             return f"np.array({body}, dtype={value.dtype})"
         return f"<array shape={value.shape} dtype={value.dtype}>"
@@ -115,12 +120,18 @@ def format_value(value: Any, max_items: int = 12) -> str:
     if isinstance(value, dict):
         if len(value) > max_items:
             return f"<dict of {len(value)} items>"
-        return "{" + ", ".join(f"{k!r}: {format_value(v)}" for k, v in value.items()) + "}"
+        return (
+            "{"
+            + ", ".join(f"{k!r}: {format_value(v)}" for k, v in value.items())
+            + "}"
+        )
     return repr(value)
 
 
 def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+    return isinstance(
+        x, (int, float, np.integer, np.floating)
+    ) and not isinstance(x, bool)
 
 
 def compare(
@@ -140,7 +151,9 @@ def compare(
     """
     where = f" at {path}" if path else ""
     if isinstance(expected, np.ndarray):
-        return _compare_array(expected, got, where, rtol=rtol, atol=atol, check_dtype=check_dtype)
+        return _compare_array(
+            expected, got, where, rtol=rtol, atol=atol, check_dtype=check_dtype
+        )
     if _is_number(expected):
         return _compare_number(expected, got, where, rtol=rtol, atol=atol)
     if isinstance(expected, (list, tuple)):
@@ -152,7 +165,12 @@ def compare(
             return f"expected {len(expected)} items{where}, got {len(got)}"
         for i, (e, g) in enumerate(zip(expected, got, strict=True)):
             reason = compare(
-                e, g, rtol=rtol, atol=atol, check_dtype=check_dtype, path=f"{path}[{i}]"
+                e,
+                g,
+                rtol=rtol,
+                atol=atol,
+                check_dtype=check_dtype,
+                path=f"{path}[{i}]",
             )
             if reason:
                 return reason
@@ -161,9 +179,17 @@ def compare(
         if not isinstance(got, dict):
             return f"expected a dict{where}, got {type(got).__name__}"
         if set(got) != set(expected):
-            return f"expected keys {sorted(expected)}{where}, got {sorted(got)}"
+            return (
+                f"expected keys {sorted(expected)}{where}, got {sorted(got)}"
+            )
         for k in expected:
-            reason = compare(expected[k], got[k], rtol=rtol, atol=atol, path=f"{path}[{k!r}]")
+            reason = compare(
+                expected[k],
+                got[k],
+                rtol=rtol,
+                atol=atol,
+                path=f"{path}[{k!r}]",
+            )
             if reason:
                 return reason
         return None
@@ -173,7 +199,13 @@ def compare(
 
 
 def _compare_array(
-    expected: np.ndarray, got: Any, where: str, *, rtol: float, atol: float, check_dtype: bool
+    expected: np.ndarray,
+    got: Any,
+    where: str,
+    *,
+    rtol: float,
+    atol: float,
+    check_dtype: bool,
 ) -> str | None:
     """:func:`compare` for an expected array: its shape, then its values."""
     try:
@@ -199,15 +231,21 @@ def _compare_array(
     return None
 
 
-def _compare_number(expected: Any, got: Any, where: str, *, rtol: float, atol: float) -> str | None:
+def _compare_number(
+    expected: Any, got: Any, where: str, *, rtol: float, atol: float
+) -> str | None:
     """:func:`compare` for an expected number: floats within tolerance, integers exactly."""
     if not _is_number(got):
         if isinstance(got, np.ndarray) and got.size == 1:
             got = got.item()
         else:
             return f"expected a number{where}, got {type(got).__name__}"
-    if isinstance(expected, (float, np.floating)) or isinstance(got, (float, np.floating)):
-        if not math.isclose(float(got), float(expected), rel_tol=rtol, abs_tol=atol):
+    if isinstance(expected, (float, np.floating)) or isinstance(
+        got, (float, np.floating)
+    ):
+        if not math.isclose(
+            float(got), float(expected), rel_tol=rtol, abs_tol=atol
+        ):
             return f"expected {format_value(expected)}{where}, got {format_value(got)}"
         return None
     if int(got) != int(expected) or float(got) != int(got):
@@ -272,7 +310,9 @@ class Exercise:
 
     # -- feedback ----------------------------------------------------------------------------
     def _result(self, ok: bool | None, message: str) -> CheckResult:
-        return CheckResult(ok, f"{_SYMBOL[ok]} {self.name} ({self.title}): {message}")
+        return CheckResult(
+            ok, f"{_SYMBOL[ok]} {self.name} ({self.title}): {message}"
+        )
 
     #: What "not answered yet" asks the student to do (depends on the kind of exercise).
     placeholder_advice = "Replace the placeholder with your answer"
@@ -284,7 +324,9 @@ class Exercise:
             f" {self.name}.hint() gives a hint.",
         )
 
-    def evaluate(self, answer: Any = None) -> CheckResult:  # pragma: no cover - overridden
+    def evaluate(
+        self, answer: Any = None
+    ) -> CheckResult:  # pragma: no cover - overridden
         """Check ``answer``: ✓ / ✗ / • and a specific message."""
         raise NotImplementedError
 
@@ -326,7 +368,9 @@ def _library_name(answer: Any) -> str | None:
     """``module.name`` when ``answer`` is one of course_lib's own functions
     (not an exercise's), else None."""
     module = getattr(answer, "__module__", None) or ""
-    if module.startswith("course_lib.") and not module.startswith("course_lib.exercises"):
+    if module.startswith("course_lib.") and not module.startswith(
+        "course_lib.exercises"
+    ):
         return f"{module}.{getattr(answer, '__qualname__', '?')}"
     return None
 
@@ -352,7 +396,11 @@ class FunctionExercise(Exercise):
     ) -> None:
         source = textwrap.dedent(inspect.getsource(reference)).strip()
         self.imports = [line for needle, line in _IMPORTS if needle in source]
-        shown = "\n".join([*self.imports, "", "", source]) if self.imports else source
+        shown = (
+            "\n".join([*self.imports, "", "", source])
+            if self.imports
+            else source
+        )
         super().__init__(
             title,
             prompt=prompt,
@@ -363,15 +411,21 @@ class FunctionExercise(Exercise):
         self.reference = reference
         self.source = source
         self.func_name = reference.__name__
-        self.cases = [c if isinstance(c, Case) else Case(tuple(c)) for c in cases]
+        self.cases = [
+            c if isinstance(c, Case) else Case(tuple(c)) for c in cases
+        ]
         self.rtol, self.atol, self.check_dtype = rtol, atol, check_dtype
         self.diagnose = diagnose
         self._params = list(inspect.signature(reference).parameters)
 
     def call_repr(self, args: tuple) -> str:
         """``name(p1=v1, p2=v2)`` with the reference's parameter names."""
-        names = self._params + [f"arg{i}" for i in range(len(self._params), len(args))]
-        inner = ", ".join(f"{n}={format_value(a)}" for n, a in zip(names, args, strict=False))
+        names = self._params + [
+            f"arg{i}" for i in range(len(self._params), len(args))
+        ]
+        inner = ", ".join(
+            f"{n}={format_value(a)}" for n, a in zip(names, args, strict=False)
+        )
         return f"{self.func_name}({inner})"
 
     placeholder_advice = "Write the body of the function in place of raise NotImplementedError()"
@@ -415,11 +469,17 @@ class FunctionExercise(Exercise):
                 return self._not_answered()
             except _TimeLimit:
                 return self._result(
-                    False, f"{call}{note} took longer than {TIME_LIMIT_S} s (an endless loop?)"
+                    False,
+                    f"{call}{note} took longer than {TIME_LIMIT_S} s (an endless loop?)",
                 )
-            except Exception as err:  # the student's bug, reported, never raised
+            except (
+                Exception
+            ) as err:  # the student's bug, reported, never raised
                 return self._result(
-                    False, f"{call}{note} raised {type(err).__name__}: {err}".rstrip(": ")
+                    False,
+                    f"{call}{note} raised {type(err).__name__}: {err}".rstrip(
+                        ": "
+                    ),
                 )
             if got is Ellipsis:
                 return self._not_answered()
@@ -431,20 +491,32 @@ class FunctionExercise(Exercise):
                 )
             try:
                 reason = compare(
-                    expected, got, rtol=self.rtol, atol=self.atol, check_dtype=self.check_dtype
+                    expected,
+                    got,
+                    rtol=self.rtol,
+                    atol=self.atol,
+                    check_dtype=self.check_dtype,
                 )
-            except Exception as err:  # an odd return value must not crash the check
+            except (
+                Exception
+            ) as err:  # an odd return value must not crash the check
                 reason = f"could not compare the result ({type(err).__name__}: {err})"
             if reason is not None:
                 message = f"{call}{note}: {reason}"
                 shown = format_value(expected)
                 if shown not in reason and not shown.startswith("<"):
                     message += f"; expected {format_value(expected)}, got {format_value(got)}"
-                extra = self.diagnose(case.args, expected, got) if self.diagnose else None
+                extra = (
+                    self.diagnose(case.args, expected, got)
+                    if self.diagnose
+                    else None
+                )
                 if extra:
                     message += f". {extra}"
                 return self._result(False, message)
-        return self._result(True, f"correct on all {len(self.cases)} test cases.")
+        return self._result(
+            True, f"correct on all {len(self.cases)} test cases."
+        )
 
 
 @dataclass
@@ -497,27 +569,39 @@ class ValueExercise(Exercise):
         if not_answered(answer):
             return self._not_answered()
         try:
-            reason = compare(self.expected, answer, rtol=self.rtol, atol=self.atol)
+            reason = compare(
+                self.expected, answer, rtol=self.rtol, atol=self.atol
+            )
         except Exception:
             reason = "could not compare it"
         if reason is None:
             return self._result(
-                True, f"correct. {self.name}.solution() explains the reasoning, to compare."
+                True,
+                f"correct. {self.name}.solution() explains the reasoning, to compare.",
             )
         for mistake in self.mistakes:
             try:
-                matches = compare(mistake.value, answer, rtol=1e-3, atol=0.0) is None
+                matches = (
+                    compare(mistake.value, answer, rtol=1e-3, atol=0.0) is None
+                )
             except Exception:
                 matches = False
             if matches:
                 return self._result(
-                    False, f"you answered {format_value(answer)}: {mistake.message}"
+                    False,
+                    f"you answered {format_value(answer)}: {mistake.message}",
                 )
         same_kind = answer
-        if isinstance(answer, (list, tuple)) and isinstance(self.expected, (list, tuple)):
-            same_kind = type(self.expected)(answer)  # a list is as good as a tuple
+        if isinstance(answer, (list, tuple)) and isinstance(
+            self.expected, (list, tuple)
+        ):
+            same_kind = type(self.expected)(
+                answer
+            )  # a list is as good as a tuple
         wanted, given = describe_kind(self.expected), describe_kind(same_kind)
-        detail = f" (expected {wanted}, got {given})" if wanted != given else ""
+        detail = (
+            f" (expected {wanted}, got {given})" if wanted != given else ""
+        )
         hint = f" Hint: {self.hints[0]}" if self.hints else ""
         return self._result(
             False,
@@ -556,7 +640,9 @@ class ThoughtExercise(Exercise):
         model_answer: str,
         hints: Sequence[str] = (),
     ) -> None:
-        super().__init__(title, prompt=prompt, hints=hints, solution_text=model_answer)
+        super().__init__(
+            title, prompt=prompt, hints=hints, solution_text=model_answer
+        )
         self.model_answer = textwrap.dedent(model_answer).strip()
 
     def evaluate(self, answer: Any = None) -> CheckResult:

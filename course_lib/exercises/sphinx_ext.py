@@ -41,7 +41,9 @@ from sphinx_exercise.nodes import exercise_node, solution_node
 logger = logging.getLogger(__name__)
 
 #: The repository URL the course ships with; a fork replaces it with its own.
-PLACEHOLDER_URL = "https://github.com/captioning-course/image-captioning-course"
+PLACEHOLDER_URL = (
+    "https://github.com/captioning-course/image-captioning-course"
+)
 #: Set to 1 to print the placeholder notice without failing a ``-W`` build.
 ALLOW_PLACEHOLDER = "COURSE_ALLOW_PLACEHOLDER_URL"
 
@@ -51,7 +53,9 @@ NUMBERED = re.compile(r"^\d+\.\d+: ")
 
 def unwrap_number(parts: list[nodes.Node]) -> list[nodes.Node] | None:
     """``[word, " (", "3.2: …", …, ")"]`` as ``[word + " ", "3.2: …", …]``; None if not so."""
-    if len(parts) < 4 or not all(isinstance(p, nodes.Text) for p in (parts[0], parts[1])):
+    if len(parts) < 4 or not all(
+        isinstance(p, nodes.Text) for p in (parts[0], parts[1])
+    ):
         return None
     if parts[1].astext() != " (" or parts[-1].astext() != ")":
         return None
@@ -70,19 +74,27 @@ class NumberedExerciseTitles(SphinxPostTransform):
         """Rewrite the titles of the unnumbered exercises and solutions of this document."""
         for node in self.document.findall(exercise_node):
             title = node.children[0]
-            if isinstance(title, nodes.title) and (parts := unwrap_number(title.children)):
+            if isinstance(title, nodes.title) and (
+                parts := unwrap_number(title.children)
+            ):
                 title.children = []
                 title.extend(parts)
         for node in self.document.findall(solution_node):
             title = node.children[0]
-            links = [c for c in title.children if isinstance(c, nodes.reference)]
+            links = [
+                c for c in title.children if isinstance(c, nodes.reference)
+            ]
             if links and (parts := unwrap_number(links[0].children)):
                 # "Solution to" + link(" Exercise 3.2: T"): the space goes outside the link
                 links[0].children = []
-                links[0].extend([nodes.Text(parts[0].astext().lstrip()), *parts[1:]])
+                links[0].extend(
+                    [nodes.Text(parts[0].astext().lstrip()), *parts[1:]]
+                )
                 before = title.index(links[0]) - 1
                 if before >= 0 and isinstance(title[before], nodes.Text):
-                    title[before] = nodes.Text(title[before].astext().rstrip() + " ")
+                    title[before] = nodes.Text(
+                        title[before].astext().rstrip() + " "
+                    )
 
 
 def drop_duplicate_scripts(
@@ -103,7 +115,9 @@ def drop_duplicate_scripts(
 
 
 #: A citation inside docutils' citation list, by its deprecated role.
-BIBLIOENTRY = re.compile(r'(<div class="citation" id="[^"]*") role="doc-biblioentry"')
+BIBLIOENTRY = re.compile(
+    r'(<div class="citation" id="[^"]*") role="doc-biblioentry"'
+)
 
 
 def citations_as_list_items(
@@ -111,18 +125,28 @@ def citations_as_list_items(
 ) -> None:
     """Give the citations of the page's body the role ``listitem`` (``html-page-context``)."""
     if isinstance(context.get("body"), str):
-        context["body"] = BIBLIOENTRY.sub(r'\1 role="listitem"', context["body"])
+        context["body"] = BIBLIOENTRY.sub(
+            r'\1 role="listitem"', context["body"]
+        )
 
 
 def placeholder_notice(config_file: Path) -> str | None:
     """What to tell the builder when ``config_file``'s ``repository.url`` is the placeholder
     (naming the file and line to change); None once it is set to another URL."""
     in_repository = False
-    for number, line in enumerate(config_file.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(
+        config_file.read_text(encoding="utf-8").splitlines(), 1
+    ):
         if line and not line[0].isspace():
             in_repository = line.startswith("repository:")
         elif in_repository and line.strip().startswith("url:"):
-            url = line.split(":", 1)[1].split("#", 1)[0].strip().strip("\"'").rstrip("/")
+            url = (
+                line.split(":", 1)[1]
+                .split("#", 1)[0]
+                .strip()
+                .strip("\"'")
+                .rstrip("/")
+            )
             if url != PLACEHOLDER_URL:
                 return None
             return (
@@ -141,7 +165,11 @@ def check_repository_url(app: Sphinx) -> None:
     if notice is None:
         return
     if os.environ.get(ALLOW_PLACEHOLDER) == "1":
-        logger.info(colorize("red", f"WARNING (allowed by {ALLOW_PLACEHOLDER}=1): {notice}"))
+        logger.info(
+            colorize(
+                "red", f"WARNING (allowed by {ALLOW_PLACEHOLDER}=1): {notice}"
+            )
+        )
     else:
         logger.warning(notice, type="course", subtype="placeholder_url")
 

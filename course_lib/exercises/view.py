@@ -22,7 +22,13 @@ from typing import Any
 
 from course_lib.exercises.core import CheckResult, Exercise
 
-__all__ = ["AnswerNotAccepted", "ExerciseView", "bind", "glue_solutions", "grading"]
+__all__ = [
+    "AnswerNotAccepted",
+    "ExerciseView",
+    "bind",
+    "glue_solutions",
+    "grading",
+]
 
 
 class AnswerNotAccepted(AssertionError):
@@ -79,7 +85,9 @@ def bind(module_globals: dict[str, Any]) -> list[Exercise]:
     return the exercises in order. ValueError when a name is not its place."""
     found = re.fullmatch(r".*\.ch(\d+)", module_globals["__name__"])
     if found is None:
-        raise ValueError(f"{module_globals['__name__']}: not a chapter module (chN)")
+        raise ValueError(
+            f"{module_globals['__name__']}: not a chapter module (chN)"
+        )
     chapter = int(found.group(1))
     names = [k for k, v in module_globals.items() if isinstance(v, Exercise)]
     exercises = []

@@ -34,7 +34,11 @@ from course_lib.viz.cnn import (
     plot_feature_maps,
     plot_filter_sets,
 )
-from course_lib.viz.diagrams import draw_lstm_cell, draw_merge_diagram, draw_pipeline
+from course_lib.viz.diagrams import (
+    draw_lstm_cell,
+    draw_merge_diagram,
+    draw_pipeline,
+)
 from course_lib.viz.evaluation import (
     draw_beam_search,
     draw_ngram_matches,

@@ -36,18 +36,55 @@ def draw_attention_diagram(*, title: str | None = None):
     ax = axes[0, 0]
     top, bottom, low = 0.9, -0.35, -1.45
     b = {
-        "grid": box(ax, 0.0, top, "grid of regions\n$a_1 \\ldots a_L$  (L × C)", "image", w=1.6),
-        "keys": box(ax, 1.95, top, "keys $W_a a_i$\n(once per image)", "model", w=1.5),
+        "grid": box(
+            ax,
+            0.0,
+            top,
+            "grid of regions\n$a_1 \\ldots a_L$  (L × C)",
+            "image",
+            w=1.6,
+        ),
+        "keys": box(
+            ax, 1.95, top, "keys $W_a a_i$\n(once per image)", "model", w=1.5
+        ),
         "scores": box(
-            ax, 4.0, top, "scores\n$e_i = v^\\top \\tanh(W_a a_i + W_h h)$", "model", w=2.3
+            ax,
+            4.0,
+            top,
+            "scores\n$e_i = v^\\top \\tanh(W_a a_i + W_h h)$",
+            "model",
+            w=2.3,
         ),
-        "alpha": box(ax, 6.05, top, "weights\n$\\alpha = \\mathrm{softmax}(e)$", "model", w=1.3),
+        "alpha": box(
+            ax,
+            6.05,
+            top,
+            "weights\n$\\alpha = \\mathrm{softmax}(e)$",
+            "model",
+            w=1.3,
+        ),
         "context": box(
-            ax, 6.05, bottom, "context\n$z = \\beta\\,\\Sigma_i\\,\\alpha_i a_i$", "image", w=1.3
+            ax,
+            6.05,
+            bottom,
+            "context\n$z = \\beta\\,\\Sigma_i\\,\\alpha_i a_i$",
+            "image",
+            w=1.3,
         ),
-        "lstm": box(ax, 4.0, bottom, "LSTM reads\nthe word and z", "model", w=1.7),
-        "next": box(ax, 1.0, bottom, "next word: softmax\nof [y, z, word]", "output", w=2.0),
-        "word": box(ax, 4.0, low, "previous word → embedding", "text", w=2.6, h=0.5),
+        "lstm": box(
+            ax, 4.0, bottom, "LSTM reads\nthe word and z", "model", w=1.7
+        ),
+        "next": box(
+            ax,
+            1.0,
+            bottom,
+            "next word: softmax\nof [y, z, word]",
+            "output",
+            w=2.0,
+        ),
+        "word": box(
+            ax, 4.0, low, "previous word → embedding", "text", w=2.6, h=0.5
+        ),
     }
     for a, c in (
         ("grid", "keys"), ("keys", "scores"), ("scores", "alpha"), ("alpha", "context"),
@@ -57,7 +94,15 @@ def draw_attention_diagram(*, title: str | None = None):
     middle = (top + bottom) / 2
     ax.text(4.1, middle, "new h, for\nthe next word", ha="left", va="center", fontsize=SMALL,
             color="0.3")  # fmt: skip
-    ax.text(2.5, bottom + 0.08, "y", ha="center", va="bottom", fontsize=SMALL, color="0.3")
+    ax.text(
+        2.5,
+        bottom + 0.08,
+        "y",
+        ha="center",
+        va="bottom",
+        fontsize=SMALL,
+        color="0.3",
+    )
     ax.set_xlim(-0.85, 6.8)
     ax.set_ylim(low - 0.4, top + 0.45)
     ax.set_aspect("equal")
@@ -66,7 +111,9 @@ def draw_attention_diagram(*, title: str | None = None):
     return finish(fig)
 
 
-def _overlay(ax, picture: np.ndarray, heat: np.ndarray, box_: Box | None, top: float) -> None:
+def _overlay(
+    ax, picture: np.ndarray, heat: np.ndarray, box_: Box | None, top: float
+) -> None:
     """Draw ``picture`` with the attention map ``heat`` (H', W') stretched over it, on the scale
     0..``top``, and ``box_`` (x0, y0, x1, y1) in pixels outlined with a dashed line."""
     height, width = picture.shape[:2]
@@ -107,12 +154,16 @@ def plot_attention(
     if n == 0:
         raise ValueError("plot_attention: no words to show")
     if weights.shape[1] != grid[0] * grid[1]:
-        raise ValueError(f"plot_attention: weights of {weights.shape[1]} cells for a {grid} grid")
+        raise ValueError(
+            f"plot_attention: weights of {weights.shape[1]} cells for a {grid} grid"
+        )
     if boxes is not None and len(boxes) < n:
         raise ValueError(f"plot_attention: {len(boxes)} boxes for {n} words")
     nrows, ncols = grid_shape(n, ncols)
     panel = PAGE_WIDTH_IN / ncols
-    fig, axes = figure(nrows, ncols, height=(panel + 0.5) * nrows + (0.35 if title else 0))
+    fig, axes = figure(
+        nrows, ncols, height=(panel + 0.5) * nrows + (0.35 if title else 0)
+    )
     top = float(weights[:n].max()) or 1.0
     for k, ax in enumerate(axes.flat):
         if k >= n:
@@ -152,13 +203,17 @@ def plot_word_attention(
         )
     for name, extra in (("titles", titles), ("boxes", boxes)):
         if extra is not None and len(extra) != n:
-            raise ValueError(f"plot_word_attention: {n} images but {len(extra)} {name}")
+            raise ValueError(
+                f"plot_word_attention: {n} images but {len(extra)} {name}"
+            )
     nrows, ncols = grid_shape(n, ncols)
     panel = PAGE_WIDTH_IN / ncols
     texts = [wrap(t, panel) for t in titles]
     lines = max(t.count("\n") + 1 for t in texts)
     row_height = panel + lines * SMALL * 1.35 / 72 + 0.25
-    fig, axes = figure(nrows, ncols, height=row_height * nrows + (0.35 if title else 0))
+    fig, axes = figure(
+        nrows, ncols, height=row_height * nrows + (0.35 if title else 0)
+    )
     for k, ax in enumerate(axes.flat):
         if k >= n:
             fig.delaxes(ax)
@@ -187,29 +242,48 @@ def plot_attention_correctness(
     the box's share of the image (x, what even attention would put there). One marker per kind
     of word (:data:`KIND_MARKERS`); the dashed line is chance (y = x), the dotted one twice
     chance. Returns the ``Figure`` (one axis)."""
-    on_box, even = np.asarray(mass, dtype=float), np.asarray(chance, dtype=float)
+    on_box, even = (
+        np.asarray(mass, dtype=float),
+        np.asarray(chance, dtype=float),
+    )
     kinds = list(kinds)
     if not len(on_box) == len(even) == len(kinds) or not len(on_box):
-        raise ValueError("plot_attention_correctness: mass, chance and kinds differ or are empty")
+        raise ValueError(
+            "plot_attention_correctness: mass, chance and kinds differ or are empty"
+        )
     unknown = set(kinds) - set(KIND_MARKERS)
     if unknown:
-        raise ValueError(f"plot_attention_correctness: unknown kinds {sorted(unknown)}")
+        raise ValueError(
+            f"plot_attention_correctness: unknown kinds {sorted(unknown)}"
+        )
     fig, axes = figure(height=4.4, width=5.5)
     ax = axes[0, 0]
-    colours = {"shape": "tab:purple", "colour": "tab:orange", "size": "tab:green"}
+    colours = {
+        "shape": "tab:purple",
+        "colour": "tab:orange",
+        "size": "tab:green",
+    }
     for kind, marker in KIND_MARKERS.items():
         rows = np.array([k == kind for k in kinds])
         if rows.any():
             ax.scatter(even[rows], on_box[rows], s=14, marker=marker, alpha=0.6,
                        color=colours[kind], label=f"{kind} words ({int(rows.sum())})")  # fmt: skip
     edge = float(max(even.max(), 1e-3)) * 1.05
-    ax.plot([0, edge], [0, edge], "k--", linewidth=1, label="chance (even attention)")
+    ax.plot(
+        [0, edge],
+        [0, edge],
+        "k--",
+        linewidth=1,
+        label="chance (even attention)",
+    )
     ax.plot([0, edge / 2], [0, edge], "k:", linewidth=1, label="twice chance")
     ax.set_xlim(0, edge)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("the object's box: share of the image")
     ax.set_ylabel("attention on the box")
-    ax.legend(fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    ax.legend(
+        fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2
+    )
     if title:
         ax.set_title(title)
     return finish(fig)

@@ -41,15 +41,21 @@ def plot_feature_maps(
     maps = np.asarray(feature_maps, dtype=float)
     if maps.ndim == 4:
         if maps.shape[0] != 1:
-            raise ValueError(f"plot_feature_maps: give one image's maps, got shape {maps.shape}")
+            raise ValueError(
+                f"plot_feature_maps: give one image's maps, got shape {maps.shape}"
+            )
         maps = maps[0]
     if maps.ndim != 3:
-        raise ValueError(f"plot_feature_maps: expected (H, W, C), got shape {maps.shape}")
+        raise ValueError(
+            f"plot_feature_maps: expected (H, W, C), got shape {maps.shape}"
+        )
     count = min(n, maps.shape[-1])
     panels = count + (image is not None)
     nrows, ncols = grid_shape(panels, ncols)
     panel = PAGE_WIDTH_IN / ncols
-    fig, axes = figure(nrows, ncols, height=(panel + 0.2) * nrows + (0.35 if title else 0))
+    fig, axes = figure(
+        nrows, ncols, height=(panel + 0.2) * nrows + (0.35 if title else 0)
+    )
     for k, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -68,7 +74,9 @@ def plot_feature_maps(
     return finish(fig)
 
 
-def _filter_mosaic(kernel: np.ndarray, count: int, ncols: int, channel: int | None) -> np.ndarray:
+def _filter_mosaic(
+    kernel: np.ndarray, count: int, ncols: int, channel: int | None
+) -> np.ndarray:
     """The first ``count`` filters of ``kernel`` (kh, kw, in, filters) tiled ``ncols`` wide as
     one RGB image in [0, 1], filters one pixel apart on white."""
     kh, kw, channels, _ = kernel.shape
@@ -80,9 +88,14 @@ def _filter_mosaic(kernel: np.ndarray, count: int, ncols: int, channel: int | No
         if channels == 3 and channel is None:
             patch = (w - w.min()) / ((w.max() - w.min()) or 1.0)
         else:
-            patch = colormaps["RdBu_r"]((w[..., channel or 0] / limit + 1) / 2)[..., :3]
+            patch = colormaps["RdBu_r"](
+                (w[..., channel or 0] / limit + 1) / 2
+            )[..., :3]
         row, col = divmod(k, ncols)
-        mosaic[row * (kh + 1) : row * (kh + 1) + kh, col * (kw + 1) : col * (kw + 1) + kw] = patch
+        mosaic[
+            row * (kh + 1) : row * (kh + 1) + kh,
+            col * (kw + 1) : col * (kw + 1) + kw,
+        ] = patch
     return mosaic
 
 
@@ -115,7 +128,9 @@ def plot_filter_sets(
                 f"{kernel.shape}"
             )
         count = kernel.shape[-1] if n is None else min(n, kernel.shape[-1])
-        mosaics[title] = _filter_mosaic(kernel, count, min(ncols, count), channel)
+        mosaics[title] = _filter_mosaic(
+            kernel, count, min(ncols, count), channel
+        )
     width = PAGE_WIDTH_IN
     heights = [width * m.shape[0] / m.shape[1] for m in mosaics.values()]
     fig, axes = figure(
@@ -132,7 +147,9 @@ def plot_filter_sets(
     return finish(fig)
 
 
-def _output_shapes(model, layers: Sequence[str]) -> list[tuple[str, tuple[int, ...]]]:
+def _output_shapes(
+    model, layers: Sequence[str]
+) -> list[tuple[str, tuple[int, ...]]]:
     shapes = []
     for name in layers:
         shape = model.get_layer(name).output.shape
@@ -140,7 +157,9 @@ def _output_shapes(model, layers: Sequence[str]) -> list[tuple[str, tuple[int, .
     return shapes
 
 
-def draw_feature_shapes(model, layers: Sequence[str] | None = None, *, title: str | None = None):
+def draw_feature_shapes(
+    model, layers: Sequence[str] | None = None, *, title: str | None = None
+):
     """How a CNN trades space for channels: the output of each of ``layers`` (default: the
     input, every ReLU and pooling layer, and the last layer), left to right.
 
@@ -150,9 +169,19 @@ def draw_feature_shapes(model, layers: Sequence[str] | None = None, *, title: st
     the model's. Returns the ``Figure`` (one axis).
     """
     if layers is None:
-        kinds = ("ReLU", "MaxPooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling2D", "Flatten")
+        kinds = (
+            "ReLU",
+            "MaxPooling2D",
+            "GlobalMaxPooling2D",
+            "GlobalAveragePooling2D",
+            "Flatten",
+        )
         layers = [model.layers[0].name]
-        layers += [layer.name for layer in model.layers[1:-1] if type(layer).__name__ in kinds]
+        layers += [
+            layer.name
+            for layer in model.layers[1:-1]
+            if type(layer).__name__ in kinds
+        ]
         layers.append(model.layers[-1].name)
     shapes = _output_shapes(model, layers)
     slot = PAGE_WIDTH_IN / len(shapes)
@@ -164,15 +193,25 @@ def draw_feature_shapes(model, layers: Sequence[str] | None = None, *, title: st
     for k, (name, shape) in enumerate(shapes):
         x = (k + 0.5) * slot
         if len(shape) == 3:
-            w, h = (max(side * d / largest, 0.05) for d in (shape[1], shape[0]))
+            w, h = (
+                max(side * d / largest, 0.05) for d in (shape[1], shape[0])
+            )
             label = f"{shape[0]}×{shape[1]}\n×{shape[2]}"
             colour = BOX_COLOURS["image"] if k == 0 else BOX_COLOURS["model"]
         else:
             w, h, label = 0.08, side, "×".join(str(d) for d in shape)
             colour = BOX_COLOURS["output"]
-        ax.add_patch(Rectangle((x - w / 2, -h / 2), w, h, facecolor=colour, edgecolor="0.25"))
-        ax.text(x, side / 2 + 0.1, name, ha="center", va="bottom", fontsize=SMALL)
-        ax.text(x, -side / 2 - 0.1, label, ha="center", va="top", fontsize=SMALL)
+        ax.add_patch(
+            Rectangle(
+                (x - w / 2, -h / 2), w, h, facecolor=colour, edgecolor="0.25"
+            )
+        )
+        ax.text(
+            x, side / 2 + 0.1, name, ha="center", va="bottom", fontsize=SMALL
+        )
+        ax.text(
+            x, -side / 2 - 0.1, label, ha="center", va="top", fontsize=SMALL
+        )
         edges.append((x - w / 2, x + w / 2))
     for (_, right), (left, _) in itertools.pairwise(edges):
         ax.annotate("", xy=(left - 0.04, 0), xytext=(right + 0.04, 0),

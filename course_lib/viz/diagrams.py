@@ -7,10 +7,26 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.patches import FancyBboxPatch
 
-from course_lib.viz.style import BOX_COLOURS, FONT, SMALL, TITLE, figure, finish
+from course_lib.viz.style import (
+    BOX_COLOURS,
+    FONT,
+    SMALL,
+    TITLE,
+    figure,
+    finish,
+)
 
 
-def box(ax, x: float, y: float, text: str, kind: str, *, w: float = 1.5, h: float = 0.62):
+def box(
+    ax,
+    x: float,
+    y: float,
+    text: str,
+    kind: str,
+    *,
+    w: float = 1.5,
+    h: float = 0.62,
+):
     """Draw a rounded box of colour ``BOX_COLOURS[kind]`` centred at (x, y) with ``text``;
     returns ``(x, y, w, h)`` for :func:`arrow`. A ``"highlight"`` box is not told by its colour
     alone: it has a thick border and bold text too."""
@@ -23,11 +39,15 @@ def box(ax, x: float, y: float, text: str, kind: str, *, w: float = 1.5, h: floa
         )
     )  # fmt: skip
     weight = "bold" if highlight else "normal"
-    ax.text(x, y, text, ha="center", va="center", fontsize=SMALL, fontweight=weight)
+    ax.text(
+        x, y, text, ha="center", va="center", fontsize=SMALL, fontweight=weight
+    )
     return (x, y, w, h)
 
 
-def draw_arrow(ax, start: tuple[float, float], end: tuple[float, float]) -> None:
+def draw_arrow(
+    ax, start: tuple[float, float], end: tuple[float, float]
+) -> None:
     """A plain dark arrow from point ``start`` to point ``end`` (data coordinates)."""
     ax.annotate(
         "", xy=end, xytext=start,
@@ -49,7 +69,14 @@ def arrow(ax, a, b, *, label: str | None = None) -> None:
     draw_arrow(ax, start, end)
     if label:
         middle = ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.08)
-        ax.text(*middle, label, ha="center", va="bottom", fontsize=SMALL, color="0.3")
+        ax.text(
+            *middle,
+            label,
+            ha="center",
+            va="bottom",
+            fontsize=SMALL,
+            color="0.3",
+        )
 
 
 #: The stages of :func:`draw_pipeline`, by key: (column, row, text, kind). The data flows left
@@ -68,7 +95,9 @@ PIPELINE_STAGES = {
 }
 
 
-def draw_pipeline(highlight: Sequence[str] | str | None = None, *, title: str | None = None):
+def draw_pipeline(
+    highlight: Sequence[str] | str | None = None, *, title: str | None = None
+):
     """The course's pipeline as a box-and-arrow diagram at page width.
 
     images → CNN backbone → cached features; captions → cleaning and vocabulary → token ids;
@@ -76,7 +105,9 @@ def draw_pipeline(highlight: Sequence[str] | str | None = None, *, title: str | 
     stage keys of :data:`PIPELINE_STAGES` to colour (e.g. ``"cnn"`` in the CNN chapter).
     Returns the ``Figure`` (one axis).
     """
-    chosen = {highlight} if isinstance(highlight, str) else set(highlight or ())
+    chosen = (
+        {highlight} if isinstance(highlight, str) else set(highlight or ())
+    )
     unknown = chosen - set(PIPELINE_STAGES)
     if unknown:
         raise ValueError(
@@ -86,7 +117,13 @@ def draw_pipeline(highlight: Sequence[str] | str | None = None, *, title: str | 
     ax = axes[0, 0]
     dx, dy = 1.75, -0.95
     boxes = {
-        key: box(ax, col * dx, row * dy, text, "highlight" if key in chosen else kind)
+        key: box(
+            ax,
+            col * dx,
+            row * dy,
+            text,
+            "highlight" if key in chosen else kind,
+        )
         for key, (col, row, text, kind) in PIPELINE_STAGES.items()
     }
     for a, b in (
@@ -99,7 +136,9 @@ def draw_pipeline(highlight: Sequence[str] | str | None = None, *, title: str | 
     ax.set_ylim(2 * dy - 0.45, 0.45)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title(title or "The captioning pipeline built in this course", fontsize=TITLE)
+    ax.set_title(
+        title or "The captioning pipeline built in this course", fontsize=TITLE
+    )
     return finish(fig)
 
 
@@ -116,28 +155,54 @@ def draw_merge_diagram(*, title: str | None = None):
     b = {
         "img": box(top, 0, 0.8, "image vector", "image"),
         "words": box(top, 0, -0.3, "caption prefix\n→ embedding", "text"),
-        "rnn": box(top, 2.2, 0.25, "LSTM: sees the\nimage and the words", "model", w=1.9),
+        "rnn": box(
+            top,
+            2.2,
+            0.25,
+            "LSTM: sees the\nimage and the words",
+            "model",
+            w=1.9,
+        ),
         "dense": box(top, 4.2, 0.25, "Dense", "model", w=1.0),
         "soft": box(top, 5.7, 0.25, "softmax:\nnext word", "output", w=1.2),
     }
-    for a, c in (("img", "rnn"), ("words", "rnn"), ("rnn", "dense"), ("dense", "soft")):
+    for a, c in (
+        ("img", "rnn"),
+        ("words", "rnn"),
+        ("rnn", "dense"),
+        ("dense", "soft"),
+    ):
         arrow(top, b[a], b[c])
     top.set_title("inject: the image goes into the RNN", fontsize=FONT)
     m = {
         "img": box(bottom, 0, 0.8, "image vector", "image"),
-        "proj": box(bottom, 2.0, 0.8, "Dropout →\nDense(256, relu)", "model", w=1.6),
+        "proj": box(
+            bottom, 2.0, 0.8, "Dropout →\nDense(256, relu)", "model", w=1.6
+        ),
         "words": box(bottom, 0, -0.3, "caption prefix", "text"),
-        "lstm": box(bottom, 2.0, -0.3, "Embedding → Dropout\n→ LSTM(256)", "model", w=1.6),
+        "lstm": box(
+            bottom,
+            2.0,
+            -0.3,
+            "Embedding → Dropout\n→ LSTM(256)",
+            "model",
+            w=1.6,
+        ),
         "add": box(bottom, 3.55, 0.25, "add", "model", w=0.7),
         "dense": box(bottom, 4.75, 0.25, "Dense(256,\nrelu)", "model", w=1.0),
-        "soft": box(bottom, 5.9, 0.25, "softmax:\nnext word", "output", w=0.95),
+        "soft": box(
+            bottom, 5.9, 0.25, "softmax:\nnext word", "output", w=0.95
+        ),
     }
     for a, c in (
         ("img", "proj"), ("words", "lstm"), ("proj", "add"), ("lstm", "add"),
         ("add", "dense"), ("dense", "soft"),
     ):  # fmt: skip
         arrow(bottom, m[a], m[c])
-    bottom.set_title("merge: the LSTM reads only words; the image joins after it", fontsize=FONT)
+    bottom.set_title(
+        "merge: the LSTM reads only words; the image joins after it",
+        fontsize=FONT,
+    )
     for ax, label in ((top, "inject"), (bottom, "merge")):
         ax.set_xlim(-0.85, 6.45)
         ax.set_ylim(-0.75, 1.25)

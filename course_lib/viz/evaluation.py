@@ -35,7 +35,9 @@ def _ngram_status(
     reference (BLEU's clipping); the occurrences after that are "clipped"."""
     budget: Counter = Counter()
     for ref in references:
-        counts = Counter(tuple(ref[i : i + n]) for i in range(len(ref) - n + 1))
+        counts = Counter(
+            tuple(ref[i : i + n]) for i in range(len(ref) - n + 1)
+        )
         for gram, count in counts.items():
             budget[gram] = max(budget[gram], count)
     used: Counter = Counter()
@@ -66,14 +68,20 @@ def draw_ngram_matches(
     ``hypothesis`` and each reference: a token list or a string (split on spaces).
     Returns the ``Figure`` (one axis).
     """
-    hyp = hypothesis.split() if isinstance(hypothesis, str) else list(hypothesis)
+    hyp = (
+        hypothesis.split() if isinstance(hypothesis, str) else list(hypothesis)
+    )
     refs = [r.split() if isinstance(r, str) else list(r) for r in references]
     if not hyp or not refs:
-        raise ValueError("draw_ngram_matches: needs a hypothesis and at least one reference")
+        raise ValueError(
+            "draw_ngram_matches: needs a hypothesis and at least one reference"
+        )
     orders = [n for n in range(1, max_n + 1) if n <= len(hyp)]
     lanes = sum(orders)
     label_w, lane_h, gap = 1.25, 0.27, 0.16  # inches
-    head = 0.3 * (len(refs) + 1) + 0.45  # reference lines, then the hypothesis's words
+    head = (
+        0.3 * (len(refs) + 1) + 0.45
+    )  # reference lines, then the hypothesis's words
     height = head + lanes * lane_h + gap * len(orders) + 0.5
     fig, axes = figure(height=height, width=PAGE_WIDTH_IN)
     ax = axes[0, 0]
@@ -94,7 +102,14 @@ def draw_ngram_matches(
                 color="0.25")  # fmt: skip
         y += 0.3
     y += 0.05
-    ax.text(0.05, y + 0.15, "hypothesis:", fontsize=SMALL, va="center", weight="bold")
+    ax.text(
+        0.05,
+        y + 0.15,
+        "hypothesis:",
+        fontsize=SMALL,
+        va="center",
+        weight="bold",
+    )
     for i, word in enumerate(hyp):
         ax.text(x_of(i + 0.5), y + 0.15, word, fontsize=SMALL + 1, ha="center", va="center",
                 weight="bold")  # fmt: skip
@@ -111,10 +126,18 @@ def draw_ngram_matches(
         for i, state in enumerate(status):
             lane_y = top + (i % n) * lane_h
             prefix, colour, style, hatch = marks[state]
-            xy, w, h = (x_of(i) + 0.03, lane_y + 0.025), n * col - 0.06, lane_h - 0.05
+            xy, w, h = (
+                (x_of(i) + 0.03, lane_y + 0.025),
+                n * col - 0.06,
+                lane_h - 0.05,
+            )
             # the fill (hatched in a light grey), then the border (its line style by status)
-            ax.add_patch(Rectangle(xy, w, h, fc=colour, ec="0.72", hatch=hatch, lw=0))
-            ax.add_patch(Rectangle(xy, w, h, fc="none", ec="0.25", ls=style, lw=1.0))
+            ax.add_patch(
+                Rectangle(xy, w, h, fc=colour, ec="0.72", hatch=hatch, lw=0)
+            )
+            ax.add_patch(
+                Rectangle(xy, w, h, fc="none", ec="0.25", ls=style, lw=1.0)
+            )
             ax.text(x_of(i + n / 2), lane_y + lane_h / 2, prefix + " ".join(hyp[i : i + n]),
                     ha="center", va="center", fontsize=SMALL,
                     bbox={"fc": "white", "ec": "none", "pad": 0.8, "alpha": 0.9})  # fmt: skip
@@ -156,9 +179,19 @@ def draw_beam_search(
         raise ValueError("draw_beam_search: the trace has no steps")
     shown: list[list[dict[str, Any]]] = []
     for candidates in steps:
-        ranked = sorted(candidates, key=lambda c: (-c["score"], c["kept"] is None))
-        kept = [c for c in ranked if c["kept"] is not None and c["log_prob"] >= min_log_prob]
-        dropped = [c for c in ranked if c["kept"] is None and c["log_prob"] >= min_log_prob]
+        ranked = sorted(
+            candidates, key=lambda c: (-c["score"], c["kept"] is None)
+        )
+        kept = [
+            c
+            for c in ranked
+            if c["kept"] is not None and c["log_prob"] >= min_log_prob
+        ]
+        dropped = [
+            c
+            for c in ranked
+            if c["kept"] is None and c["log_prob"] >= min_log_prob
+        ]
         row = kept + dropped[: max(0, max_shown - len(kept))]
         shown.append(sorted(row, key=lambda c: -c["score"]))
     n_cols = max(len(row) for row in shown)
@@ -176,7 +209,9 @@ def draw_beam_search(
     ax.set_position((0, 0, 1, 1))
     last = len(steps) - 1
     normalised = trace["length_normalisation"] != 0
-    where: dict[tuple[int, int], tuple[float, float]] = {}  # (step, kept slot) → box centre
+    where: dict[
+        tuple[int, int], tuple[float, float]
+    ] = {}  # (step, kept slot) → box centre
     for t, row in enumerate(shown):
         y = 0.15 + t * row_h + box_h / 2
         ax.text(0.05, y, f"step {t + 1}", fontsize=SMALL, va="center")
@@ -200,8 +235,18 @@ def draw_beam_search(
                     fontsize=SMALL, color=colour)  # fmt: skip
             if t > 0 and (t - 1, cand["parent"]) in where:
                 px, py = where[t - 1, cand["parent"]]
-                line = {"color": "0.3", "ls": "-"} if is_kept else {"color": "0.7", "ls": ":"}
-                ax.plot([px, x], [py + box_h / 2, y - box_h / 2], lw=1.0, zorder=0, **line)
+                line = (
+                    {"color": "0.3", "ls": "-"}
+                    if is_kept
+                    else {"color": "0.7", "ls": ":"}
+                )
+                ax.plot(
+                    [px, x],
+                    [py + box_h / 2, y - box_h / 2],
+                    lw=1.0,
+                    zorder=0,
+                    **line,
+                )
     score = "log-probability / length" if normalised else "log-probability"
     if normalised and trace["length_normalisation"] != 1:
         score += f"^{trace['length_normalisation']:g}"
@@ -220,7 +265,9 @@ def draw_beam_search(
 # --------------------------------------------------------------------------------------------
 
 
-def plot_per_image_scores(values: Sequence[float], *, xlabel: str, title: str = "", bins: int = 30):
+def plot_per_image_scores(
+    values: Sequence[float], *, xlabel: str, title: str = "", bins: int = 30
+):
     """A histogram of one score per image with its mean marked (dashed line, value in the
     legend). Returns the ``Figure`` (one axis)."""
     scores = np.asarray(values, dtype=float)
@@ -229,7 +276,9 @@ def plot_per_image_scores(values: Sequence[float], *, xlabel: str, title: str = 
     fig, axes = figure(height=3.0, width=5.5)
     ax = axes[0, 0]
     ax.hist(scores, bins=bins, color="tab:purple", alpha=0.8)
-    ax.axvline(scores.mean(), color="k", ls="--", label=f"mean = {scores.mean():.2f}")
+    ax.axvline(
+        scores.mean(), color="k", ls="--", label=f"mean = {scores.mean():.2f}"
+    )
     ax.set_xlabel(xlabel)
     ax.set_ylabel("images")
     if title:
@@ -253,7 +302,9 @@ def plot_bleu_vs_correctness(
     y = np.asarray(passed, dtype=float)
     right = np.asarray(correct, dtype=bool)
     if not len(x) == len(y) == len(right):
-        raise ValueError("plot_bleu_vs_correctness: bleu, passed and correct differ in length")
+        raise ValueError(
+            "plot_bleu_vs_correctness: bleu, passed and correct differ in length"
+        )
     jitter = np.random.default_rng(seed).uniform(-0.03, 0.03, len(x))
     fig, axes = figure(height=3.6)
     ax = axes[0, 0]

@@ -58,24 +58,48 @@ def draw_vgg16(*, grid: bool = True, title: str | None = None):
             Rectangle((-width / 2, -k - 0.32), width, 0.64, facecolor=BOX_COLOURS[kind],
                       edgecolor="0.25", linewidth=1.0)
         )  # fmt: skip
-        ax.text(1.4, -k, f"{label}: {_shape_text(shape)}", va="center", fontsize=SMALL)
+        ax.text(
+            1.4,
+            -k,
+            f"{label}: {_shape_text(shape)}",
+            va="center",
+            fontsize=SMALL,
+        )
     notes = [(8, "← the feature vector: the course cuts here", "tab:red")]
     if grid:
-        notes.append((5, "← the grid of region vectors (attention)", "tab:orange"))
+        notes.append(
+            (5, "← the grid of region vectors (attention)", "tab:orange")
+        )
     for row, text, colour in notes:
         ax.text(4.3, -row, text, va="center", fontsize=SMALL, color=colour)
     ax.plot([-1.5, 7.8], [-8.5, -8.5], color="tab:red", ls="--", lw=1.2)
-    for rows, text in (((1, 5), "convolutions\n+ max pooling"), ((7, 8), "fully\nconnected")):
-        ax.plot([-1.55, -1.55], [-rows[0] + 0.3, -rows[1] - 0.3], color="0.4", lw=1)
-        ax.text(-1.65, -(rows[0] + rows[1]) / 2, text, ha="right", va="center", fontsize=SMALL)
+    for rows, text in (
+        ((1, 5), "convolutions\n+ max pooling"),
+        ((7, 8), "fully\nconnected"),
+    ):
+        ax.plot(
+            [-1.55, -1.55], [-rows[0] + 0.3, -rows[1] - 0.3], color="0.4", lw=1
+        )
+        ax.text(
+            -1.65,
+            -(rows[0] + rows[1]) / 2,
+            text,
+            ha="right",
+            va="center",
+            fontsize=SMALL,
+        )
     ax.set_xlim(-3.3, 8.2)
     ax.set_ylim(-len(VGG16_STAGES) + 0.4, 0.6)
     ax.axis("off")
-    ax.set_title(title or "VGG16: we keep everything up to fc2", fontsize=TITLE)
+    ax.set_title(
+        title or "VGG16: we keep everything up to fc2", fontsize=TITLE
+    )
     return finish(fig)
 
 
-def plot_preprocessing(variants: Mapping[str, np.ndarray], *, title: str | None = None):
+def plot_preprocessing(
+    variants: Mapping[str, np.ndarray], *, title: str | None = None
+):
     """What VGG16 "sees" (top row) and the values it receives (bottom row), one column per
     way of preparing the same image.
 
@@ -88,16 +112,26 @@ def plot_preprocessing(variants: Mapping[str, np.ndarray], *, title: str | None 
     n = len(variants)
     if n == 0:
         raise ValueError("plot_preprocessing: no variants given")
-    fig, axes = figure(2, n, height=4.2, gridspec_kw={"height_ratios": [1.2, 1]})
+    fig, axes = figure(
+        2, n, height=4.2, gridspec_kw={"height_ratios": [1.2, 1]}
+    )
     bins = np.linspace(-140, 260, 101)  # the same 4-unit bins in every panel
     names = ("B", "G", "R")
     colours = ("tab:blue", "tab:green", "tab:red")
-    outlines = ("-", "--", ":")  # the channels differ in line style too, not in colour only
+    outlines = (
+        "-",
+        "--",
+        ":",
+    )  # the channels differ in line style too, not in colour only
     for col, (name, x) in enumerate(variants.items()):
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 3 or x.shape[-1] != 3:
-            raise ValueError(f"plot_preprocessing: {name!r} has shape {x.shape}, not (H, W, 3)")
-        seen = np.clip(x + _BGR_MEAN, 0, 255)[..., ::-1] / 255  # as VGG16 reads it, as RGB
+            raise ValueError(
+                f"plot_preprocessing: {name!r} has shape {x.shape}, not (H, W, 3)"
+            )
+        seen = (
+            np.clip(x + _BGR_MEAN, 0, 255)[..., ::-1] / 255
+        )  # as VGG16 reads it, as RGB
         top, bottom = axes[0, col], axes[1, col]
         top.imshow(seen)
         top.set_title(name, fontsize=SMALL)
@@ -118,7 +152,9 @@ def plot_preprocessing(variants: Mapping[str, np.ndarray], *, title: str | None 
     fig.text(0.03, 0.035, "value fed to the first convolution", fontsize=SMALL)
     fig.suptitle(title or "What VGG16 sees (top) and the values it receives (bottom)",
                  fontsize=TITLE)  # fmt: skip
-    fig.subplots_adjust(left=0.05, right=0.99, top=0.88, bottom=0.17, hspace=0.18, wspace=0.1)
+    fig.subplots_adjust(
+        left=0.05, right=0.99, top=0.88, bottom=0.17, hspace=0.18, wspace=0.1
+    )
     return _close(fig)
 
 
@@ -132,33 +168,48 @@ def _close(fig):
 _MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
-def _in_order(labels: Sequence[str], order: Mapping[str, Any] | None) -> list[str]:
+def _in_order(
+    labels: Sequence[str], order: Mapping[str, Any] | None
+) -> list[str]:
     """The distinct ``labels``: in the order of ``order``'s keys when given (the legend's
     order), else in order of appearance."""
     seen = list(dict.fromkeys(labels))
     if order is None:
         return seen
-    return [k for k in order if k in set(seen)] + [k for k in seen if k not in order]
+    return [k for k in order if k in set(seen)] + [
+        k for k in seen if k not in order
+    ]
 
 
 def _colour(value: Any):
     """A matplotlib colour; RGB triples in 0–255 are scaled to 0–1."""
-    if isinstance(value, (tuple, list, np.ndarray)) and len(value) == 3 and max(value) > 1:
+    if (
+        isinstance(value, (tuple, list, np.ndarray))
+        and len(value) == 3
+        and max(value) > 1
+    ):
         return tuple(float(v) / 255 for v in value)
     return value
 
 
 def _styles(
-    labels: Sequence[Any] | None, given: Mapping[Any, Any] | None, cycle: Sequence[Any], what: str
+    labels: Sequence[Any] | None,
+    given: Mapping[Any, Any] | None,
+    cycle: Sequence[Any],
+    what: str,
 ) -> tuple[list[Any], Mapping[Any, Any]]:
     """The labels in order (``given``'s, else of appearance; ``[None]`` without labels) and
     each one's style: ``given``, else the ``cycle`` in that order; ValueError naming the labels
     ``given`` has no ``what`` for."""
     names = [None] if labels is None else _in_order(labels, given)
     if given is None:
-        return names, {name: cycle[k % len(cycle)] for k, name in enumerate(names)}
+        return names, {
+            name: cycle[k % len(cycle)] for k, name in enumerate(names)
+        }
     if missing := set(names) - set(given):
-        raise ValueError(f"plot_pca: no {what} given for {sorted(missing, key=str)}")
+        raise ValueError(
+            f"plot_pca: no {what} given for {sorted(missing, key=str)}"
+        )
     return names, given
 
 
@@ -191,15 +242,25 @@ def plot_pca(
     coords = np.asarray(coords, dtype=float)
     n = len(coords)
     if coords.ndim != 2 or coords.shape[1] != 2:
-        raise ValueError(f"plot_pca: coords must be (n, 2), got {coords.shape}")
-    if len(colour_labels) != n or (marker_labels is not None and len(marker_labels) != n):
-        raise ValueError("plot_pca: one colour label (and marker label) per point is needed")
+        raise ValueError(
+            f"plot_pca: coords must be (n, 2), got {coords.shape}"
+        )
+    if len(colour_labels) != n or (
+        marker_labels is not None and len(marker_labels) != n
+    ):
+        raise ValueError(
+            "plot_pca: one colour label (and marker label) per point is needed"
+        )
     palette = [f"C{k}" for k in range(10)]
     colour_names, colours = _styles(colour_labels, colours, palette, "colour")
     marker_names, markers = _styles(marker_labels, markers, _MARKERS, "marker")
     colour_of = np.asarray(colour_labels, dtype=object)
-    marker_of = np.asarray(marker_labels if marker_labels is not None else [None] * n, object)
-    fig, axes = figure(1, 2, height=4.3, gridspec_kw={"width_ratios": [2.1, 1]})
+    marker_of = np.asarray(
+        marker_labels if marker_labels is not None else [None] * n, object
+    )
+    fig, axes = figure(
+        1, 2, height=4.3, gridspec_kw={"width_ratios": [2.1, 1]}
+    )
     ax, bars = axes[0]
     for cname in colour_names:
         for mname in marker_names:
@@ -216,14 +277,16 @@ def plot_pca(
     ax.set_ylabel("component 2")
     ax.set_title(title, fontsize=SMALL + 1)
     colour_handles = [
-        Line2D([], [], marker="o", ls="", color=_colour(colours[c]), label=c) for c in colour_names
+        Line2D([], [], marker="o", ls="", color=_colour(colours[c]), label=c)
+        for c in colour_names
     ]
     fig.legend(handles=colour_handles, title=colour_title, loc="lower left",
                         bbox_to_anchor=(0.0, 0.0), ncol=min(4, len(colour_names)),
                         fontsize=SMALL, title_fontsize=SMALL, frameon=False)  # fmt: skip
     if marker_labels is not None:
         marker_handles = [
-            Line2D([], [], marker=markers[m], ls="", color="0.3", label=m) for m in marker_names
+            Line2D([], [], marker=markers[m], ls="", color="0.3", label=m)
+            for m in marker_names
         ]
         fig.legend(handles=marker_handles, title=marker_title, loc="lower right",
                    bbox_to_anchor=(1.0, 0.0), ncol=min(3, len(marker_names)),
@@ -234,5 +297,7 @@ def plot_pca(
     bars.set_ylabel("share of the variance")
     bars.set_xticks(np.arange(1, k + 1, 2 if k > 6 else 1))
     bars.set_title("Variance explained", fontsize=SMALL + 1)
-    fig.tight_layout(rect=(0, 0.15 if colour_title or marker_title else 0.09, 1, 1))
+    fig.tight_layout(
+        rect=(0, 0.15 if colour_title or marker_title else 0.09, 1, 1)
+    )
     return _close(fig)

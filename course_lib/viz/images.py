@@ -40,19 +40,29 @@ def show_captioned_images(
     if n == 0:
         raise ValueError("show_captioned_images: no images given")
     if len(captions) != n:
-        raise ValueError(f"show_captioned_images: {n} images but {len(captions)} captions")
+        raise ValueError(
+            f"show_captioned_images: {n} images but {len(captions)} captions"
+        )
     for name, extra in (("titles", titles), ("references", references)):
         if extra is not None and len(extra) != n:
-            raise ValueError(f"show_captioned_images: {n} images but {len(extra)} {name}")
+            raise ValueError(
+                f"show_captioned_images: {n} images but {len(extra)} {name}"
+            )
     nrows, ncols = grid_shape(n, ncols)
     panel = min(width or PAGE_WIDTH_IN, PAGE_WIDTH_IN / ncols)
     texts = [wrap(caption_text(c), panel) for c in captions]
-    refs = [wrap("ref: " + caption_text(r), panel) for r in references] if references else []
+    refs = (
+        [wrap("ref: " + caption_text(r), panel) for r in references]
+        if references
+        else []
+    )
     lines_above = max(t.count("\n") + 1 for t in texts) + (titles is not None)
     lines_below = max((r.count("\n") + 1 for r in refs), default=0)
     line = SMALL * 1.35 / 72  # inches per line of text
     row_height = panel * 0.92 + (lines_above + lines_below) * line + 0.3
-    fig, axes = figure(nrows, ncols, width=panel * ncols, height=row_height * nrows)
+    fig, axes = figure(
+        nrows, ncols, width=panel * ncols, height=row_height * nrows
+    )
     for k, ax in enumerate(axes.flat):
         if k >= n:
             fig.delaxes(ax)
@@ -63,5 +73,7 @@ def show_captioned_images(
         title = texts[k] if titles is None else f"{titles[k]}\n{texts[k]}"
         ax.set_title(title, fontsize=SMALL, loc="center", parse_math=False)
         if references is not None:
-            ax.set_xlabel(refs[k], fontsize=SMALL, color="0.35", parse_math=False)
+            ax.set_xlabel(
+                refs[k], fontsize=SMALL, color="0.35", parse_math=False
+            )
     return finish(fig)

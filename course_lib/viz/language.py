@@ -8,15 +8,35 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from course_lib.viz.style import FONT, PAGE_WIDTH_IN, SMALL, figure, finish, wrap
+from course_lib.viz.style import (
+    FONT,
+    PAGE_WIDTH_IN,
+    SMALL,
+    figure,
+    finish,
+    wrap,
+)
 
 #: Cell colours: a word, a reserved token (``<start>``, ``<end>``…), padding, a target.
 WORD, RESERVED, PADDING, TARGET = "#cfe3ff", "#ffd9a0", "#e6e6e6", "#d9f0d3"
 
 
-def _cell(ax, x: float, y: float, w: float, text: str, colour: str, h: float = 0.8, **kw):
+def _cell(
+    ax,
+    x: float,
+    y: float,
+    w: float,
+    text: str,
+    colour: str,
+    h: float = 0.8,
+    **kw,
+):
     """A box ``w`` × ``h`` centred at (x, y) (data units) with ``text``."""
-    ax.add_patch(Rectangle((x - w / 2, y - h / 2), w, h, facecolor=colour, edgecolor="white"))
+    ax.add_patch(
+        Rectangle(
+            (x - w / 2, y - h / 2), w, h, facecolor=colour, edgecolor="white"
+        )
+    )
     if text:
         ax.text(x, y, text, ha="center", va="center", fontsize=SMALL, **kw)
 
@@ -47,17 +67,41 @@ def draw_caption_encoding(
             "must start with them"
         )
     n, length = len(ids), len(padded)
-    columns = ["t", "clean_caption", "vocab.encode", "id", f"padded to {length}"]
+    columns = [
+        "t",
+        "clean_caption",
+        "vocab.encode",
+        "id",
+        f"padded to {length}",
+    ]
     xs, widths = [0.3, 1.6, 3.2, 4.35, 5.5], [0.5, 1.5, 1.5, 0.7, 1.4]
     rows = n + (length > n)
-    fig, axes = figure(height=0.6 + 0.26 * (rows + 1) + 0.2 * (wrap(raw, 6).count("\n") + 1))
+    fig, axes = figure(
+        height=0.6 + 0.26 * (rows + 1) + 0.2 * (wrap(raw, 6).count("\n") + 1)
+    )
     ax = axes[0, 0]
     for x, name in zip(xs, columns, strict=True):
-        ax.text(x, 0, name, ha="center", va="center", fontsize=SMALL, family="monospace")
+        ax.text(
+            x,
+            0,
+            name,
+            ha="center",
+            va="center",
+            fontsize=SMALL,
+            family="monospace",
+        )
     framed = [id_to_token[i] for i in ids]
     for t in range(n):
         y = -(t + 1)
-        ax.text(xs[0], y, str(t), ha="center", va="center", fontsize=SMALL, color="0.35")
+        ax.text(
+            xs[0],
+            y,
+            str(t),
+            ha="center",
+            va="center",
+            fontsize=SMALL,
+            color="0.35",
+        )
         if 0 < t < n - 1:
             _cell(ax, xs[1], y, widths[1], tokens[t - 1], WORD)
         _cell(ax, xs[2], y, widths[2], framed[t], _kind(framed[t]))
@@ -66,7 +110,15 @@ def draw_caption_encoding(
     if length > n:
         y = -(n + 1)
         span = f"{n}…{length - 1}" if length - n > 1 else str(n)
-        ax.text(xs[0], y, span, ha="center", va="center", fontsize=SMALL, color="0.35")
+        ax.text(
+            xs[0],
+            y,
+            span,
+            ha="center",
+            va="center",
+            fontsize=SMALL,
+            color="0.35",
+        )
         _cell(ax, xs[4], y, widths[4], f"0 × {length - n}", PADDING)
         ax.text(xs[3] + 0.45, y, "padding →", ha="right", va="center", fontsize=SMALL,
                 color="0.35")  # fmt: skip
@@ -94,7 +146,9 @@ def plot_word_frequencies(counts: Mapping[str, int], top: int = 20):
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     top = min(top, len(ranked))
     words, freqs = zip(*ranked, strict=True)
-    fig, axes = figure(1, 2, height=0.6 + 0.17 * top, gridspec_kw={"width_ratios": [1, 1.1]})
+    fig, axes = figure(
+        1, 2, height=0.6 + 0.17 * top, gridspec_kw={"width_ratios": [1, 1.1]}
+    )
     bars, loglog = axes[0]
     bars.barh(range(top), freqs[:top], color="tab:blue")
     bars.set_yticks(range(top), words[:top])
@@ -119,7 +173,11 @@ def plot_caption_lengths(lengths: Sequence[int]):
     p95, longest = float(np.percentile(counts, 95)), int(counts.max())
     fig, axes = figure(height=2.9)
     ax = axes[0, 0]
-    ax.hist(counts, bins=np.arange(counts.min(), longest + 2) - 0.5, color="tab:blue")
+    ax.hist(
+        counts,
+        bins=np.arange(counts.min(), longest + 2) - 0.5,
+        color="tab:blue",
+    )
     ax.axvline(p95, color="tab:orange", ls="--", label=f"95 % are ≤ {p95:.0f}")
     ax.axvline(longest, color="tab:red", ls="--", label=f"longest = {longest}")
     ax.set_xlabel("caption length in tokens, with <start> and <end>")
@@ -146,12 +204,16 @@ def draw_prefix_layouts(tokens: Sequence[str], prefix_length: int):
         )
     samples = n - 1
     width = min(0.85, 5.6 / samples)  # of one teacher-forcing step, in inches
-    vertical = width < 0.62  # long captions: the words stand upright in taller boxes
+    vertical = (
+        width < 0.62
+    )  # long captions: the words stand upright in taller boxes
     heights = [0.7 + 0.24 * samples, 2.6 if vertical else 1.3]  # inches
     fig, axes = figure(2, 1, height=sum(heights) + 0.3,
                        gridspec_kw={"height_ratios": heights})  # fmt: skip
     top, bottom = axes[:, 0]
-    step = 4.6 / prefix_length  # width of one step, in inches of the 6.5-inch axis
+    step = (
+        4.6 / prefix_length
+    )  # width of one step, in inches of the 6.5-inch axis
     for i in range(1, n):  # sample i: prefix tokens[:i] -> tokens[i]
         y = -i
         for k in range(prefix_length):
@@ -166,19 +228,36 @@ def draw_prefix_layouts(tokens: Sequence[str], prefix_length: int):
              fontsize=SMALL)  # fmt: skip
     top.set_xlim(-0.75, prefix_length * step + 1.05)
     top.set_ylim(-(samples + 0.6), 0.6)
-    top.set_title(f"Per-prefix: {samples} samples × {prefix_length} steps, one-hot targets")
+    top.set_title(
+        f"Per-prefix: {samples} samples × {prefix_length} steps, one-hot targets"
+    )
     h, rot = (1.6, {"rotation": 90}) if vertical else (0.8, {})
     for t in range(samples):
         x = t * width
-        _cell(bottom, x, 0, width * 0.94, tokens[t], _kind(tokens[t]), h, **rot)
-        _cell(bottom, x, -1.2 - h, width * 0.94, tokens[t + 1], TARGET, h, **rot)
+        _cell(
+            bottom, x, 0, width * 0.94, tokens[t], _kind(tokens[t]), h, **rot
+        )
+        _cell(
+            bottom, x, -1.2 - h, width * 0.94, tokens[t + 1], TARGET, h, **rot
+        )
         bottom.annotate("", xy=(x, -1.05 - h / 2), xytext=(x, -h / 2 - 0.15),
                         arrowprops={"arrowstyle": "-|>", "color": "0.3"})  # fmt: skip
-    bottom.text(-width / 2 - 0.1, 0, "input", ha="right", va="center", fontsize=SMALL)
-    bottom.text(-width / 2 - 0.1, -1.2 - h, "target", ha="right", va="center", fontsize=SMALL)
+    bottom.text(
+        -width / 2 - 0.1, 0, "input", ha="right", va="center", fontsize=SMALL
+    )
+    bottom.text(
+        -width / 2 - 0.1,
+        -1.2 - h,
+        "target",
+        ha="right",
+        va="center",
+        fontsize=SMALL,
+    )
     bottom.set_xlim(-0.8, max(samples * width, 4.6) + 0.2)
     bottom.set_ylim(-1.3 - 1.5 * h, 0.1 + h / 2)
-    bottom.set_title(f"Teacher forcing: 1 sample × {samples} steps, integer targets")
+    bottom.set_title(
+        f"Teacher forcing: 1 sample × {samples} steps, integer targets"
+    )
     for ax in (top, bottom):
         ax.axis("off")
     return finish(fig)

@@ -42,10 +42,16 @@ def _shape(value: Any) -> tuple[int, ...]:
     return tuple(int(n) for n in np.shape(value))
 
 
-def _outputs_for(model, outputs: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
-    missing = [layer.name for layer in model.layers if layer.name not in outputs]
+def _outputs_for(
+    model, outputs: Mapping[str, Any]
+) -> dict[str, tuple[int, ...]]:
+    missing = [
+        layer.name for layer in model.layers if layer.name not in outputs
+    ]
     if missing:
-        raise ValueError(f"no output given for the layers {missing}: probe every layer")
+        raise ValueError(
+            f"no output given for the layers {missing}: probe every layer"
+        )
     return {layer.name: _shape(outputs[layer.name]) for layer in model.layers}
 
 
@@ -74,7 +80,11 @@ def _tensor_refs(node: Any, slot: str = "") -> list[tuple[str, str]]:
     if isinstance(node, dict):
         if node.get("class_name") == "__keras_tensor__":
             return [(node["config"]["keras_history"][0], slot)]
-        return [ref for key, value in node.items() for ref in _tensor_refs(value, key or slot)]
+        return [
+            ref
+            for key, value in node.items()
+            for ref in _tensor_refs(value, key or slot)
+        ]
     if isinstance(node, (list, tuple)):
         return [ref for value in node for ref in _tensor_refs(value, slot)]
     return []
@@ -92,17 +102,25 @@ def model_edges(model) -> list[tuple[str, str, str]]:
         for node in spec.get("inbound_nodes", []):
             refs = _tensor_refs(node.get("args", []))
             kwargs = {
-                k: v for k, v in node.get("kwargs", {}).items() if k not in ("mask", "training")
+                k: v
+                for k, v in node.get("kwargs", {}).items()
+                if k not in ("mask", "training")
             }
             refs += _tensor_refs(kwargs)
-            edges += [(src, spec["name"], how) for src, how in refs if src in names]
+            edges += [
+                (src, spec["name"], how) for src, how in refs if src in names
+            ]
     return edges
 
 
 def _layout(model, edges) -> dict[str, tuple[int, int]]:
     """(column, row) of every layer: row = longest path from an input; column 0 for layers
     that depend on the first input only, 2 on the second only, 1 on both."""
-    inputs = list(model.input) if isinstance(model.input, dict) else [t.name for t in model.inputs]
+    inputs = (
+        list(model.input)
+        if isinstance(model.input, dict)
+        else [t.name for t in model.inputs]
+    )
     parents: dict[str, list[str]] = {layer.name: [] for layer in model.layers}
     for src, dst, _ in edges:
         parents[dst].append(src)
@@ -115,14 +133,18 @@ def _layout(model, edges) -> dict[str, tuple[int, int]]:
         for p in parents[name]:
             visit(p)
         depth[name] = 1 + max((depth[p] for p in parents[name]), default=-1)
-        sources[name] = set().union(*(sources[p] for p in parents[name])) or {name}
+        sources[name] = set().union(*(sources[p] for p in parents[name])) or {
+            name
+        }
 
     for name in parents:
         visit(name)
     where = {}
     for name in parents:
         from_inputs = [k for k, i in enumerate(inputs) if i in sources[name]]
-        column = 1 if len(from_inputs) != 1 else (0 if from_inputs[0] == 0 else 2)
+        column = (
+            1 if len(from_inputs) != 1 else (0 if from_inputs[0] == 0 else 2)
+        )
         where[name] = (column, depth[name])
     return where
 
@@ -139,7 +161,9 @@ def _link(ax, a, b, label: str | None) -> None:
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"})  # fmt: skip
 
 
-def draw_model_graph(model, outputs: Mapping[str, Any], *, title: str | None = None):
+def draw_model_graph(
+    model, outputs: Mapping[str, Any], *, title: str | None = None
+):
     """``model``'s layers as boxes (name, type and output shape on the probed batch), arrows
     along the data flow: the first input's branch on the left, the second's on the right,
     what depends on both in the middle. An arrow into a keyword argument (the inject model's
@@ -158,16 +182,25 @@ def draw_model_graph(model, outputs: Mapping[str, Any], *, title: str | None = N
     boxes = {}
     for layer in model.layers:
         column, row = where[layer.name]
-        kind = ("image", "model", "text")[column] if layer.name != last else "output"
+        kind = (
+            ("image", "model", "text")[column]
+            if layer.name != last
+            else "output"
+        )
         text = f"{layer.name}\n{type(layer).__name__} {shapes[layer.name]}"
-        boxes[layer.name] = box(ax, column * dx, -row * dy, text, kind, w=2.0, h=0.5)
+        boxes[layer.name] = box(
+            ax, column * dx, -row * dy, text, kind, w=2.0, h=0.5
+        )
     for src, dst, how in edges:
         _link(ax, boxes[src], boxes[dst], how.replace("_", " ") or None)
     ax.set_xlim(-1.1, 2 * dx + 1.1)
     ax.set_ylim(-(n_rows - 1) * dy - 0.4, 0.4)
     ax.axis("off")
     batch = next(iter(shapes.values()))[0]
-    ax.set_title(title or f"the {model.name} model on a batch of {batch} (batch, time, features)")
+    ax.set_title(
+        title
+        or f"the {model.name} model on a batch of {batch} (batch, time, features)"
+    )
     return finish(fig)
 
 
@@ -177,20 +210,35 @@ def plot_decoding_cost(max_tokens: int, *, longest: int | None = None):
     seed tutorial does (L × max_tokens), for L = 1 … ``max_tokens``; ``longest`` marks a
     caption length with a dotted line. Returns the ``Figure`` (one axis)."""
     if max_tokens < 1:
-        raise ValueError(f"plot_decoding_cost: max_tokens must be positive, got {max_tokens}")
+        raise ValueError(
+            f"plot_decoding_cost: max_tokens must be positive, got {max_tokens}"
+        )
     lengths = np.arange(1, max_tokens + 1)
     fig, axes = figure(height=3.0)
     ax = axes[0, 0]
     curves = (
-        (lengths * max_tokens, "-o", f"re-run the prefix padded to {max_tokens}: {max_tokens} L"),
+        (
+            lengths * max_tokens,
+            "-o",
+            f"re-run the prefix padded to {max_tokens}: {max_tokens} L",
+        ),
         (lengths * (lengths + 1) / 2, "--s", "re-run the prefix: L(L+1)/2"),
         (lengths, "-.^", "carry the state (step model): L"),
     )
-    every = max(1, max_tokens // 8)  # line style and marker tell the curves apart, not colour only
+    every = max(
+        1, max_tokens // 8
+    )  # line style and marker tell the curves apart, not colour only
     for values, style, label in curves:
-        ax.plot(lengths, values, style, markersize=4, markevery=every, label=label)
+        ax.plot(
+            lengths, values, style, markersize=4, markevery=every, label=label
+        )
     if longest is not None:
-        ax.axvline(longest, color="0.5", ls=":", label=f"the longest caption here: L = {longest}")
+        ax.axvline(
+            longest,
+            color="0.5",
+            ls=":",
+            label=f"the longest caption here: L = {longest}",
+        )
     ax.set_xlabel("caption length L (tokens, <end> included)")
     ax.set_ylabel("LSTM steps")
     ax.grid(alpha=0.3)

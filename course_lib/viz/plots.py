@@ -28,14 +28,22 @@ def plot_history(
         metrics = [
             k
             for k in hist
-            if not k.startswith("val_") and k not in ("lr", "learning_rate", "epoch")
+            if not k.startswith("val_")
+            and k not in ("lr", "learning_rate", "epoch")
         ]
-        metrics += [k[4:] for k in hist if k.startswith("val_") and k[4:] not in hist]
+        metrics += [
+            k[4:] for k in hist if k.startswith("val_") and k[4:] not in hist
+        ]
     if not metrics:
-        raise ValueError(f"plot_history: nothing to plot in history with keys {sorted(hist)}")
+        raise ValueError(
+            f"plot_history: nothing to plot in history with keys {sorted(hist)}"
+        )
     fig, axes = figure(1, len(metrics), height=3.0)
     for ax, name in zip(axes.flat, metrics, strict=False):
-        for key, label, style in ((name, "train", "-o"), (f"val_{name}", "validation", "--s")):
+        for key, label, style in (
+            (name, "train", "-o"),
+            (f"val_{name}", "validation", "--s"),
+        ):
             values = hist.get(key)
             if values is None or len(values) == 0:
                 continue
@@ -45,7 +53,13 @@ def plot_history(
         if val is not None and len(val):
             lower_is_better = "loss" in name or "error" in name
             best = int(np.argmin(val) if lower_is_better else np.argmax(val))
-            ax.axvline(best + 1, color="0.6", linestyle=":", linewidth=1, label="best epoch")
+            ax.axvline(
+                best + 1,
+                color="0.6",
+                linestyle=":",
+                linewidth=1,
+                label="best epoch",
+            )
         ax.set_title(name.replace("_", " "))
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
@@ -71,7 +85,9 @@ def plot_arrays(
     """
     arrays = [np.atleast_2d(np.asarray(a, dtype=float)) for a in arrays]
     if titles is not None and len(titles) != len(arrays):
-        raise ValueError(f"plot_arrays: {len(arrays)} arrays but {len(titles)} titles")
+        raise ValueError(
+            f"plot_arrays: {len(arrays)} arrays but {len(titles)} titles"
+        )
     widths = [a.shape[1] for a in arrays]
     height = max(a.shape[0] for a in arrays)
     cell = min(0.5, PAGE_WIDTH_IN / (sum(widths) + 1.0 * len(arrays)))

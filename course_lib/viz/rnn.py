@@ -50,7 +50,9 @@ def _up(ax, x: float, y0: float, y1: float, colour: str = "0.25") -> None:
                 arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 1.1})  # fmt: skip
 
 
-def draw_rnn_patterns(patterns: Mapping[str, tuple[Sequence, Sequence]] | None = None):
+def draw_rnn_patterns(
+    patterns: Mapping[str, tuple[Sequence, Sequence]] | None = None,
+):
     """One-to-many, many-to-one and many-to-many, one row each: the same RNN cell at every
     step (boxes), its state carried to the right (brown arrows), inputs below, outputs above.
 
@@ -59,7 +61,9 @@ def draw_rnn_patterns(patterns: Mapping[str, tuple[Sequence, Sequence]] | None =
     """
     patterns = dict(patterns or RNN_PATTERNS)
     fig, axes = figure(len(patterns), 1, height=1.9 * len(patterns) + 0.3)
-    for ax, (title, (ins, outs)) in zip(axes[:, 0], patterns.items(), strict=True):
+    for ax, (title, (ins, outs)) in zip(
+        axes[:, 0], patterns.items(), strict=True
+    ):
         if len(ins) != len(outs):
             raise ValueError(
                 f"draw_rnn_patterns: {title!r} has {len(ins)} inputs, {len(outs)} outputs"
@@ -68,7 +72,12 @@ def draw_rnn_patterns(patterns: Mapping[str, tuple[Sequence, Sequence]] | None =
             _token(ax, t, 1.1, "RNN", BOX_COLOURS["model"])
             if t:
                 state = {"arrowstyle": "-|>", "color": _STATE, "lw": 1.8}
-                ax.annotate("", xy=(t - 0.22, 1.1), xytext=(t - 0.78, 1.1), arrowprops=state)
+                ax.annotate(
+                    "",
+                    xy=(t - 0.22, 1.1),
+                    xytext=(t - 0.78, 1.1),
+                    arrowprops=state,
+                )
             if x is not None:
                 kind = "image" if x == "image" else "text"
                 _token(ax, t, 0.0, x, BOX_COLOURS[kind])
@@ -95,13 +104,19 @@ def draw_lstm_weights(input_dim: int, units: int):
     Returns the ``Figure`` (one axis).
     """
     if input_dim < 1 or units < 1:
-        raise ValueError(f"draw_lstm_weights: sizes must be positive, got {input_dim}, {units}")
+        raise ValueError(
+            f"draw_lstm_weights: sizes must be positive, got {input_dim}, {units}"
+        )
     rows = input_dim + units + 1
-    layout = np.concatenate([np.full((rows, units), k) for k in range(4)], axis=1)
+    layout = np.concatenate(
+        [np.full((rows, units), k) for k in range(4)], axis=1
+    )
     colours = ["#8ecae6", "#f4a261", "#95d5b2", "#e9c8f0"]
     fig, axes = figure(height=0.9 + 0.24 * rows)
     ax = axes[0, 0]
-    ax.imshow(layout, cmap=ListedColormap(colours), aspect="auto", vmin=0, vmax=3)
+    ax.imshow(
+        layout, cmap=ListedColormap(colours), aspect="auto", vmin=0, vmax=3
+    )
     blocks = (
         ("W", 0, input_dim, f" ({input_dim} × {units})"),
         ("U", input_dim, input_dim + units, f" ({units} × {units})"),
@@ -119,7 +134,9 @@ def draw_lstm_weights(input_dim: int, units: int):
     ax.set_yticklabels([f"kernel W\n({input_dim}, 4u)", f"recurrent\nkernel U\n({units}, 4u)",
                         "bias b (4u,)"])  # fmt: skip
     ax.set_xticks([k * units + (units - 1) / 2 for k in range(4)])
-    ax.set_xticklabels(["i (input)", "f (forget)", "c (candidate)", "o (output)"])
+    ax.set_xticklabels(
+        ["i (input)", "f (forget)", "c (candidate)", "o (output)"]
+    )
     ax.xaxis.tick_top()
     ax.tick_params(length=0)
     ax.set_xlabel(f"columns: four gates of u = {units} units, side by side")
@@ -149,8 +166,12 @@ def plot_lstm_gates(
     arrays = {k: np.asarray(gates[k], dtype=float) for k in keys}
     steps = {a.shape[0] for a in arrays.values()}
     if len(steps) != 1 or any(a.ndim != 2 for a in arrays.values()):
-        raise ValueError("plot_lstm_gates: every array must be (T, u) with the same T")
-    fig, axes = figure(len(keys), 1, height=0.95 * len(keys) + 0.9, sharex=True)
+        raise ValueError(
+            "plot_lstm_gates: every array must be (T, u) with the same T"
+        )
+    fig, axes = figure(
+        len(keys), 1, height=0.95 * len(keys) + 0.9, sharex=True
+    )
     for ax, key in zip(axes[:, 0], keys, strict=True):
         values = arrays[key].T  # (u, T)
         if key in "ifo":
@@ -175,7 +196,9 @@ def plot_lstm_gates(
     return finish(fig)
 
 
-def plot_step_dependence(norms: Mapping[str, Sequence[float]], *, title: str | None = None):
+def plot_step_dependence(
+    norms: Mapping[str, Sequence[float]], *, title: str | None = None
+):
     """How much a recurrent layer's last output depends on each input step: one curve per
     layer of the gradient norm ‖∂h_T/∂x_t‖ against t (log scale).
 

@@ -66,14 +66,21 @@ def figure(
     """``(fig, axes)`` of a new figure ``width`` × ``height`` inches at :data:`DPI`, with the
     house font sizes; ``axes`` is always a 2-D array (``squeeze=False``)."""
     if width > PAGE_WIDTH_IN + 1e-9:
-        raise ValueError(f"a figure {width:.2f} in wide is wider than the page ({PAGE_WIDTH_IN})")
+        raise ValueError(
+            f"a figure {width:.2f} in wide is wider than the page ({PAGE_WIDTH_IN})"
+        )
     with plt().rc_context(
         {"font.size": FONT, "axes.titlesize": FONT, "axes.labelsize": FONT,
          "xtick.labelsize": SMALL, "ytick.labelsize": SMALL, "legend.fontsize": SMALL,
          "figure.titlesize": TITLE}
     ):  # fmt: skip
         return plt().subplots(
-            nrows, ncols, figsize=(width, height), dpi=DPI, squeeze=False, **subplots_kw
+            nrows,
+            ncols,
+            figsize=(width, height),
+            dpi=DPI,
+            squeeze=False,
+            **subplots_kw,
         )
 
 
@@ -96,7 +103,11 @@ def caption_text(caption: str | Sequence[str] | None) -> str:
 def wrap(text: str, width_in: float, fontsize: float = SMALL) -> str:
     """``text`` wrapped to lines that fit ``width_in`` inches at ``fontsize`` points."""
     chars = max(8, int(width_in * 72 / (0.55 * fontsize)))
-    return "\n".join(textwrap.wrap(text, chars, break_long_words=False)) if text else ""
+    return (
+        "\n".join(textwrap.wrap(text, chars, break_long_words=False))
+        if text
+        else ""
+    )
 
 
 def as_image(image: Any) -> np.ndarray:
@@ -106,8 +117,14 @@ def as_image(image: Any) -> np.ndarray:
     array = np.asarray(image)
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
-    if array.dtype != np.uint8 and array.size and float(np.nanmax(array)) > 1.0:
-        array = np.clip(array, 0, 255).astype(np.uint8)  # float 0-255 -> uint8 for imshow
+    if (
+        array.dtype != np.uint8
+        and array.size
+        and float(np.nanmax(array)) > 1.0
+    ):
+        array = np.clip(array, 0, 255).astype(
+            np.uint8
+        )  # float 0-255 -> uint8 for imshow
     return array
 
 

@@ -12,26 +12,38 @@ import numpy as np
 def _cell(value: Any, floatfmt: str) -> str:
     if isinstance(value, (float, np.floating)):
         text = format(float(value), floatfmt)
-    elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+    elif isinstance(value, (list, tuple)) and all(
+        isinstance(v, str) for v in value
+    ):
         text = " ".join(value)  # a token list
     else:
         text = str(value)
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _markdown(rows: Sequence[Sequence[Any]], columns: Sequence[str], floatfmt: str) -> str:
+def _markdown(
+    rows: Sequence[Sequence[Any]], columns: Sequence[str], floatfmt: str
+) -> str:
     header = "| " + " | ".join(_cell(c, floatfmt) for c in columns) + " |"
     rule = "|" + "|".join("---" for _ in columns) + "|"
-    body = ["| " + " | ".join(_cell(v, floatfmt) for v in row) + " |" for row in rows]
+    body = [
+        "| " + " | ".join(_cell(v, floatfmt) for v in row) + " |"
+        for row in rows
+    ]
     return "\n".join([header, rule, *body])
 
 
-def _html(rows: Sequence[Sequence[Any]], columns: Sequence[str], floatfmt: str) -> str:
+def _html(
+    rows: Sequence[Sequence[Any]], columns: Sequence[str], floatfmt: str
+) -> str:
     def esc(v: Any) -> str:
         return html.escape(_cell(v, floatfmt).replace("\\|", "|"))
 
     head = "".join(f"<th>{esc(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>"
+        for row in rows
+    )
     table = f'<table class="table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
     # a table wider than the page scrolls inside this frame, which shows that it does
     # (_static/course.css); focusable, so that the keyboard scrolls it too
@@ -54,7 +66,13 @@ class MarkdownTable(_MarkdownBase):
     """A table shown as Markdown in Jupyter (and as HTML where HTML is preferred, e.g. the
     book). ``.data`` is the Markdown text; ``.rows``/``.columns`` the values given."""
 
-    def __init__(self, data: str, rows: list[list[Any]], columns: list[str], html_text: str):
+    def __init__(
+        self,
+        data: str,
+        rows: list[list[Any]],
+        columns: list[str],
+        html_text: str,
+    ):
         super().__init__(data)
         self.rows = rows
         self.columns = columns
@@ -93,7 +111,10 @@ def table(
                 f"table: row {k} has {len(row)} values but there are {len(columns)} columns"
             )
     return MarkdownTable(
-        _markdown(rows, columns, floatfmt), rows, columns, _html(rows, columns, floatfmt)
+        _markdown(rows, columns, floatfmt),
+        rows,
+        columns,
+        _html(rows, columns, floatfmt),
     )
 
 
@@ -114,5 +135,8 @@ PROFILE_SETTINGS = (
 def profile_table(profiles: Sequence[Any]) -> MarkdownTable:
     """The profiles side by side: one row per setting, one column per profile (by ``.name``),
     so that the table stays narrow however many settings it shows."""
-    rows = [[label, *(getattr(p, attr) for p in profiles)] for label, attr in PROFILE_SETTINGS]
+    rows = [
+        [label, *(getattr(p, attr) for p in profiles)]
+        for label, attr in PROFILE_SETTINGS
+    ]
     return table(rows, ["", *(p.name for p in profiles)], floatfmt="g")

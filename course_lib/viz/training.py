@@ -32,7 +32,9 @@ def draw_training_timeline(patience: int = 3, disconnect_at: int = 3):
     red, green, orange = "#c00000", "#38761d", "#b45f06"
     for e in range(1, epochs + 1):
         colour = "#cfe2f3" if e < disconnect_at else "#d9ead3"
-        ax.add_patch(_epoch_box((e - 0.44, 0), 0.88, 0.55, colour, best=e == best))
+        ax.add_patch(
+            _epoch_box((e - 0.44, 0), 0.88, 0.55, colour, best=e == best)
+        )
         ax.text(e, 0.27, f"epoch {e}\nval {val[e - 1]:.2f}", ha="center", va="center",
                 fontsize=SMALL)  # fmt: skip
         ax.text(e + 0.44, 0.6, "▣", ha="center", fontsize=SMALL, color="0.35")
@@ -61,7 +63,9 @@ def draw_training_timeline(patience: int = 3, disconnect_at: int = 3):
 def _epoch_box(xy, w: float, h: float, colour: str, *, best: bool = False):
     """An epoch's box for :func:`draw_training_timeline` (a thick orange edge for the best)."""
     edge, width = ("#b45f06", 2.0) if best else ("0.3", 1.0)
-    return Rectangle(xy, w, h, facecolor=colour, edgecolor=edge, linewidth=width)
+    return Rectangle(
+        xy, w, h, facecolor=colour, edgecolor=edge, linewidth=width
+    )
 
 
 def plot_runs(
@@ -83,16 +87,35 @@ def plot_runs(
     fig, axes = figure(height=3.4)
     ax = axes[0, 0]
     colours = ["tab:red", "tab:blue", "tab:green", "tab:purple"]
-    for (label, history), colour in zip(runs.items(), colours * len(runs), strict=False):
-        for key, style, what in ((metric, "-o", "train"), (f"val_{metric}", "--s", "validation")):
+    for (label, history), colour in zip(
+        runs.items(), colours * len(runs), strict=False
+    ):
+        for key, style, what in (
+            (metric, "-o", "train"),
+            (f"val_{metric}", "--s", "validation"),
+        ):
             values = np.asarray(history.get(key, []), dtype=float)
             if values.size == 0:
                 raise ValueError(f"plot_runs: run {label!r} has no {key!r}")
             epochs = np.arange(1, len(values) + 1)
-            ax.plot(epochs, values, style, color=colour, markersize=3, label=f"{label}: {what}")
+            ax.plot(
+                epochs,
+                values,
+                style,
+                color=colour,
+                markersize=3,
+                label=f"{label}: {what}",
+            )
         val = np.asarray(history[f"val_{metric}"], dtype=float)
         best = int(np.argmin(val))
-        ax.plot(best + 1, val[best], "*", color=colour, markersize=13, markeredgecolor="black")
+        ax.plot(
+            best + 1,
+            val[best],
+            "*",
+            color=colour,
+            markersize=13,
+            markeredgecolor="black",
+        )
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric.replace("_", " "))
     ax.xaxis.get_major_locator().set_params(integer=True)
