@@ -242,6 +242,20 @@ def data_dir(root: str | os.PathLike | None = None) -> Path:
     return Path.home() / "course_data"
 
 
+def shown_path(
+    path: str | os.PathLike, root: str | os.PathLike | None = None
+) -> str:
+    """``path`` as a page prints it: ``<data>/runs/merge/best.keras`` inside
+    the data folder, relative to the current folder below it, else as given.
+
+    The book's outputs name no folder of the machine that built them."""
+    path = Path(path).expanduser().resolve()
+    for base, shown in ((data_dir(root), "<data>"), (Path.cwd(), ".")):
+        if path.is_relative_to(base):
+            return str(Path(shown, path.relative_to(base)))
+    return str(path)
+
+
 def dataset_dir(dataset: str, root: str | os.PathLike | None = None) -> Path:
     """Folder of one dataset, e.g. ``<data>/synthetic`` (see :data:`DATASETS`)."""
     if dataset not in DATASETS:
@@ -278,13 +292,25 @@ def set_seed(seed: int = DEFAULT_SEED) -> None:
         tensorflow().config.experimental.enable_op_determinism()
 
 
+def _shown_data_dir(root: str | os.PathLike | None) -> str:
+    """The data folder as the banner names it: ``$COURSE_DATA_DIR`` when set,
+    else the checkout's ``data/`` or ``~/course_data``, never the machine's path."""
+    if root is not None:
+        return str(root)  # the caller's own choice
+    if os.environ.get(DATA_DIR_ENV, "").strip():
+        return f"${DATA_DIR_ENV}"
+    if _source_checkout_root() is not None:
+        return "the repository's data/"
+    return "~/course_data"
+
+
 def banner(profile: Profile, root: str | os.PathLike | None = None) -> str:
     """One paragraph that every notebook prints: profile, dataset, backbone, how to switch."""
     other = "full" if profile.name == "mini" else "mini"
     return (
         f"Profile: {profile.name} | dataset: {profile.dataset} | backbone: {profile.backbone}"
         f" ({profile.weights or 'random'} weights, {profile.image_size}px)"
-        f" | data: {data_dir(root)}\n"
+        f" | data folder <data>: {_shown_data_dir(root)}\n"
         f"Switch with the environment variable {PROFILE_ENV}={other} before importing course_lib"
         f" (or restart the kernel after setting it)."
     )

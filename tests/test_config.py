@@ -65,6 +65,24 @@ def test_banner_names_profile_dataset_backbone_and_how_to_switch(tmp_path):
         assert word in text
 
 
+def test_the_banner_names_no_folder_of_the_machine(monkeypatch, tmp_path):
+    monkeypatch.setenv(config.DATA_DIR_ENV, str(tmp_path))
+    text = config.banner(config.get_profile("mini"))
+    assert str(tmp_path) not in text and "$COURSE_DATA_DIR" in text
+    monkeypatch.delenv(config.DATA_DIR_ENV)
+    assert "the repository's data/" in config.banner(config.get_profile("mini"))
+
+
+def test_shown_path_is_relative_to_the_data_folder_or_the_current_one(monkeypatch, tmp_path):
+    data, work = tmp_path / "data", tmp_path / "work"
+    monkeypatch.setenv(config.DATA_DIR_ENV, str(data))
+    monkeypatch.chdir(tmp_path)
+    run = data / "runs" / "merge" / "best.keras"
+    assert config.shown_path(run) == "<data>/runs/merge/best.keras"
+    assert config.shown_path(work / "x.png") == "work/x.png"
+    assert config.shown_path("/etc/hosts") == "/etc/hosts"
+
+
 def test_a_model_kind_trains_with_its_own_settings_unless_overridden():
     mini = config.get_profile("mini")
     attention = mini.for_model("attention")
