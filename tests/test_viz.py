@@ -133,6 +133,11 @@ def test_table_markdown_rows_and_escaping():
     assert t._repr_html_().count("<tr>") == 3
 
 
+def test_a_table_has_no_empty_header_cell():
+    html = viz.table([["epochs", 3]], ["", "mini"])._repr_html_()
+    assert "<thead><tr><td></td><th>mini</th></tr></thead>" in html
+    assert "<th></th>" not in html
+
 def test_table_from_dicts_and_bad_rows():
     from IPython.display import Markdown
 

@@ -39,7 +39,9 @@ def _html(
     def esc(v: Any) -> str:
         return html.escape(_cell(v, floatfmt).replace("\\|", "|"))
 
-    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
+    # a column without a name (row labels) has an empty data cell on top: an
+    # empty header cell tells a screen reader nothing (axe: empty-table-header)
+    head = "".join(f"<th>{esc(c)}</th>" if c else "<td></td>" for c in columns)
     body = "".join(
         "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>"
         for row in rows
