@@ -15,9 +15,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "course_lib"
 #: The longest a function may be, in lines from ``def`` to its end, docstring included; drawing
-#: functions (``course_lib/viz``) may be longer, as a figure is many small calls in a row.
+#: functions (``course_lib/viz``) may be longer, as a figure is many small calls in a row. A
+#: screen holds 60 lines of the project's 100-column code; the library is formatted at 79
+#: columns (the chapters include it), where the same code takes 100/79 as many lines.
 MAX_LINES = 60
 MAX_DRAWING_LINES = 80
+LIBRARY_WIDTH, PROJECT_WIDTH = 79, 100
+
+
+def screen_lines(lines: int, width: int) -> int:
+    """``lines`` of the project's width, as lines of code ``width`` columns wide."""
+    return round(lines * PROJECT_WIDTH / width)
 
 
 def module_name(path: Path) -> str:
@@ -185,7 +193,10 @@ def test_no_function_is_longer_than_a_screen():
     for folder in ("course_lib", "benchmarks"):
         for path in sorted((ROOT / folder).rglob("*.py")):
             drawing = path.parent == PACKAGE / "viz"
-            too_long += long_functions(path, MAX_DRAWING_LINES if drawing else MAX_LINES)
+            limit = MAX_DRAWING_LINES if drawing else MAX_LINES
+            if folder == "course_lib":
+                limit = screen_lines(limit, LIBRARY_WIDTH)
+            too_long += long_functions(path, limit)
     assert too_long == []
 
 

@@ -216,71 +216,80 @@ def make_scene(rng: np.random.Generator, side: int) -> dict:
         else None
     )
     background = str(list(BACKGROUNDS)[rng.integers(len(BACKGROUNDS))])
-    pad = _PAD * side
-    for _attempt in range(
-        1000
-    ):  # rejection sampling: a few tries at most, deterministic
-        objects: list[dict] = []
-        for index in chosen:
-            shape, colour = pairs[int(index)]
-            size = str(SIZES[rng.integers(2)])
-            low, high = _SMALL_R if size == "small" else _LARGE_R
-            r = round(side * rng.uniform(low, high))
-            lo, hi = math.ceil(r + pad), math.floor(side - r - pad)
-            obj = {
-                "shape": shape,
-                "colour": colour,
-                "size": size,
-                "x": 0,
-                "y": 0,
-                "r": int(r),
-            }
-            placed = False
-            for _ in range(1 if len(objects) == 1 else 100):
-                if (
-                    len(objects) == 1
-                ):  # object 1: placed so that relation01 holds clearly
-                    assert (
-                        relation01 is not None
-                    )  # drawn when there are 2+ objects
-                    xy = _place_related(
-                        rng, objects[0], obj, relation01, lo, hi, side
-                    )
-                    if xy is None:
-                        break
-                else:
-                    xy = (
-                        int(rng.integers(lo, hi + 1)),
-                        int(rng.integers(lo, hi + 1)),
-                    )
-                obj["x"], obj["y"] = xy
-                if not any(_overlaps(obj, other, side) for other in objects):
-                    placed = True
-                    break
-            if not placed:
-                break
-            objects.append(obj)
+    # rejection sampling: a few tries at most, deterministic
+    for _attempt in range(1000):
+        objects = _place_objects(
+            rng, [pairs[int(i)] for i in chosen], relation01, side
+        )
         if len(objects) == n_objects:
             break
     else:  # pragma: no cover - only for absurd image sizes
         raise RuntimeError(
             f"cannot place {n_objects} objects on a {side}px canvas"
         )
-    relations = []
-    for i in range(n_objects):
-        for j in range(i + 1, n_objects):
-            relation = _relation_between(objects[i], objects[j], side)
-            if relation is not None:
-                relations.append(
-                    {"subject": i, "relation": relation, "object": j}
-                )
     return {
         "width": side,
         "height": side,
         "background": background,
         "objects": objects,
-        "relations": relations,
+        "relations": _relations(objects, side),
     }
+
+
+def _place_objects(
+    rng: np.random.Generator,
+    kinds: list[tuple[str, str]],
+    relation01: str | None,
+    side: int,
+) -> list[dict]:
+    """One try at placing objects of ``kinds`` (shape, colour) without
+    overlaps, object 1 where ``relation01`` to object 0 holds clearly; stops
+    at the first object that finds no place (fewer objects than kinds)."""
+    pad = _PAD * side
+    objects: list[dict] = []
+    for shape, colour in kinds:
+        size = str(SIZES[rng.integers(2)])
+        low, high = _SMALL_R if size == "small" else _LARGE_R
+        r = round(side * rng.uniform(low, high))
+        lo, hi = math.ceil(r + pad), math.floor(side - r - pad)
+        obj = {"shape": shape, "colour": colour, "size": size}
+        obj.update(x=0, y=0, r=int(r))
+        placed = False
+        for _ in range(1 if len(objects) == 1 else 100):
+            if len(objects) == 1:  # relation01 is drawn for 2+ objects
+                assert relation01 is not None
+                xy = _place_related(
+                    rng, objects[0], obj, relation01, lo, hi, side
+                )
+                if xy is None:
+                    break
+            else:
+                xy = (
+                    int(rng.integers(lo, hi + 1)),
+                    int(rng.integers(lo, hi + 1)),
+                )
+            obj["x"], obj["y"] = xy
+            if not any(_overlaps(obj, other, side) for other in objects):
+                placed = True
+                break
+        if not placed:
+            break
+        objects.append(obj)
+    return objects
+
+
+def _relations(objects: list[dict], side: int) -> list[dict]:
+    """``{"subject": i, "relation": r, "object": j}`` for every pair
+    ``i < j`` of ``objects`` whose relation is clear."""
+    relations = []
+    for i in range(len(objects)):
+        for j in range(i + 1, len(objects)):
+            relation = _relation_between(objects[i], objects[j], side)
+            if relation is not None:
+                relations.append(
+                    {"subject": i, "relation": relation, "object": j}
+                )
+    return relations
 
 
 # --- Captions ------------------------------------------------------------------------------------
