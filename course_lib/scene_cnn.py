@@ -83,7 +83,7 @@ class SpatialCoordinates(layers.Layer):
         return (*input_shape[:-1], input_shape[-1] + 2)
 
 
-def _conv_block(
+def conv_block(
     x: keras.KerasTensor,
     k: int,
     filters: int,
@@ -116,11 +116,11 @@ def build_scene_cnn(
     ``n_outputs``, the classifier it is pretrained as (module docstring)."""
     inputs = keras.Input((image_size, image_size, 3), name="image")
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
-    x = _conv_block(x, 0, 24, seed, size=5, strides=2)  # S/4
-    x = _conv_block(x, 1, 48, seed)  # S/8
-    x = _conv_block(x, 2, 96, seed, pool=False)
+    x = conv_block(x, 0, 24, seed, size=5, strides=2)  # S/4
+    x = conv_block(x, 1, 48, seed)  # S/8
+    x = conv_block(x, 2, 96, seed, pool=False)
     x = SpatialCoordinates(name="coordinates")(x)
-    x = _conv_block(x, 3, 128, seed, pool=False)
+    x = conv_block(x, 3, 128, seed, pool=False)
     x = layers.GlobalMaxPooling2D(name="global_max")(x)
     init = keras.initializers.GlorotUniform(seed=seed + 10)
     relu = {"activation": "relu", "kernel_initializer": init}
