@@ -71,5 +71,5 @@ def test_scene_check_table_marks_each_check():
         }
     }
     assert viz.scene_check_table(details, ["a.jpg"]).rows == [["a.jpg", "✓", "✗", "–", "✓"]]
-    with pytest.raises(ValueError, match="b.jpg"):
+    with pytest.raises(ValueError, match=r"b\.jpg"):
         viz.scene_check_table(details, ["b.jpg"])
