@@ -128,11 +128,11 @@ def build_scene_cnn(
     features = layers.Dense(FEATURE_DIM, name="features", **relu)(x)
     if n_outputs is None:
         return keras.Model(inputs, features, name="smallcnn")
-    head = _attributes_head(features, n_outputs, seed, output_bias)
+    head = attributes_head(features, n_outputs, seed, output_bias)
     return keras.Model(inputs, head, name="smallcnn_classifier")
 
 
-def _attributes_head(
+def attributes_head(
     features: keras.KerasTensor,
     n_outputs: int,
     seed: int,
