@@ -32,6 +32,7 @@ __all__ = [
     "build_inject_model",
     "build_merge_model",
     "build_step_model",
+    "caption_inputs",
     "compile_captioner",
     "masked_accuracy",
     "masked_loss",
@@ -54,16 +55,14 @@ LAYER_NAMES = (
 # ----------------------------------------------------------------------------- loss and metric
 @keras.saving.register_keras_serializable(package="course_lib")
 def masked_sparse_categorical_crossentropy(y_true, y_pred):
-    """Mean cross-entropy over the real target words of a batch (targets equal to 0 are padding).
+    """Mean cross-entropy over the real target words (target 0 is padding).
 
-    ``y_true``: (B, T) int ids; ``y_pred``: (B, T, V) probabilities. Returns a scalar:
-    ``sum(-log p(target) * [target != 0]) / number of real targets``, over the whole batch
-    also when it is split across devices (:func:`course_lib.distribute.batch_mean`).
+    ``y_true``: (B, T) int ids; ``y_pred``: (B, T, V) probabilities. Returns
+    ``sum(-log p(target) * [target != 0]) / number of real targets``, over
+    the whole batch even when it is split across devices (``batch_mean``).
     """
     y_true = ops.cast(y_true, "int32")
-    per_token = keras.losses.sparse_categorical_crossentropy(
-        y_true, y_pred
-    )  # (B, T)
+    per_token = keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
     real = ops.cast(ops.not_equal(y_true, 0), per_token.dtype)
     return batch_mean(ops.sum(per_token * real), ops.sum(real))
 
@@ -133,12 +132,6 @@ class DropMask(layers.Layer):
         return None
 
 
-def _inputs(feature_dim: int) -> tuple[keras.KerasTensor, keras.KerasTensor]:
-    image = keras.Input(shape=(feature_dim,), dtype="float32", name="image")
-    caption = keras.Input(shape=(None,), dtype="int32", name="caption")
-    return image, caption
-
-
 def check_model_sizes(vocab_size: int, feature_dim: int) -> None:
     """Raise ``ValueError`` unless the vocabulary and the features can make a caption model."""
     if vocab_size < 5:
@@ -149,6 +142,18 @@ def check_model_sizes(vocab_size: int, feature_dim: int) -> None:
         raise ValueError(f"feature_dim must be positive, got {feature_dim}")
 
 
+def caption_inputs(
+    vocab_size: int, feature_dim: int
+) -> dict[str, keras.KerasTensor]:
+    """A caption model's inputs, ``{"image": (B, D), "caption": (B, T)}``,
+    once the sizes are checked (:func:`check_model_sizes`)."""
+    check_model_sizes(vocab_size, feature_dim)
+    return {
+        "image": keras.Input((feature_dim,), dtype="float32", name="image"),
+        "caption": keras.Input((None,), dtype="int32", name="caption"),
+    }
+
+
 def build_merge_model(
     vocab_size: int,
     feature_dim: int,
@@ -156,35 +161,24 @@ def build_merge_model(
     embed_dim: int = 256,
     units: int = 256,
     dropout: float = 0.5,
-    name: str = "merge",
 ) -> keras.Model:
-    """The seed article's merge model: ``{"image": (B, D), "caption": (B, T)}`` → (B, T, V).
+    """The merge model: ``{"image": (B, D), "caption": (B, T)}`` → (B, T, V).
 
-    image → Dropout → Dense(units, relu) ─────────────────────────┐ (broadcast over time)
-    caption → Embedding(V, embed_dim, mask_zero) → Dropout → LSTM ─┴ add → Dense(relu) → softmax
-    """
-    check_model_sizes(vocab_size, feature_dim)
-    image, caption = _inputs(feature_dim)
-    x = layers.Dropout(dropout, name="image_dropout")(image)
-    image_vector = layers.Dense(units, activation="relu", name="image_dense")(
-        x
-    )
-    image_vector = layers.Reshape((1, units), name="image_time_axis")(
-        image_vector
-    )  # (B, 1, U)
-
+    image → Dropout → Dense(units, relu) ───────────┐ (the same at every t)
+    caption → Embedding(mask_zero) → Dropout → LSTM ┴ add → Dense → softmax"""
+    inputs = caption_inputs(vocab_size, feature_dim)
+    x = layers.Dropout(dropout, name="image_dropout")(inputs["image"])
+    x = layers.Dense(units, activation="relu", name="image_dense")(x)
+    x = layers.Reshape((1, units), name="image_time_axis")(x)  # (B, 1, U)
     w = layers.Embedding(
         vocab_size, embed_dim, mask_zero=True, name="embedding"
-    )(caption)
+    )(inputs["caption"])
     w = layers.Dropout(dropout, name="caption_dropout")(w)
     w = layers.LSTM(units, return_sequences=True, name="lstm")(w)  # (B, T, U)
-
-    h = layers.Add(name="add")(
-        [image_vector, w]
-    )  # broadcasts the image over time
+    h = layers.Add(name="add")([x, w])  # broadcasts the image over time
     h = layers.Dense(units, activation="relu", name="decoder_dense")(h)
     probs = layers.Dense(vocab_size, activation="softmax", name="output")(h)
-    return keras.Model({"image": image, "caption": caption}, probs, name=name)
+    return keras.Model(inputs, probs, name="merge")
 
 
 def build_inject_model(
@@ -194,30 +188,24 @@ def build_inject_model(
     embed_dim: int = 256,
     units: int = 256,
     dropout: float = 0.5,
-    name: str = "inject",
 ) -> keras.Model:
-    """The inject model: the image vector is the LSTM's initial state; (B, T, V) probabilities.
+    """The inject model: the image is the LSTM's initial state → (B, T, V).
 
-    image → Dropout → Dense(units, tanh) = h0 = c0
-    caption → Embedding(mask_zero) → Dropout → LSTM(initial_state) → Dense(relu) → softmax
+    image → Dropout → Dense(units, tanh) → the LSTM's initial h and c
+    caption → Embedding(mask_zero) → Dropout → LSTM → Dense → softmax
     """
-    check_model_sizes(vocab_size, feature_dim)
-    image, caption = _inputs(feature_dim)
-    x = layers.Dropout(dropout, name="image_dropout")(image)
+    inputs = caption_inputs(vocab_size, feature_dim)
+    x = layers.Dropout(dropout, name="image_dropout")(inputs["image"])
     state = layers.Dense(units, activation="tanh", name="image_dense")(x)
-
     w = layers.Embedding(
         vocab_size, embed_dim, mask_zero=True, name="embedding"
-    )(caption)
+    )(inputs["caption"])
     w = layers.Dropout(dropout, name="caption_dropout")(w)
-    w = layers.LSTM(units, return_sequences=True, name="lstm")(
-        w, initial_state=[state, state]
-    )
-    w = DropMask(name="drop_mask")(w)
-
+    lstm = layers.LSTM(units, return_sequences=True, name="lstm")
+    w = DropMask(name="drop_mask")(lstm(w, initial_state=[state, state]))
     h = layers.Dense(units, activation="relu", name="decoder_dense")(w)
     probs = layers.Dense(vocab_size, activation="softmax", name="output")(h)
-    return keras.Model({"image": image, "caption": caption}, probs, name=name)
+    return keras.Model(inputs, probs, name="inject")
 
 
 def model_kind(model: keras.Model) -> str:

@@ -34,8 +34,9 @@ from keras import layers, ops
 
 from course_lib import __version__, config
 from course_lib.data.images import RESIZE, read_images
-from course_lib.data.synthetic import INVERSE_RELATION
+from course_lib.data.synthetic import INVERSE_RELATION, RELATIONS
 from course_lib.io import atomic_path, atomic_write_json, file_lock, read_json
+from course_lib.scene_checks import box_coverage
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class SpatialCoordinates(layers.Layer):
         return (*input_shape[:-1], input_shape[-1] + 2)
 
 
-def _conv_block(
+def conv_block(
     x: keras.KerasTensor,
     k: int,
     filters: int,
@@ -116,22 +117,22 @@ def build_scene_cnn(
     ``n_outputs``, the classifier it is pretrained as (module docstring)."""
     inputs = keras.Input((image_size, image_size, 3), name="image")
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
-    x = _conv_block(x, 0, 24, seed, size=5, strides=2)  # S/4
-    x = _conv_block(x, 1, 48, seed)  # S/8
-    x = _conv_block(x, 2, 96, seed, pool=False)
+    x = conv_block(x, 0, 24, seed, size=5, strides=2)  # S/4
+    x = conv_block(x, 1, 48, seed)  # S/8
+    x = conv_block(x, 2, 96, seed, pool=False)
     x = SpatialCoordinates(name="coordinates")(x)
-    x = _conv_block(x, 3, 128, seed, pool=False)
+    x = conv_block(x, 3, 128, seed, pool=False)
     x = layers.GlobalMaxPooling2D(name="global_max")(x)
     init = keras.initializers.GlorotUniform(seed=seed + 10)
     relu = {"activation": "relu", "kernel_initializer": init}
     features = layers.Dense(FEATURE_DIM, name="features", **relu)(x)
     if n_outputs is None:
         return keras.Model(inputs, features, name="smallcnn")
-    head = _attributes_head(features, n_outputs, seed, output_bias)
+    head = attributes_head(features, n_outputs, seed, output_bias)
     return keras.Model(inputs, head, name="smallcnn_classifier")
 
 
-def _attributes_head(
+def attributes_head(
     features: keras.KerasTensor,
     n_outputs: int,
     seed: int,
@@ -520,3 +521,54 @@ def _split_metrics(model: Any, splits: dict[str, tuple]) -> dict[str, float]:
 def scene_cnn_metrics(path: str | os.PathLike) -> dict:
     """The training metrics stored beside a pretrained small CNN (``.json`` sidecar)."""
     return read_json(Path(path).with_suffix(".json"))
+
+
+# ----------------------------------------------------------------------------- what it learnt
+def attribute_kind(name: str) -> str:
+    """The kind of question a scene attribute (:func:`scene_attribute_names`)
+    asks, e.g. ``"colour + shape present"`` for ``"red circle"``."""
+    if name.startswith("objects="):
+        return "how many objects"
+    if name.startswith("background="):
+        return "background"
+    if " at " in name:
+        return "colour + shape in a third of the image"
+    if name.endswith(tuple(RELATIONS) + tuple(INVERSE_RELATION.values())):
+        return "relation"
+    if len(name.split()) == 3:
+        return "size + colour + shape"
+    return "colour + shape present"
+
+
+def scene_objects(scene: dict) -> set[str]:
+    """The ``"colour shape"`` of every object of a scene (each once)."""
+    return {f"{o['colour']} {o['shape']}" for o in scene.get("objects", [])}
+
+
+def rank_objects(
+    probs: np.ndarray, names: Sequence[str], k: int
+) -> list[tuple[str, float]]:
+    """The ``k`` "colour + shape present" attributes that ``probs``
+    (len(names),) makes most probable, with their probabilities, best first."""
+    if len(probs) != len(names):
+        raise ValueError(f"{len(probs)} probabilities for {len(names)} names")
+    present = "colour + shape present"
+    objects = [j for j, n in enumerate(names) if attribute_kind(n) == present]
+    best = sorted(objects, key=lambda j: -probs[j])[:k]
+    return [(names[j], float(probs[j])) for j in best]
+
+
+def activity_on_objects(
+    activity: np.ndarray, scene: dict
+) -> tuple[float, float]:
+    """Mean activity of a map (H, W) on the scene's objects and elsewhere.
+
+    A cell of the map covers a patch of the image; it counts as "on the
+    objects" as much as their boxes cover it (a weight between 0 and 1),
+    and as "elsewhere" for the rest.
+    """
+    boxes = [box_coverage(o, scene, activity.shape) for o in scene["objects"]]
+    cover = np.max(boxes, axis=0).reshape(activity.shape)
+    on = (activity * cover).sum() / cover.sum()
+    off = (activity * (1 - cover)).sum() / (1 - cover).sum()
+    return float(on), float(off)

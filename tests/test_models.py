@@ -11,6 +11,7 @@ from course_lib.models import (
     build_inject_model,
     build_merge_model,
     build_step_model,
+    caption_inputs,
     compile_captioner,
     masked_accuracy,
     masked_sparse_categorical_crossentropy,
@@ -155,3 +156,12 @@ def test_step_model_rejects_a_model_that_is_not_a_captioner():
     other = keras.Model(inputs, keras.layers.Dense(2)(inputs))
     with pytest.raises(ValueError, match="not a course_lib caption model"):
         build_step_model(other)
+
+
+def test_caption_inputs_refuse_sizes_that_make_no_model():
+    inputs = caption_inputs(10, 7)
+    assert inputs["image"].shape == (None, 7) and inputs["caption"].shape == (None, None)
+    with pytest.raises(ValueError, match="4 reserved tokens"):
+        caption_inputs(4, 7)
+    with pytest.raises(ValueError, match="feature_dim must be positive"):
+        caption_inputs(10, 0)

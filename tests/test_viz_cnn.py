@@ -73,3 +73,10 @@ def test_feature_shapes_default_layers_follow_the_model():
     names = [t.get_text() for t in fig.axes[0].texts if t.get_text()][0::2]
     assert names[0] == "image" and names[-1] == "features"
     assert "global_max" in names
+
+
+def test_cnn_layer_table_reads_the_model():
+    cnn = _small_cnn()
+    rows = viz.cnn_layer_table(cnn).rows
+    assert [r[0] for r in rows] == [layer.name for layer in cnn.layers]
+    assert rows[2][1:] == ["Conv2D", "(None, 32, 32, 24)", cnn.get_layer("conv0").count_params()]

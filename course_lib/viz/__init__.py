@@ -1,6 +1,7 @@
 """Figures and tables for the book, sized for its pages (see :mod:`course_lib.viz.style`).
 
 - :mod:`~course_lib.viz.images`: images with their captions;
+- :mod:`~course_lib.viz.dataset`: the data folder, a dataset's facts, a scene and its checks;
 - :mod:`~course_lib.viz.plots`: training curves and small arrays as heat maps;
 - :mod:`~course_lib.viz.cnn`: a CNN's filters, feature maps and the shapes of its maps;
 - :mod:`~course_lib.viz.diagrams`: the pipeline, the LSTM cell, inject vs. merge;
@@ -30,9 +31,17 @@ from course_lib.viz.attention import (
     plot_word_attention,
 )
 from course_lib.viz.cnn import (
+    cnn_layer_table,
     draw_feature_shapes,
     plot_feature_maps,
     plot_filter_sets,
+)
+from course_lib.viz.dataset import (
+    data_folder_table,
+    dataset_table,
+    scene_check_table,
+    scene_objects_table,
+    scene_relations_table,
 )
 from course_lib.viz.diagrams import (
     draw_lstm_cell,
@@ -66,6 +75,9 @@ from course_lib.viz.training import draw_training_timeline, plot_runs
 
 __all__ = [
     "MarkdownTable",
+    "cnn_layer_table",
+    "data_folder_table",
+    "dataset_table",
     "draw_attention_diagram",
     "draw_beam_search",
     "draw_caption_encoding",
@@ -98,6 +110,9 @@ __all__ = [
     "plot_word_attention",
     "plot_word_frequencies",
     "profile_table",
+    "scene_check_table",
+    "scene_objects_table",
+    "scene_relations_table",
     "show_captioned_images",
     "table",
 ]

@@ -1,5 +1,5 @@
 """What a CNN learned: its filters, its feature maps for one image, and the shapes of its
-maps layer by layer."""
+maps layer by layer (a figure, and :func:`cnn_layer_table`)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from course_lib.viz.style import (
     finish,
     grid_shape,
 )
+from course_lib.viz.tables import MarkdownTable, table
 
 
 def plot_feature_maps(
@@ -155,6 +156,17 @@ def _output_shapes(
         shape = model.get_layer(name).output.shape
         shapes.append((name, tuple(int(d) for d in shape[1:])))
     return shapes
+
+
+def cnn_layer_table(model) -> MarkdownTable:
+    """One row per layer of ``model``: its name, type, output shape (the
+    batch axis ``None``) and number of parameters."""
+    rows = [
+        [layer.name, type(layer).__name__, str(tuple(layer.output.shape)),
+         layer.count_params()]
+        for layer in model.layers
+    ]  # fmt: skip
+    return table(rows, ["layer", "type", "output shape", "parameters"])
 
 
 def draw_feature_shapes(
