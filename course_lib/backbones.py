@@ -172,7 +172,7 @@ def _imagenet_vgg16(
         ) from err
 
 
-def _build_vgg16(
+def build_vgg16(
     weights: str | None,
     image_size: int,
     spatial: bool,
@@ -219,7 +219,7 @@ def build_backbone(
     """
     check_backbone(name)
     if name == "vgg16":
-        return _build_vgg16(weights, image_size, spatial, weights_file)
+        return build_vgg16(weights, image_size, spatial, weights_file)
     if weights is None:
         model = scene_cnn.build_scene_cnn(
             image_size, seed=scene_cnn.SMALLCNN_INIT_SEED

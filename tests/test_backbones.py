@@ -171,3 +171,8 @@ def test_the_command_line_option_sets_the_weights_file(command, tmp_path, monkey
     extra = ["photo.jpg"] if command == "caption" else []
     assert main([command, "--vgg16-weights", str(tmp_path / "w.h5"), *extra]) == 0
     assert seen == [str(tmp_path / "w.h5")]
+
+
+def test_build_vgg16_needs_224_pixel_images():
+    with pytest.raises(ValueError, match="224x224"):
+        backbones.build_vgg16(None, 64, False, None)
