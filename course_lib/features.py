@@ -256,10 +256,14 @@ def shard_name(index: int) -> str:
 
 
 def write_shard(
-    folder: Path, index: int, ids: Sequence[str], array: np.ndarray, meta: dict
+    folder: Path,
+    index: int,
+    ids: Sequence[str],
+    array: np.ndarray,
+    meta: dict,
 ) -> None:
-    """Write shard ``index``: the array (under a temporary name until it is
-    complete), then its ``.json`` record: ids, settings, the array's SHA-256."""
+    """Write shard ``index``: the array (under a temporary name until it
+    is complete), then its ``.json`` record: ids, settings, SHA-256."""
     path = folder / shard_name(index)
     with atomic_path(path) as tmp:
         np.save(tmp, array, allow_pickle=False)
