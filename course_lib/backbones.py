@@ -19,6 +19,7 @@ without internet access.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import urllib.error
 from pathlib import Path
@@ -172,7 +173,7 @@ def _imagenet_vgg16(
         ) from err
 
 
-def _build_vgg16(
+def build_vgg16(
     weights: str | None,
     image_size: int,
     spatial: bool,
@@ -219,7 +220,7 @@ def build_backbone(
     """
     check_backbone(name)
     if name == "vgg16":
-        return _build_vgg16(weights, image_size, spatial, weights_file)
+        return build_vgg16(weights, image_size, spatial, weights_file)
     if weights is None:
         model = scene_cnn.build_scene_cnn(
             image_size, seed=scene_cnn.SMALLCNN_INIT_SEED
@@ -236,3 +237,28 @@ def build_backbone(
     else:
         model = scene_cnn.load_scene_cnn(weights_file, image_size=image_size)
     return scene_cnn.grid_model(model) if spatial else model
+
+
+def layer_rows(model: keras.Model) -> list[tuple[str, str, tuple, str]]:
+    """One row per layer after the input: name, type, output shape (without
+    the batch axis) and parameter count, for a table of the architecture."""
+    return [
+        (
+            layer.name,
+            type(layer).__name__,
+            tuple(layer.output.shape[1:]),
+            f"{layer.count_params():,}",
+        )
+        for layer in model.layers[1:]
+    ]
+
+
+def multiply_adds(layer: keras.layers.Layer) -> int:
+    """Multiply-adds of one image through a Conv2D or Dense layer: each output
+    value costs one per weight of its kernel; 0 for other layers."""
+    if not isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+        return 0
+    kernel = math.prod(layer.kernel.shape)  # k*k*C_in*C_out, or inputs*units
+    if isinstance(layer, keras.layers.Dense):
+        return kernel
+    return math.prod(layer.output.shape[1:-1]) * kernel  # H * W positions

@@ -45,6 +45,7 @@ from course_lib.backbones import (
     check_backbone,
     describe_preprocessing,
 )
+from course_lib.config import shown_path
 from course_lib.data.images import ImageError, image_batches, load_image
 from course_lib.io import (
     atomic_path,
@@ -77,7 +78,7 @@ KEY_FIELDS = (
     "image_set",
 )
 
-_FIX = "delete the folder to rebuild it (extract_features rebuilds it automatically)"
+REBUILD_HINT = "delete the folder to rebuild it (extract_features rebuilds it automatically)"
 
 
 class FeatureCacheError(RuntimeError):
@@ -244,19 +245,26 @@ def _image_set_hash(image_ids: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(image_ids).encode("utf-8")).hexdigest()
 
 
-def _normalise(obj: Any) -> Any:
+def as_json(obj: Any) -> Any:
+    """``obj`` as it reads back from JSON (tuples become lists), to compare records."""
     return json.loads(json.dumps(obj))
 
 
-def _shard_name(index: int) -> str:
+def shard_name(index: int) -> str:
+    """The file name of shard ``index``: ``shard-00003.npy``."""
     return f"shard-{index:05d}.npy"
 
 
-def _write_shard(
-    folder: Path, index: int, ids: Sequence[str], array: np.ndarray, meta: dict
-):
-    """Write one shard atomically: the array, then its ``.json`` (ids, settings, SHA-256)."""
-    path = folder / _shard_name(index)
+def write_shard(
+    folder: Path,
+    index: int,
+    ids: Sequence[str],
+    array: np.ndarray,
+    meta: dict,
+) -> None:
+    """Write shard ``index``: the array (under a temporary name until it
+    is complete), then its ``.json`` record: ids, settings, SHA-256."""
+    path = folder / shard_name(index)
     with atomic_path(path) as tmp:
         np.save(tmp, array, allow_pickle=False)
     atomic_write_json(
@@ -270,42 +278,42 @@ def _write_shard(
     )
 
 
-def _open_shard(folder: Path, index: int) -> tuple[dict, np.ndarray]:
+def open_shard(folder: Path, index: int) -> tuple[dict, np.ndarray]:
     """A shard's ``.json`` and its array, memory-mapped; FeatureCacheError when broken."""
-    path = folder / _shard_name(index)
+    path = folder / shard_name(index)
     try:
         meta = read_json(path.with_suffix(".json"))
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as err:
         raise FeatureCacheError(
-            f"{path}: cannot read the shard, it is missing, corrupt or truncated "
-            f"({type(err).__name__}: {err}); {_FIX}"
+            f"{shown_path(path)}: cannot read the shard, it is missing, corrupt or "
+            f"truncated ({type(err).__name__}: {err}); {REBUILD_HINT}"
         ) from err
     if not isinstance(meta, dict) or len(array) != len(meta.get("ids", [])):
         raise FeatureCacheError(
-            f"{path}: its rows do not match its list of ids; {_FIX}"
+            f"{shown_path(path)}: its rows do not match its list of ids; {REBUILD_HINT}"
         )
     return meta, array
 
 
-def _reusable_shard(
+def reusable_shard(
     folder: Path, index: int, meta: dict
 ) -> tuple[list[str], np.ndarray] | None:
-    """A complete shard made with the settings and planned images ``meta``, or None."""
-    if not (folder / _shard_name(index)).with_suffix(".json").is_file():
-        return None
+    """Shard ``index`` as (ids, array) if it was finished with the settings
+    and planned images ``meta`` and its bytes match its SHA-256, else None."""
+    path = folder / shard_name(index)
+    if not path.with_suffix(".json").is_file():
+        return None  # never finished: its record is written last
     try:
-        found, array = _open_shard(folder, index)
+        found, array = open_shard(folder, index)
     except FeatureCacheError as err:
         logger.warning("recomputing a broken shard: %s", err)
         return None
     ids, digest = found.pop("ids"), found.pop("sha256", None)
-    if found != _normalise({**meta, "shard": index}):
-        return None
-    if _sha256_or_none(folder / _shard_name(index)) != digest:
-        logger.warning(
-            "recomputing shard %s: its SHA-256 differs from its record", index
-        )
+    if found != as_json({**meta, "shard": index}):
+        return None  # made with other settings, or for other images
+    if sha256_or_none(path) != digest:
+        logger.warning("recomputing shard %s: its SHA-256 changed", index)
         return None
     return ids, array
 
@@ -326,7 +334,7 @@ def save_feature_cache(
     try:
         for k, begin in enumerate(range(0, max(len(ids), 1), shard_size)):
             part = ids[begin : begin + shard_size]
-            _write_shard(
+            write_shard(
                 tmp, k, part, _stored(store.matrix(part), store.spatial), {}
             )
         n_shards = max(1, -(-len(ids) // shard_size))
@@ -355,9 +363,9 @@ def _write_manifest(
     """Write ``manifest.json`` last: the settings, and each shard with its size and SHA-256."""
     shards, n_images = [], 0
     for k in range(n_shards):
-        meta, array = _open_shard(folder, k)
+        meta, array = open_shard(folder, k)
         shards.append(
-            {"file": _shard_name(k), "n": len(array), "sha256": meta["sha256"]}
+            {"file": shard_name(k), "n": len(array), "sha256": meta["sha256"]}
         )
         n_images += len(array)
     manifest = {
@@ -376,57 +384,82 @@ def _write_manifest(
     atomic_write_json(folder / MANIFEST, manifest)
 
 
-def load_feature_cache(
-    path: str | os.PathLike, expected_metadata: dict | None = None
-) -> FeatureStore:
-    """Open a store folder (shards memory-mapped) and check it against ``expected_metadata``.
-
-    Raises :class:`FeatureCacheError` naming the file and the problem: a missing or unreadable
-    manifest or shard, a shard whose SHA-256 differs from the manifest's, or a settings field
-    that differs from ``expected_metadata`` (the field, the expected and found values).
-    """
-    path = Path(path)
+def read_manifest(path: Path) -> dict:
+    """The ``manifest.json`` of the store folder ``path``; FeatureCacheError when the
+    store is unfinished (no manifest), or the manifest is corrupt or not a store's."""
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         raise FeatureCacheError(
-            f"{path}: no complete feature store here (no {MANIFEST})"
+            f"{shown_path(path)}: no complete feature store here (no {MANIFEST})"
         )
     try:
         manifest = read_json(manifest_path)
     except ValueError as err:
         raise FeatureCacheError(
-            f"{manifest_path}: corrupt or truncated ({err}); {_FIX}"
+            f"{shown_path(manifest_path)}: corrupt or truncated ({err}); {REBUILD_HINT}"
         ) from err
     if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
         raise FeatureCacheError(
-            f"{manifest_path}: not a course_lib feature store; {_FIX}"
+            f"{shown_path(manifest_path)}: not a course_lib feature store; {REBUILD_HINT}"
         )
-    for key, want in _normalise(expected_metadata or {}).items():
+    return manifest
+
+
+def check_settings(path: Path, manifest: dict, expected: dict) -> None:
+    """Refuse the store at ``path`` unless its manifest holds every
+    setting of ``expected``; the error names the first field that differs."""
+    for key, want in as_json(expected).items():
         found = manifest.get(key, "<missing>")
         if found != want:
             raise FeatureCacheError(
-                f"{path}: field {key!r} does not match: expected {want!r}, found {found!r}; "
-                "the store was made with other settings; delete it (or call extract_features, "
-                "which rebuilds it) to extract the features again"
+                f"{shown_path(path)}: field {key!r} does not match:"
+                f" expected {want!r}, found {found!r}; the store was"
+                " made with other settings; delete it (or call"
+                " extract_features, which rebuilds it)"
             )
+
+
+def open_shards(path: Path, manifest: dict) -> FeatureStore:
+    """The store's shards, memory-mapped, each checked against the
+    SHA-256 that the manifest lists for it."""
     ids: list[str] = []
     shards = []
     for k, entry in enumerate(manifest.get("shards", [])):
-        if _sha256_or_none(path / entry["file"]) != entry["sha256"]:
+        shard = path / entry["file"]
+        if sha256_or_none(shard) != entry["sha256"]:
             raise FeatureCacheError(
-                f"{path / entry['file']}: its SHA-256 differs from the manifest's, it is "
-                f"corrupt or truncated; {_FIX}"
+                f"{shown_path(shard)}: its SHA-256 differs from the"
+                f" manifest's, it is corrupt or truncated; {REBUILD_HINT}"
             )
-        meta, array = _open_shard(path, k)
+        meta, array = open_shard(path, k)
         ids += meta["ids"]
         shards.append(array)
     if len(ids) != manifest.get("n_images") or not shards:
-        raise FeatureCacheError(f"{path}: the shards hold {len(ids)} images, the manifest "
-                                f"says {manifest.get('n_images')}; {_FIX}")  # fmt: skip
+        raise FeatureCacheError(
+            f"{shown_path(path)}: the shards hold {len(ids)} images, the manifest "
+            f"says {manifest.get('n_images')}; {REBUILD_HINT}"
+        )
     return FeatureStore(ids, shards, manifest)
 
 
-def _sha256_or_none(path: Path) -> str | None:
+def load_feature_cache(
+    path: str | os.PathLike, expected_metadata: dict | None = None
+) -> FeatureStore:
+    """Open a store folder, shards memory-mapped, or refuse it with a
+    :class:`FeatureCacheError` naming the file and the problem.
+
+    Refused: a missing or unreadable manifest or shard, a setting that
+    differs from ``expected_metadata`` (:func:`check_settings`), a shard
+    whose SHA-256 differs from the manifest's (:func:`open_shards`).
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    check_settings(path, manifest, expected_metadata or {})
+    return open_shards(path, manifest)
+
+
+def sha256_or_none(path: Path) -> str | None:
+    """The SHA-256 of the file at ``path``, or None when it cannot be read."""
     try:
         return sha256_file(path)
     except OSError:
@@ -540,8 +573,8 @@ def join_feature_parts(request: FeatureRequest, parts: int) -> FeatureStore:
     if held != list(range(len(job.plans()))):
         missing = sorted(set(range(len(job.plans()))) - set(held))
         raise FeatureCacheError(
-            f"{job.folder}: the {parts} parts do not hold every shard (missing: {missing}); "
-            "were they all made with the same number of parts?"
+            f"{shown_path(job.folder)}: the {parts} parts do not hold every shard "
+            f"(missing: {missing}); were they all made with the same number of parts?"
         )
     job.folder.mkdir(parents=True, exist_ok=True)
     with file_lock(job.folder):
@@ -552,8 +585,8 @@ def join_feature_parts(request: FeatureRequest, parts: int) -> FeatureStore:
             )
             for k in record["shards"]:
                 for name in (
-                    _shard_name(k),
-                    Path(_shard_name(k)).with_suffix(".json").name,
+                    shard_name(k),
+                    Path(shard_name(k)).with_suffix(".json").name,
                 ):
                     shutil.move(folder / name, job.folder / name)
         job.run(request.progress)
@@ -607,7 +640,7 @@ class _Extraction:
             for index in mine:
                 planned = plans[index]
                 meta = self._shard_meta(planned)
-                done = _reusable_shard(self.folder, index, meta)
+                done = reusable_shard(self.folder, index, meta)
                 if done is None:
                     done = self._compute_shard(index, planned, meta, bar)
                     n_computed += len(planned)
@@ -635,7 +668,7 @@ class _Extraction:
     def _part_fields(self, part: tuple[int, int], n_shards: int) -> dict:
         """What a part's record holds besides its shards: the key, the part, the sharding."""
         return {
-            **_normalise(self.key),
+            **as_json(self.key),
             "part": part[0],
             "parts": part[1],
             "shard_size": self.request.shard_size,
@@ -671,7 +704,7 @@ class _Extraction:
         record_path = folder / PART_RECORD
         if not record_path.is_file():
             raise FeatureCacheError(
-                f"{folder}: part {part[0]} of {part[1]} is missing or unfinished (no "
+                f"{shown_path(folder)}: part {part[0]} of {part[1]} is missing or unfinished (no "
                 f"{PART_RECORD}); run `python -m course_lib features --shard {part[0]}/{part[1]}` "
                 "with the same settings (here or on another machine, then copy its folder here)"
             )
@@ -679,7 +712,7 @@ class _Extraction:
             record = read_json(record_path)
         except ValueError as err:
             raise FeatureCacheError(
-                f"{record_path}: corrupt or truncated ({err})"
+                f"{shown_path(record_path)}: corrupt or truncated ({err})"
             ) from err
         for name, value in self._part_fields(part, len(self.plans())).items():
             found = (
@@ -689,9 +722,9 @@ class _Extraction:
             )
             if found != value:
                 raise FeatureCacheError(
-                    f"{record_path}: field {name!r} does not match: expected {value!r}, found "
-                    f"{found!r}; the parts were made with other settings: extract this part "
-                    "again with the same settings as the others"
+                    f"{shown_path(record_path)}: field {name!r} does not match: "
+                    f"expected {value!r}, found {found!r}; the parts were made with other "
+                    "settings: extract this part again with the same settings as the others"
                 )
         return record
 
@@ -743,7 +776,7 @@ class _Extraction:
                 (0, *shape),
                 dtype=np.float16 if self.key["spatial"] else np.float32,
             )
-        _write_shard(self.folder, index, ids, array, meta)
+        write_shard(self.folder, index, ids, array, meta)
         return ids, array
 
     def _note_skipped(self, planned: list[str], got: list[str]) -> None:

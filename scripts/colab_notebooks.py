@@ -550,8 +550,9 @@ def notebook_text(notebook: dict) -> str:
 
 
 def numbered_chapters(book: Path = BOOK) -> list[Path]:
-    """The chapter notebooks, ``book/NN_*.ipynb``."""
-    return sorted(p for p in book.glob("*.ipynb") if re.match(r"^\d\d_", p.name))
+    """The book's notebooks: the chapters, ``book/NN_*.ipynb``, and the appendix's
+    (each page with code has a launch button that opens its Colab notebook)."""
+    return sorted(book.glob("*.ipynb"))
 
 
 def colab_path(path: Path, out: Path = OUT) -> Path:

@@ -171,3 +171,28 @@ def test_the_command_line_option_sets_the_weights_file(command, tmp_path, monkey
     extra = ["photo.jpg"] if command == "caption" else []
     assert main([command, "--vgg16-weights", str(tmp_path / "w.h5"), *extra]) == 0
     assert seen == [str(tmp_path / "w.h5")]
+
+
+def test_build_vgg16_needs_224_pixel_images():
+    with pytest.raises(ValueError, match="224x224"):
+        backbones.build_vgg16(None, 64, False, None)
+
+
+def test_layer_rows_and_multiply_adds_of_a_small_network():
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    conv = keras.layers.Conv2D(4, 3, padding="same", name="conv")
+    dense = keras.layers.Dense(5, name="dense")
+    x = conv(inputs)
+    model = keras.Model(inputs, dense(keras.layers.Flatten(name="flat")(x)))
+    rows = backbones.layer_rows(model)
+    assert [r[:3] for r in rows] == [
+        ("conv", "Conv2D", (8, 8, 4)),
+        ("flat", "Flatten", (256,)),
+        ("dense", "Dense", (5,)),
+    ]
+    assert rows[0][3] == f"{3 * 3 * 3 * 4 + 4:,}"
+    assert backbones.multiply_adds(conv) == 8 * 8 * (3 * 3 * 3 * 4)
+    assert backbones.multiply_adds(dense) == 256 * 5
+    assert backbones.multiply_adds(model.get_layer("flat")) == 0

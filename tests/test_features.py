@@ -522,3 +522,55 @@ def test_a_part_records_its_skipped_images_for_the_join(tiny, data_dir):
 def test_a_part_is_refused_outside_its_range(tiny, data_dir):
     with pytest.raises(ValueError, match=r"0\.\.n-1"):
         _part(tiny, data_dir, (2, 2))
+
+
+# --------------------------------------------------------------------------------------
+# The store's pieces, one idea each (the appendix page shows them)
+# --------------------------------------------------------------------------------------
+
+
+def test_a_shard_is_reused_only_with_its_settings_and_its_bytes(tmp_path, caplog):
+    rows = np.arange(6, dtype=np.float32).reshape(2, 3)
+    meta = {"backbone": "smallcnn", "planned": "abc"}
+    F.write_shard(tmp_path, 4, ["a", "b"], rows, meta)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "shard-00004.json",
+        "shard-00004.npy",
+    ]
+    ids, array = F.reusable_shard(tmp_path, 4, meta)
+    assert ids == ["a", "b"] and np.array_equal(array, rows)
+    assert F.reusable_shard(tmp_path, 4, {**meta, "planned": "other"}) is None
+    assert F.reusable_shard(tmp_path, 5, meta) is None  # never written
+    del array
+    path = tmp_path / F.shard_name(4)
+    raw = bytearray(path.read_bytes())
+    raw[-1] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with caplog.at_level("WARNING", logger="course_lib.features"):
+        assert F.reusable_shard(tmp_path, 4, meta) is None
+    assert "SHA-256" in caplog.text
+
+
+def test_check_settings_names_the_field_and_shows_the_folder_in_the_data_folder():
+    from course_lib import config
+
+    path = config.features_dir() / "a-store"
+    manifest = {"backbone": "smallcnn", "image_size": 64}
+    F.check_settings(path, manifest, {"image_size": 64})
+    with pytest.raises(F.FeatureCacheError) as info:
+        F.check_settings(path, manifest, {"backbone": "vgg16"})
+    message = str(info.value)
+    assert message.startswith("<data>/features/a-store: field 'backbone'")
+    assert "expected 'vgg16', found 'smallcnn'" in message
+    assert str(config.data_dir()) not in message
+
+
+def test_the_store_is_opened_in_three_checked_steps(tmp_path):
+    store = F.FeatureStore(["x", "y", "z"], np.ones((3, 2), np.float32), {"k": 1})
+    path = F.save_feature_cache(tmp_path / "store", store, shard_size=2)
+    manifest = F.read_manifest(path)
+    assert [s["n"] for s in manifest["shards"]] == [2, 1]
+    assert F.open_shards(path, manifest).image_ids == ["x", "y", "z"]
+    with pytest.raises(F.FeatureCacheError, match="no complete feature store"):
+        F.read_manifest(tmp_path)
+    assert F.as_json({"t": (1, 2)}) == {"t": [1, 2]}

@@ -154,3 +154,20 @@ def test_invalid_size_is_refused(tmp_path):
     path = save(Image.new("RGB", (2, 2)), tmp_path / "x.png")
     with pytest.raises(ValueError, match="size"):
         load_image(path, 0)
+
+
+def test_size_pair_reads_a_square_a_pair_or_none():
+    assert images.size_pair(5) == (5, 5)
+    assert images.size_pair((4, 10)) == (4, 10)
+    assert images.size_pair(None) is None
+    with pytest.raises(ValueError, match="positive"):
+        images.size_pair((0, 3))
+
+
+def test_the_steps_of_load_image_one_by_one(tmp_path):
+    path = save(Image.new("L", (6, 4), 128), tmp_path / "gray.png")
+    with images.open_image(path) as image:
+        images.decode_pixels(image, path, None)
+        assert images.upright(image).size == (6, 4)  # no EXIF orientation
+        rgb = images.to_rgb(image, path)
+        assert rgb.mode == "RGB" and rgb.size == (6, 4)

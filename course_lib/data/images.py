@@ -31,9 +31,14 @@ __all__ = [
     "MAX_PIXELS",
     "RESIZE",
     "ImageError",
+    "decode_pixels",
     "image_batches",
     "load_image",
+    "open_image",
     "read_images",
+    "size_pair",
+    "to_rgb",
+    "upright",
 ]
 
 #: Largest image (width x height, after JPEG draft downscaling) that is decoded; larger ones are
@@ -58,8 +63,8 @@ class ImageError(ValueError):
         super().__init__(f"{self.path}: {reason}")
 
 
-def _target_size(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
-    """``size`` as (height, width), or None."""
+def size_pair(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
+    """``size`` as (height, width): an int is a square; None stays None."""
     if size is None:
         return None
     if isinstance(size, (int, np.integer)):
@@ -71,7 +76,7 @@ def _target_size(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
     return height, width
 
 
-def _open(path: Path) -> Image.Image:
+def open_image(path: Path) -> Image.Image:
     """Open ``path`` lazily (header only), turning every failure into an ImageError."""
     if not path.exists():
         raise ImageError(path, "file not found")
@@ -96,7 +101,41 @@ def _open(path: Path) -> Image.Image:
     return image
 
 
-def _to_rgb(image: Image.Image, path: Path) -> Image.Image:
+def decode_pixels(
+    image: Image.Image, path: Path, target: tuple[int, int] | None
+) -> None:
+    """Decode the pixels of an opened image, refusing decompression bombs (more than
+    :data:`MAX_PIXELS`; a large JPEG is first drafted down towards ``target``) and truncated
+    or corrupt data with an :class:`ImageError`."""
+    if image.width * image.height > MAX_PIXELS:
+        if image.format == "JPEG" and target is not None:
+            # Decode at 1/2, 1/4 or 1/8 scale, never smaller than the target size.
+            image.draft("RGB", (target[1], target[0]))
+        if image.width * image.height > MAX_PIXELS:
+            raise ImageError(
+                path,
+                f"{image.width}x{image.height} pixels is more than "
+                f"MAX_PIXELS={MAX_PIXELS} (possible decompression bomb)",
+            )
+    try:
+        image.load()  # raises OSError for truncated or corrupt data
+    except Image.DecompressionBombError as err:
+        raise ImageError(path, f"too large to decode safely ({err})") from err
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ImageError(
+            path, f"truncated or corrupt image data ({err})"
+        ) from err
+
+
+def upright(image: Image.Image) -> Image.Image:
+    """The image as displayed: its EXIF orientation applied (a broken EXIF block is ignored)."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # a broken EXIF block must not hide a good image
+        return image
+
+
+def to_rgb(image: Image.Image, path: Path) -> Image.Image:
     """Convert any Pillow mode to RGB; transparency is composited onto white."""
     mode = image.mode
     if mode == "RGB":
@@ -131,50 +170,22 @@ def _to_rgb(image: Image.Image, path: Path) -> Image.Image:
 def load_image(
     path: str | os.PathLike, size: int | tuple[int, int] | None = None
 ) -> np.ndarray:
-    """Load an image file as an RGB array.
+    """An image file as the (H, W, 3) uint8 RGB array it displays as.
 
-    Returns a (H, W, 3) uint8 array: the image as displayed (its EXIF orientation applied)
-    when ``size`` is None, else resized (:data:`RESIZE`) to (size, size), or to
-    (height, width) when ``size`` is a pair. Animated images give their first frame.
-    Grayscale, palette, CMYK and 16-bit images are converted to RGB; transparent pixels become
-    white.
-
-    Raises :class:`ImageError` (a ValueError naming the file) when the file is missing, empty,
-    not an image, truncated or corrupt, or larger than :data:`MAX_PIXELS`.
+    ``size``: resize (:data:`RESIZE`) to (size, size), or to (height,
+    width) for a pair; None keeps the image's size. Any mode becomes RGB
+    (:func:`to_rgb`); an animated image gives its first frame. Raises
+    :class:`ImageError`, naming the file, for a missing, empty, truncated
+    or corrupt file, a non-image, or one over :data:`MAX_PIXELS` pixels.
     """
-    path = Path(path)
-    target = _target_size(size)
-    image = _open(path)
-    with image:
-        if image.width * image.height > MAX_PIXELS:
-            if image.format == "JPEG" and target is not None:
-                # Decode at 1/2, 1/4 or 1/8 scale, never smaller than the target size.
-                image.draft("RGB", (target[1], target[0]))
-            if image.width * image.height > MAX_PIXELS:
-                raise ImageError(
-                    path,
-                    f"{image.width}x{image.height} pixels is more than MAX_PIXELS={MAX_PIXELS}"
-                    " (possible decompression bomb)",
-                )
-        try:
-            image.load()  # raises OSError for truncated or corrupt data
-        except Image.DecompressionBombError as err:
-            raise ImageError(
-                path, f"too large to decode safely ({err})"
-            ) from err
-        except (OSError, SyntaxError, ValueError) as err:
-            raise ImageError(
-                path, f"truncated or corrupt image data ({err})"
-            ) from err
-        try:
-            image = ImageOps.exif_transpose(image)
-        except Exception:  # a broken EXIF block must not hide a good image
-            pass
-        rgb = _to_rgb(image, path)
+    path, target = Path(path), size_pair(size)
+    with open_image(path) as image:
+        decode_pixels(image, path, target)
+        rgb = to_rgb(upright(image), path)
         if target is not None and (rgb.height, rgb.width) != target:
-            rgb = rgb.resize((target[1], target[0]), Image.Resampling.BICUBIC)
-        array = np.asarray(rgb, dtype=np.uint8)
-    return np.ascontiguousarray(array)
+            height, width = target
+            rgb = rgb.resize((width, height), Image.Resampling.BICUBIC)
+        return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
 
 
 def read_images(paths: Sequence[str | os.PathLike], size: int) -> np.ndarray:
