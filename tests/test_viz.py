@@ -138,6 +138,7 @@ def test_a_table_has_no_empty_header_cell():
     assert "<thead><tr><td></td><th>mini</th></tr></thead>" in html
     assert "<th></th>" not in html
 
+
 def test_table_from_dicts_and_bad_rows():
     from IPython.display import Markdown
 
