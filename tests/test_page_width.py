@@ -133,7 +133,6 @@ def test_code_on_the_page_is_at_most_79_columns(page):
     )
 
 
-@WIDE_YET
 def test_exercise_solutions_are_at_most_79_columns():
     offenders = too_wide(_solutions())
     assert not offenders, "\n".join(offenders)
