@@ -334,13 +334,13 @@ def ensure_scene_cnn(
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(path):
-        if is_current_scene_cnn(
-            path
-        ):  # another process trained it while we waited
+        # another process may have trained it while we waited
+        if is_current_scene_cnn(path):
             return path
         if progress:
             print(
-                f"Pretraining the small CNN on the synthetic scenes (first use) -> {path}"
+                "Pretraining the small CNN on the synthetic scenes (first use)"
+                f" -> {config.shown_path(path)}"
             )
         recipe = {"epochs": SCENE_CNN_EPOCHS, "seed": seed}
         return train_scene_cnn(
