@@ -49,10 +49,12 @@ __all__ = [
     "SCENE_CHECKS",
     "attention_correctness",
     "box_coverage",
+    "checks_passed",
     "parse_scene_caption",
     "relation_pairs",
     "scene_accuracy",
     "scene_report_table",
+    "what_is_wrong",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -347,6 +349,28 @@ def _summary(details: list[dict[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def checks_passed(detail: Mapping[str, Any]) -> float:
+    """The share of the checks judged on one caption that it passes (one
+    :func:`scene_accuracy` detail; a check not judged, None, is left out)."""
+    judged = [detail[k] for k in SCENE_CHECKS[:-1] if detail[k] is not None]
+    return sum(judged) / len(judged) if judged else 0.0
+
+
+def what_is_wrong(detail: Mapping[str, Any]) -> str:
+    """What one :func:`scene_accuracy` detail found wrong, in words ("—" if
+    nothing): invented and missing objects, wrong colour, size, relation."""
+    found = []
+    if detail["hallucinations"]:
+        found.append("invents " + ", ".join(detail["hallucinations"]))
+    if detail["missing"]:
+        found.append("misses " + ", ".join(detail["missing"]))
+    checks = ("colours_correct", "sizes_correct", "relation_correct")
+    for key, word in zip(checks, ("colour", "size", "relation"), strict=True):
+        if detail[key] is False:
+            found.append(f"wrong {word}")
+    return "; ".join(found) or "—"
+
+
 def relation_pairs(
     scenes: Mapping[str, Mapping[str, Any]], image_ids: Iterable[str]
 ) -> tuple[list[str], list[list[str]], list[list[str]]]:
@@ -433,13 +457,12 @@ def scene_report_table(
 def box_coverage(
     obj: Mapping[str, Any], scene: Mapping[str, Any], grid: tuple[int, int]
 ):
-    """How much of each grid cell an object's box covers: (H·W,) floats in [0, 1].
+    """How much of each grid cell an object's box covers: (H·W,) in [0, 1].
 
-    The image (``scene["width"]`` × ``scene["height"]`` pixels) is cut into ``grid`` = (H, W)
-    equal cells, row by row, as a backbone's last convolutional map cuts it; the object's box
-    is its centre ± its half-extent ``r``. Cell (i, j)'s value is the share of its area inside
-    the box, so ``coverage.sum() / (H·W)`` is the box's share of the image (the chance level
-    of attention correctness).
+    The image is cut into ``grid`` = (H, W) equal cells, row by row, as a
+    backbone's last map cuts it; the box is the object's centre ± ``r``. A
+    cell's value is the share of its area inside the box, so the mean of the
+    result is the box's share of the image: the chance level.
     """
     rows, cols = grid
     width, height = float(scene.get("width", 1)), float(scene.get("height", 1))
