@@ -528,27 +528,32 @@ def attention_correctness(
         details += _words_on_objects(
             image_id, hypotheses[image_id], weights, scenes[image_id], grid
         )
-
-    def mean(key: str, rows: list[dict[str, Any]]) -> float | None:
-        return math.fsum(d[key] for d in rows) / len(rows) if rows else None
-
     by_kind = {}
     for kind in ("shape", "colour", "size"):
         rows = [d for d in details if d["kind"] == kind]
         if rows:
-            by_kind[kind] = {"correctness": mean("mass", rows), "chance": mean("chance", rows),
-                             "n_words": len(rows)}  # fmt: skip
-    correctness, chance = mean("mass", details), mean("chance", details)
+            by_kind[kind] = _mass_and_chance(rows)
+    result = _mass_and_chance(details)
+    correctness, chance = result["correctness"], result["chance"]
+    ratio = None
+    if correctness is not None and chance is not None:
+        ratio = correctness / chance
+    n_images = len({d["image_id"] for d in details})
+    return {**result, "ratio": ratio, "n_images": n_images,
+            "by_kind": by_kind, "details": details}  # fmt: skip
+
+
+def _mass_and_chance(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The mean attention on the box and the mean chance of some words (None
+    for no words), and how many."""
+
+    def mean(key: str) -> float | None:
+        return math.fsum(d[key] for d in rows) / len(rows) if rows else None
+
     return {
-        "correctness": correctness,
-        "chance": chance,
-        "ratio": None
-        if correctness is None or chance is None
-        else correctness / chance,
-        "n_words": len(details),
-        "n_images": len({d["image_id"] for d in details}),
-        "by_kind": by_kind,
-        "details": details,
+        "correctness": mean("mass"),
+        "chance": mean("chance"),
+        "n_words": len(rows),
     }
 
 
