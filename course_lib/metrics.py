@@ -53,6 +53,7 @@ __all__ = [
     "cider_d_pair",
     "cider_d_per_image",
     "corpus_bleu_scores",
+    "corpus_scores",
     "describe_ids",
     "human_baseline",
     "leave_one_out",
@@ -351,7 +352,7 @@ def leave_one_out(
         kept = {i: references[i][:m] for i in ids}
         refs = {i: [r for j, r in enumerate(kept[i]) if j != k] for i in ids}
         hyps = hypotheses or {i: kept[i][k] for i in ids}
-        rounds.append(_scores(refs, hyps, metric))
+        rounds.append(corpus_scores(refs, hyps, metric))
     total = {key: math.fsum(r[key] for r in rounds) for key in rounds[0]}
     result: dict[str, Any] = {key: value / m for key, value in total.items()}
     result.update(n_images=len(ids), n_references=m - 1, per_holdout=rounds)
@@ -380,7 +381,7 @@ def references_per_image(references: References, ids: list[str]) -> int:
     return m
 
 
-def _scores(
+def corpus_scores(
     references: References, hypotheses: Hypotheses, metric: str
 ) -> dict[str, float]:
     """``metric``'s scores: ``"bleu"`` (BLEU-1..4), ``"cider_d"`` or ``"all"``."""

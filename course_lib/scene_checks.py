@@ -49,11 +49,13 @@ __all__ = [
     "SCENE_CHECKS",
     "attention_correctness",
     "box_coverage",
+    "check_scene_caption",
     "checks_passed",
     "parse_scene_caption",
     "relation_pairs",
     "scene_accuracy",
     "scene_report_table",
+    "summarise_checks",
     "what_is_wrong",
 ]
 
@@ -231,11 +233,14 @@ def _describe(obj: Mapping[str, Any]) -> str:
     return " ".join(str(w) for w in (obj.get("colour"), obj.get("shape")) if w)
 
 
-def _score_scene_caption(
+def check_scene_caption(
     tokens: Sequence[str],
     scene: Mapping[str, Any],
     require_relation: bool,
 ) -> dict[str, Any]:
+    """One caption's checks against its scene (the module docstring), as one
+    of :func:`scene_accuracy`'s details; ``require_relation`` counts saying
+    no relation about two or more objects as wrong."""
     parsed = parse_scene_caption(tokens)
     scene_objects = list(scene.get("objects", []))
     named, mention_to_object = _named_objects(parsed["mentions"])
@@ -322,13 +327,13 @@ def scene_accuracy(
     if not hypotheses:
         raise ValueError("no hypotheses to check")
     details = {
-        i: _score_scene_caption(hypotheses[i], scenes[i], require_relation)
+        i: check_scene_caption(hypotheses[i], scenes[i], require_relation)
         for i in sorted(hypotheses)
     }
-    return {**_summary(list(details.values())), "details": details}
+    return {**summarise_checks(list(details.values())), "details": details}
 
 
-def _summary(details: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise_checks(details: list[dict[str, Any]]) -> dict[str, Any]:
     """The mean of each check over the captions where it is judged, and the counts."""
 
     def mean(key: str) -> float | None:
