@@ -258,22 +258,8 @@ def check_scene_caption(
     missing = [
         _describe(s) for j, s in enumerate(scene_objects) if j not in match
     ]
-
-    truth = {
-        (r["subject"], r["relation"], r["object"])
-        for r in scene.get("relations", [])
-    }
-    truth |= {(o, INVERSE_RELATION[rel], s) for s, rel, o in truth}
-    holds = []
-    for rel in parsed["relations"]:
-        ends = [rel["subject"], rel["object"]]
-        scene_ends = [
-            None if k is None else match[mention_to_object[k]] for k in ends
-        ]
-        holds.append(
-            None not in scene_ends
-            and (scene_ends[0], rel["relation"], scene_ends[1]) in truth
-        )
+    object_of = [match[k] for k in mention_to_object]  # mention → scene
+    holds = _relations_hold(parsed, scene, object_of)
     relation_correct: bool | None = None
     if len(scene_objects) >= 2 and (holds or require_relation):
         relation_correct = bool(holds) and all(holds)
@@ -297,19 +283,44 @@ def check_scene_caption(
         "n_objects": len(scene_objects),
         "relation_said": bool(holds),
         "named": [_describe(o) for o in named],
-        "relations_said": [
-            {
-                "subject": None
-                if r["subject"] is None
-                else _describe(parsed["mentions"][r["subject"]]),
-                "relation": r["relation"],
-                "object": None
-                if r["object"] is None
-                else _describe(parsed["mentions"][r["object"]]),
-            }
-            for r in parsed["relations"]
-        ],
+        "relations_said": _relations_said(parsed),
     }
+
+
+def _relations_hold(
+    parsed: Mapping[str, Any],
+    scene: Mapping[str, Any],
+    object_of: list[int | None],
+) -> list[bool]:
+    """Whether each relation a parsed caption states holds in the scene;
+    ``object_of[k]``: the scene object mention k names (None: none)."""
+    truth = {
+        (r["subject"], r["relation"], r["object"])
+        for r in scene.get("relations", [])
+    }
+    truth |= {(o, INVERSE_RELATION[rel], s) for s, rel, o in truth}
+    holds = []
+    for rel in parsed["relations"]:
+        ends = [rel["subject"], rel["object"]]
+        scene_ends = [None if k is None else object_of[k] for k in ends]
+        holds.append(
+            None not in scene_ends
+            and (scene_ends[0], rel["relation"], scene_ends[1]) in truth
+        )
+    return holds
+
+
+def _relations_said(parsed: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The relations a parsed caption states, its objects described."""
+
+    def side(k: int | None) -> str | None:
+        return None if k is None else _describe(parsed["mentions"][k])
+
+    return [
+        {"subject": side(r["subject"]), "relation": r["relation"],
+         "object": side(r["object"])}
+        for r in parsed["relations"]
+    ]  # fmt: skip
 
 
 def scene_accuracy(
