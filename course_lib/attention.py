@@ -40,6 +40,7 @@ __all__ = [
     "SoftAttention",
     "build_attention_model",
     "build_attention_step_model",
+    "placed_regions",
 ]
 
 
@@ -77,10 +78,11 @@ class RegionPositions(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="course_lib")
 class SoftAttention(layers.Layer):
-    """Additive attention over regions: keys (B, L, A) and state h (B, U) → weights (B, L).
+    """Additive attention: keys (B, L, A) and state h (B, U) → weights (B, L).
 
-    ``e_i = v · tanh(key_i + W_h h)``; ``α = softmax(e)`` over the L regions. The keys
-    ``W_a a_i`` are computed once per image by :meth:`keys` (they do not change with the word).
+    ``e_i = v · tanh(key_i + W_h h)``; ``α = softmax(e)`` over the L regions.
+    The keys ``W_a a_i`` are computed once per image by :meth:`keys` (they do
+    not change with the word).
     """
 
     def __init__(self, units: int, **kwargs):
@@ -100,11 +102,11 @@ class SoftAttention(layers.Layer):
         return self.key_dense(regions)
 
     def call(self, keys, h):
-        """Weights (B, L) over the regions, given their keys (B, L, A) and the state h (B, U)."""
-        scores = self.score_dense(
-            ops.tanh(keys + self.query_dense(h)[:, None, :])
-        )
-        return ops.softmax(scores[..., 0], axis=-1)
+        """Weights α (B, L) over the regions, from their keys (B, L, A) and
+        the LSTM's state h (B, U): ``e_i = v · tanh(key_i + W_h h + b)``."""
+        query = self.query_dense(h)[:, None, :]  # (B, 1, A): W_h h + b
+        scores = self.score_dense(ops.tanh(keys + query))  # (B, L, 1): e
+        return ops.softmax(scores[..., 0], axis=-1)  # over the L regions
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}
@@ -147,11 +149,11 @@ class AttentionLSTM(layers.Layer):
         self.cell.build((batch, words_shape[-1] + channels))
 
     def start(self, regions):
-        """The state before the first word: ``(h, c, keys)`` from the regions (B, L, C): ``h``
-        and ``c`` from an MLP of each channel's peak over the grid, the keys of every region."""
-        summary = self.init_hidden(
-            ops.max(regions, axis=1)
-        )  # from each channel's peak
+        """The state before the first word, ``(h, c, keys)``, from the regions
+        (B, L, C): ``h`` and ``c`` from an MLP of each channel's peak over the
+        grid, and the keys of every region."""
+        peaks = ops.max(regions, axis=1)  # (B, C): each channel's peak
+        summary = self.init_hidden(peaks)
         return (
             self.init_h(summary),
             self.init_c(summary),
@@ -159,7 +161,8 @@ class AttentionLSTM(layers.Layer):
         )
 
     def step(self, h, c, word, keys, regions, training=False):
-        """One word: ``(h, c, y, context, alpha)`` after reading ``word`` (B, E)."""
+        """One word: ``(h, c, y, context, alpha)`` after reading ``word``
+        (B, E): attend, gate the context, run the LSTM cell."""
         alpha = self.attention(keys, h)  # (B, L)
         context = self.gate(h) * ops.sum(
             ops.multiply(alpha[..., None], regions), axis=1
@@ -221,6 +224,20 @@ class AttentionLSTM(layers.Layer):
         }
 
 
+def placed_regions(image, units: int, dropout: float):
+    """The regions the LSTM attends over: (B, L, C) → (B, L, units + 2).
+
+    Each region's place on the grid, (x, y), goes in twice: into the
+    projection of its vector (what is where), and beside the projected
+    vector, so that the context holds the mean place the model looked at,
+    ``Σ α_i (x_i, y_i)``, as it is.
+    """
+    regions = layers.Dropout(dropout, name="image_dropout")(image)
+    regions = RegionPositions(name="region_positions")(regions)
+    dense = layers.Dense(units, activation="relu", name="region_dense")
+    return RegionPositions(name="context_positions")(dense(regions))
+
+
 def build_attention_model(
     vocab_size: int,
     grid_shape: tuple[int, int],
@@ -232,14 +249,12 @@ def build_attention_model(
     penalty: float = 1.0,
     name: str = "attention",
 ) -> keras.Model:
-    """The attention captioner: ``{"image": (B, L, C) regions, "caption": (B, T)}`` → (B, T, V).
+    """The attention captioner: ``{"image": (B, L, C) regions, "caption":
+    (B, T)}`` → next-word probabilities (B, T, V).
 
-    regions → Dropout → + (x, y) → Dense(units, relu) → + (x, y) ─┐
-    caption → Embedding(V, embed_dim) → Dropout → AttentionLSTM (attend, gate, LSTM)
-    [LSTM output, context, word] → Dropout → Dense(units, relu) → softmax
-
-    Each region's place goes in twice: into the projection (what is where), and beside it, so
-    that the context holds the mean place the model looked at, ``Σ α_i (x_i, y_i)``, as it is.
+    image → :func:`placed_regions` ──────────────────────────┐
+    caption → Embedding → Dropout → AttentionLSTM (attend, gate, LSTM)
+    [LSTM output, context, word] → Dropout → Dense(relu) → softmax
     """
     n_regions, channels = grid_shape
     check_model_sizes(vocab_size, channels)
@@ -247,12 +262,7 @@ def build_attention_model(
         shape=(n_regions, channels), dtype="float32", name="image"
     )
     caption = keras.Input(shape=(None,), dtype="int32", name="caption")
-    regions = layers.Dropout(dropout, name="image_dropout")(image)
-    regions = RegionPositions(name="region_positions")(regions)
-    regions = layers.Dense(units, activation="relu", name="region_dense")(
-        regions
-    )
-    regions = RegionPositions(name="context_positions")(regions)
+    regions = placed_regions(image, units, dropout)
     words = layers.Embedding(vocab_size, embed_dim, name="embedding")(caption)
     words = layers.Dropout(dropout, name="caption_dropout")(words)
     ys, contexts, _ = AttentionLSTM(
@@ -303,7 +313,8 @@ class AttentionStepModel:
     def step(
         self, word_ids: np.ndarray, state: dict[str, np.ndarray]
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Feed words (B,) → next-word probabilities (B, V) and the new state (with ``alpha``)."""
+        """Words (B,) → next-word probabilities (B, V) and the new state (its
+        ``alpha``: the weights with which these probabilities were made)."""
         words = ops.convert_to_tensor(
             np.asarray(word_ids, dtype="int32").reshape(-1)
         )

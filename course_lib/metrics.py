@@ -52,10 +52,15 @@ __all__ = [
     "cider_d",
     "cider_d_pair",
     "cider_d_per_image",
+    "corpus_bleu_scores",
+    "corpus_scores",
     "describe_ids",
     "human_baseline",
+    "leave_one_out",
     "matching_ids",
+    "references_per_image",
     "strip_special_tokens",
+    "token_lists",
 ]
 
 #: Start/end markers removed before scoring: the course vocabulary's and the tutorial's.
@@ -70,10 +75,6 @@ BLEU_WEIGHTS: dict[str, tuple[float, ...]] = {
     "bleu3": (1 / 3, 1 / 3, 1 / 3, 0.0),
     "bleu4": (0.25, 0.25, 0.25, 0.25),
 }
-
-#: nltk's "no smoothing" stands a zero precision in for ``sys.float_info.min``, which leaves
-#: scores such as 1e-77 instead of 0; anything below this is reported as exactly 0.0.
-_ZERO_BLEU = 1e-12
 
 References = Mapping[str, Sequence[Sequence[str]]]
 Hypotheses = Mapping[str, Sequence[str]]
@@ -141,9 +142,12 @@ def matching_ids(
     return sorted(ref_ids)
 
 
-def _prepare(
+def token_lists(
     references: References, hypotheses: Hypotheses, strip_special: bool
 ) -> tuple[list[str], list[list[list[str]]], list[list[str]]]:
+    """``(ids, refs, hyps)``: the shared image ids in sorted order and both
+    sides' token lists in that order, without the start/end markers when
+    ``strip_special`` (the ids checked by :func:`matching_ids`)."""
     ids = matching_ids(references, hypotheses)
     clean = strip_special_tokens if strip_special else list
     refs = [[clean(r) for r in references[i]] for i in ids]
@@ -156,30 +160,27 @@ def _prepare(
 # --------------------------------------------------------------------------------------------
 
 
-def _corpus_bleu(
+def corpus_bleu_scores(
     refs: list[list[list[str]]],
     hyps: list[list[str]],
     weights: Mapping[str, tuple[float, ...]],
     smoothing_function: Any = None,
 ) -> dict[str, float]:
+    """nltk's ``corpus_bleu`` once for all the named weights: token lists in,
+    ``{name: score}`` out; a score below 1e-12 is reported as 0.0."""
     names = list(weights)
     with warnings.catch_warnings():
-        # nltk warns once per zero n-gram order without smoothing; the zero is documented.
+        # nltk warns per n-gram order without a match: the 0 is documented
         warnings.filterwarnings(
-            "ignore", message=r"\s*The hypothesis contains 0 counts"
+            "ignore", message=r"\s*The hypothesis contains 0"
         )
         values = corpus_bleu(
-            refs,
-            hyps,
-            weights=[tuple(weights[n]) for n in names],
-            smoothing_function=smoothing_function,
+            refs, hyps, [weights[n] for n in names], smoothing_function
         )
-    if not isinstance(
-        values, list
-    ):  # nltk returns a bare number when every unigram misses
+    if not isinstance(values, list):  # one number: no unigram matched
         values = [values] * len(names)
     return {
-        n: (0.0 if float(v) < _ZERO_BLEU else float(v))
+        n: 0.0 if v < 1e-12 else float(v)
         for n, v in zip(names, values, strict=True)
     }
 
@@ -200,8 +201,8 @@ def bleu_scores(
     if isinstance(table, str):
         wanted = "'standard' or a mapping of weight tuples"
         raise ValueError(f"weights must be {wanted}, not {table!r}")
-    _, refs, hyps = _prepare(references, hypotheses, strip_special)
-    return _corpus_bleu(refs, hyps, table, smoothing_function)
+    _, refs, hyps = token_lists(references, hypotheses, strip_special)
+    return corpus_bleu_scores(refs, hyps, table, smoothing_function)
 
 
 # --------------------------------------------------------------------------------------------
@@ -280,7 +281,7 @@ def cider_d_per_image(
     strip_special: bool = True,
 ) -> dict[str, float]:
     """CIDEr-D of each image's hypothesis: ``{image_id: score}`` (see :func:`cider_d`)."""
-    ids, refs, hyps = _prepare(references, hypotheses, strip_special)
+    ids, refs, hyps = token_lists(references, hypotheses, strip_special)
     ref_counts = [[_ngram_counts(r, n) for r in rs] for rs in refs]
     # Document frequency: in how many images' reference sets each n-gram occurs.
     df: Counter = Counter()
@@ -334,29 +335,43 @@ def cider_d(
 # --------------------------------------------------------------------------------------------
 
 
-def human_baseline(
+def leave_one_out(
     references: References,
+    hypotheses: Hypotheses | None = None,
     *,
     metric: Literal["bleu", "cider_d", "all"] = "bleu",
 ) -> dict[str, Any]:
-    """People scored like a model: each image's k-th reference against its
-    m - 1 others, for k = 1..m, averaged (see the module docstring)."""
-    ids = matching_ids(references, {i: [] for i in references})
-    m = _references_per_image(references, ids)
+    """Captions scored against m - 1 of each image's m references, averaged
+    over the m rounds (round k leaves reference k out). The captions are
+    ``hypotheses``, or by default the reference left out: the human baseline
+    (see the module docstring)."""
+    ids = matching_ids(references, hypotheses or dict.fromkeys(references))
+    m = references_per_image(references, ids)
     rounds: list[dict[str, float]] = []
     for k in range(m):
         kept = {i: references[i][:m] for i in ids}
         refs = {i: [r for j, r in enumerate(kept[i]) if j != k] for i in ids}
-        hyps = {i: kept[i][k] for i in ids}
-        rounds.append(_scores(refs, hyps, metric))
+        hyps = hypotheses or {i: kept[i][k] for i in ids}
+        rounds.append(corpus_scores(refs, hyps, metric))
     total = {key: math.fsum(r[key] for r in rounds) for key in rounds[0]}
     result: dict[str, Any] = {key: value / m for key, value in total.items()}
     result.update(n_images=len(ids), n_references=m - 1, per_holdout=rounds)
     return result
 
 
-def _references_per_image(references: References, ids: list[str]) -> int:
-    """The fewest references any image has (at least 2, else ValueError naming them)."""
+def human_baseline(
+    references: References,
+    *,
+    metric: Literal["bleu", "cider_d", "all"] = "bleu",
+) -> dict[str, Any]:
+    """People scored like a model: :func:`leave_one_out` with each image's
+    k-th reference as its caption in round k."""
+    return leave_one_out(references, metric=metric)
+
+
+def references_per_image(references: References, ids: list[str]) -> int:
+    """The fewest references any image has (at least 2, else a ValueError
+    naming the images with fewer)."""
     m = min(len(references[i]) for i in ids)
     if m < 2:
         few = [i for i in ids if len(references[i]) < 2]
@@ -366,7 +381,7 @@ def _references_per_image(references: References, ids: list[str]) -> int:
     return m
 
 
-def _scores(
+def corpus_scores(
     references: References, hypotheses: Hypotheses, metric: str
 ) -> dict[str, float]:
     """``metric``'s scores: ``"bleu"`` (BLEU-1..4), ``"cider_d"`` or ``"all"``."""

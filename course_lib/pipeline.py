@@ -25,7 +25,12 @@ from course_lib.attention import build_attention_model
 from course_lib.backbones import build_backbone, local_vgg16_weights
 from course_lib.data import CaptionDataset, load_named_dataset, prepare_dataset
 from course_lib.data.images import ImageError, load_image
-from course_lib.decoding import Decoded, beam_search_decode, greedy_decode
+from course_lib.decoding import (
+    Decoded,
+    beam_search_decode,
+    greedy_decode,
+    sequence_log_probs,
+)
 from course_lib.distribute import check_batches, make_strategy
 from course_lib.evaluation import evaluate_captions
 from course_lib.features import (
@@ -585,9 +590,11 @@ def decode_captions(
     *,
     decoder: str = "beam",
     beam_width: int = 3,
+    length_normalisation: float = 0.0,
 ):
     """Captions of image features, vectors (N, D) or region grids (N, L, C) for the attention
-    model, by ``decoder`` (``"greedy"`` or ``"beam"``): a :class:`course_lib.decoding.Decoded`,
+    model, by ``decoder`` (``"greedy"`` or ``"beam"``, whose candidates are ranked by
+    log P / length ** ``length_normalisation``): a :class:`course_lib.decoding.Decoded`,
     with the attention model's weights, (words + 1, L) per image."""
     args = (captioner.model, features, captioner.vocab)
     max_tokens = captioner.row_length - 1
@@ -595,9 +602,67 @@ def decode_captions(
         return greedy_decode(*args, max_tokens=max_tokens)
     if decoder == "beam":
         return beam_search_decode(
-            *args, max_tokens=max_tokens, beam_width=beam_width
+            *args,
+            max_tokens=max_tokens,
+            beam_width=beam_width,
+            length_normalisation=length_normalisation,
         )
     raise ValueError(f"unknown decoder {decoder!r}; choose 'greedy' or 'beam'")
+
+
+def caption_log_probs(
+    captioner: Captioner,
+    features: np.ndarray,
+    captions: list[list[str]],
+    *,
+    batch: int = 100,
+) -> np.ndarray:
+    """The model's log-probability (N,) of each caption of ``features`` (N, ...), ``<end>``
+    included, ``batch`` images at a time (a softmax over the vocabulary at every position of
+    every caption takes memory)."""
+    if len(captions) != len(features):
+        raise ValueError(
+            f"{len(captions)} captions for {len(features)} images"
+        )
+    parts = [
+        sequence_log_probs(
+            captioner.model,
+            features[k : k + batch],
+            captioner.vocab,
+            captions[k : k + batch],
+        )
+        for k in range(0, len(captions), batch)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def step_seconds(
+    model: keras.Model,
+    learning_rate: float,
+    *,
+    steps: int = 5,
+    batch: int = 32,
+    length: int = 12,
+) -> float:
+    """Seconds of one training step of a caption ``model`` (compiled here) on random inputs,
+    ``batch`` captions of ``length`` words: the fastest of ``steps``, the least disturbed by
+    other work (the first step, which builds the graph, is not timed)."""
+    compile_captioner(model, learning_rate)
+    rng = np.random.default_rng(0)
+    image_shape = tuple(model.input["image"].shape[1:])
+    vocab_size = int(model.output.shape[-1])
+    x = {
+        "image": rng.random((batch, *image_shape), dtype=np.float32),
+        "caption": rng.integers(1, vocab_size, (batch, length), dtype="int32"),
+    }
+    y = rng.integers(1, vocab_size, (batch, length), dtype="int32")
+    model.train_on_batch(x, y)
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        model.train_on_batch(x, y)
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def grid_size(features) -> tuple[int, int]:

@@ -49,10 +49,14 @@ __all__ = [
     "SCENE_CHECKS",
     "attention_correctness",
     "box_coverage",
+    "check_scene_caption",
+    "checks_passed",
     "parse_scene_caption",
     "relation_pairs",
     "scene_accuracy",
     "scene_report_table",
+    "summarise_checks",
+    "what_is_wrong",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -229,11 +233,14 @@ def _describe(obj: Mapping[str, Any]) -> str:
     return " ".join(str(w) for w in (obj.get("colour"), obj.get("shape")) if w)
 
 
-def _score_scene_caption(
+def check_scene_caption(
     tokens: Sequence[str],
     scene: Mapping[str, Any],
     require_relation: bool,
 ) -> dict[str, Any]:
+    """One caption's checks against its scene (the module docstring), as one
+    of :func:`scene_accuracy`'s details; ``require_relation`` counts saying
+    no relation about two or more objects as wrong."""
     parsed = parse_scene_caption(tokens)
     scene_objects = list(scene.get("objects", []))
     named, mention_to_object = _named_objects(parsed["mentions"])
@@ -251,22 +258,8 @@ def _score_scene_caption(
     missing = [
         _describe(s) for j, s in enumerate(scene_objects) if j not in match
     ]
-
-    truth = {
-        (r["subject"], r["relation"], r["object"])
-        for r in scene.get("relations", [])
-    }
-    truth |= {(o, INVERSE_RELATION[rel], s) for s, rel, o in truth}
-    holds = []
-    for rel in parsed["relations"]:
-        ends = [rel["subject"], rel["object"]]
-        scene_ends = [
-            None if k is None else match[mention_to_object[k]] for k in ends
-        ]
-        holds.append(
-            None not in scene_ends
-            and (scene_ends[0], rel["relation"], scene_ends[1]) in truth
-        )
+    object_of = [match[k] for k in mention_to_object]  # mention → scene
+    holds = _relations_hold(parsed, scene, object_of)
     relation_correct: bool | None = None
     if len(scene_objects) >= 2 and (holds or require_relation):
         relation_correct = bool(holds) and all(holds)
@@ -290,19 +283,44 @@ def _score_scene_caption(
         "n_objects": len(scene_objects),
         "relation_said": bool(holds),
         "named": [_describe(o) for o in named],
-        "relations_said": [
-            {
-                "subject": None
-                if r["subject"] is None
-                else _describe(parsed["mentions"][r["subject"]]),
-                "relation": r["relation"],
-                "object": None
-                if r["object"] is None
-                else _describe(parsed["mentions"][r["object"]]),
-            }
-            for r in parsed["relations"]
-        ],
+        "relations_said": _relations_said(parsed),
     }
+
+
+def _relations_hold(
+    parsed: Mapping[str, Any],
+    scene: Mapping[str, Any],
+    object_of: list[int | None],
+) -> list[bool]:
+    """Whether each relation a parsed caption states holds in the scene;
+    ``object_of[k]``: the scene object mention k names (None: none)."""
+    truth = {
+        (r["subject"], r["relation"], r["object"])
+        for r in scene.get("relations", [])
+    }
+    truth |= {(o, INVERSE_RELATION[rel], s) for s, rel, o in truth}
+    holds = []
+    for rel in parsed["relations"]:
+        ends = [rel["subject"], rel["object"]]
+        scene_ends = [None if k is None else object_of[k] for k in ends]
+        holds.append(
+            None not in scene_ends
+            and (scene_ends[0], rel["relation"], scene_ends[1]) in truth
+        )
+    return holds
+
+
+def _relations_said(parsed: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The relations a parsed caption states, its objects described."""
+
+    def side(k: int | None) -> str | None:
+        return None if k is None else _describe(parsed["mentions"][k])
+
+    return [
+        {"subject": side(r["subject"]), "relation": r["relation"],
+         "object": side(r["object"])}
+        for r in parsed["relations"]
+    ]  # fmt: skip
 
 
 def scene_accuracy(
@@ -320,13 +338,13 @@ def scene_accuracy(
     if not hypotheses:
         raise ValueError("no hypotheses to check")
     details = {
-        i: _score_scene_caption(hypotheses[i], scenes[i], require_relation)
+        i: check_scene_caption(hypotheses[i], scenes[i], require_relation)
         for i in sorted(hypotheses)
     }
-    return {**_summary(list(details.values())), "details": details}
+    return {**summarise_checks(list(details.values())), "details": details}
 
 
-def _summary(details: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise_checks(details: list[dict[str, Any]]) -> dict[str, Any]:
     """The mean of each check over the captions where it is judged, and the counts."""
 
     def mean(key: str) -> float | None:
@@ -345,6 +363,28 @@ def _summary(details: list[dict[str, Any]]) -> dict[str, Any]:
         d["relation_correct"] is not None for d in details
     )
     return result
+
+
+def checks_passed(detail: Mapping[str, Any]) -> float:
+    """The share of the checks judged on one caption that it passes (one
+    :func:`scene_accuracy` detail; a check not judged, None, is left out)."""
+    judged = [detail[k] for k in SCENE_CHECKS[:-1] if detail[k] is not None]
+    return sum(judged) / len(judged) if judged else 0.0
+
+
+def what_is_wrong(detail: Mapping[str, Any]) -> str:
+    """What one :func:`scene_accuracy` detail found wrong, in words ("—" if
+    nothing): invented and missing objects, wrong colour, size, relation."""
+    found = []
+    if detail["hallucinations"]:
+        found.append("invents " + ", ".join(detail["hallucinations"]))
+    if detail["missing"]:
+        found.append("misses " + ", ".join(detail["missing"]))
+    checks = ("colours_correct", "sizes_correct", "relation_correct")
+    for key, word in zip(checks, ("colour", "size", "relation"), strict=True):
+        if detail[key] is False:
+            found.append(f"wrong {word}")
+    return "; ".join(found) or "—"
 
 
 def relation_pairs(
@@ -433,13 +473,12 @@ def scene_report_table(
 def box_coverage(
     obj: Mapping[str, Any], scene: Mapping[str, Any], grid: tuple[int, int]
 ):
-    """How much of each grid cell an object's box covers: (H·W,) floats in [0, 1].
+    """How much of each grid cell an object's box covers: (H·W,) in [0, 1].
 
-    The image (``scene["width"]`` × ``scene["height"]`` pixels) is cut into ``grid`` = (H, W)
-    equal cells, row by row, as a backbone's last convolutional map cuts it; the object's box
-    is its centre ± its half-extent ``r``. Cell (i, j)'s value is the share of its area inside
-    the box, so ``coverage.sum() / (H·W)`` is the box's share of the image (the chance level
-    of attention correctness).
+    The image is cut into ``grid`` = (H, W) equal cells, row by row, as a
+    backbone's last map cuts it; the box is the object's centre ± ``r``. A
+    cell's value is the share of its area inside the box, so the mean of the
+    result is the box's share of the image: the chance level.
     """
     rows, cols = grid
     width, height = float(scene.get("width", 1)), float(scene.get("height", 1))
@@ -505,27 +544,32 @@ def attention_correctness(
         details += _words_on_objects(
             image_id, hypotheses[image_id], weights, scenes[image_id], grid
         )
-
-    def mean(key: str, rows: list[dict[str, Any]]) -> float | None:
-        return math.fsum(d[key] for d in rows) / len(rows) if rows else None
-
     by_kind = {}
     for kind in ("shape", "colour", "size"):
         rows = [d for d in details if d["kind"] == kind]
         if rows:
-            by_kind[kind] = {"correctness": mean("mass", rows), "chance": mean("chance", rows),
-                             "n_words": len(rows)}  # fmt: skip
-    correctness, chance = mean("mass", details), mean("chance", details)
+            by_kind[kind] = _mass_and_chance(rows)
+    result = _mass_and_chance(details)
+    correctness, chance = result["correctness"], result["chance"]
+    ratio = None
+    if correctness is not None and chance is not None:
+        ratio = correctness / chance
+    n_images = len({d["image_id"] for d in details})
+    return {**result, "ratio": ratio, "n_images": n_images,
+            "by_kind": by_kind, "details": details}  # fmt: skip
+
+
+def _mass_and_chance(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The mean attention on the box and the mean chance of some words (None
+    for no words), and how many."""
+
+    def mean(key: str) -> float | None:
+        return math.fsum(d[key] for d in rows) / len(rows) if rows else None
+
     return {
-        "correctness": correctness,
-        "chance": chance,
-        "ratio": None
-        if correctness is None or chance is None
-        else correctness / chance,
-        "n_words": len(details),
-        "n_images": len({d["image_id"] for d in details}),
-        "by_kind": by_kind,
-        "details": details,
+        "correctness": mean("mass"),
+        "chance": mean("chance"),
+        "n_words": len(rows),
     }
 
 

@@ -13,9 +13,15 @@ import keras
 import numpy as np
 import pytest
 
-from course_lib.attention import RegionPositions, build_attention_model, build_attention_step_model
-from course_lib.decoding import beam_search_decode, greedy_decode
+from course_lib.attention import (
+    RegionPositions,
+    build_attention_model,
+    build_attention_step_model,
+    placed_regions,
+)
+from course_lib.decoding import beam_search_decode, greedy_decode, sequence_log_probs
 from course_lib.models import build_merge_model, compile_captioner, model_kind
+from course_lib.pipeline import Captioner, caption_log_probs, step_seconds
 from course_lib.scene_checks import attention_correctness, box_coverage
 from course_lib.text import Vocabulary
 from course_lib.training import load_captioner
@@ -226,3 +232,35 @@ def test_region_positions_append_each_cells_place_row_by_row():
     np.testing.assert_array_equal(out[0], out[1])
     with pytest.raises(ValueError, match="square grid"):
         RegionPositions()(np.zeros((1, 6, 3), "float32"))
+
+
+def test_placed_regions_appends_each_regions_place_after_the_projection():
+    image = keras.Input(shape=(16, 6))
+    placed = keras.Model(image, placed_regions(image, units=5, dropout=0.0))
+    out = np.asarray(placed(batch(0)["image"]))
+    assert out.shape == (3, 16, 5 + 2)
+    places = out[0, :, -2:]  # (x, y) of the 4 x 4 grid, row by row
+    np.testing.assert_allclose(places[:4, 1], -1.0)  # the top row
+    np.testing.assert_allclose(places[::4, 0], -1.0)  # the left column
+    np.testing.assert_allclose(places[-1], [1.0, 1.0])
+
+
+def test_the_pipelines_log_probabilities_in_batches_are_the_decoders():
+    model = tiny_model(seed=4)
+    captioner = Captioner(model, VOCAB, 6, Path("."), {}, None)
+    images = batch(2)["image"]
+    captions = [["w3", "w4"], ["w5"], ["w6", "w6", "w7"]]
+    whole = sequence_log_probs(model, images, VOCAB, captions)
+    parts = caption_log_probs(captioner, images, captions, batch=2)
+    np.testing.assert_allclose(parts, whole, atol=1e-5)
+    with pytest.raises(ValueError, match="2 captions for 3 images"):
+        caption_log_probs(captioner, images, captions[:2])
+
+
+def test_a_timed_training_step_takes_some_time_and_trains():
+    model = tiny_model(seed=5)
+    before = [w.copy() for w in model.get_weights()]
+    seconds = step_seconds(model, 0.01, steps=2, batch=4, length=5)
+    assert 0.0 < seconds < 60.0
+    after = model.get_weights()
+    assert any(not np.allclose(a, b) for a, b in zip(before, after, strict=True))

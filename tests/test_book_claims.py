@@ -94,7 +94,7 @@ CLAIMS: dict[str, list[str]] = {
         "the hand computation and nltk agree to the last digit",
         "the short caption scores 0 alone; the corpus score is above the mean",
         'greedy takes "small" first; beam search finds a more probable caption',
-        "the figure's beam ends on beam_search_decode's caption; greedy behind",
+        "the figure's beam ends on the decoder's caption; greedy's behind",
         "with length normalisation beam search picks the longer caption",
         "beam captions are more probable, and shorter unless length-normalised",
         "the plain mean of sentence BLEU-4 is lowest; smoothing lifts it",

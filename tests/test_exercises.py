@@ -215,7 +215,7 @@ def _closest_first(hyp_len, ref_lens):
 
 
 def _beam_ignores_scores(log_probs, beam_scores, k):
-    return ch7.beam_step(log_probs, np.zeros_like(beam_scores), k)
+    return ch7.best_continuations(log_probs, np.zeros_like(beam_scores), k)
 
 
 def _worst_caption(log_probs, lengths, alpha):
@@ -261,7 +261,10 @@ WRONG = {
     "ch7.ex1": (_unclipped, ["clipped_precision(hyp=['the', 'the',", "[clipping"]),
     "ch7.ex2": (_bp_no_case, ["brevity_penalty(c=12, r=10): expected 1, got 1.18"]),
     "ch7.ex3": (_closest_first, ["closest_ref_length(hyp_len=10, ref_lens=[11, 9])", "tie"]),
-    "ch7.ex4": (_beam_ignores_scores, ["beam_step(log_probs=", "beam_scores=", "all beams"]),
+    "ch7.ex4": (
+        _beam_ignores_scores,
+        ["best_continuations(log_probs=", "beam_scores=", "all beams"],
+    ),
     "ch7.ex6": (0.0, ["you answered 0", "startseq"]),
     "ch7.ex7": (_worst_caption, ["best_caption(log_probs=[-1.75, -1.95]", "closest to 0"]),
     "ch8.ex1": (_softmax_over_batch, ["attention_weights(keys=", "query=", "not the batch"]),

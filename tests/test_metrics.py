@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,10 @@ from course_lib.metrics import (
     bleu_scores,
     cider_d,
     cider_d_per_image,
+    corpus_bleu_scores,
     human_baseline,
+    leave_one_out,
+    token_lists,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cider"
@@ -212,3 +216,37 @@ def test_human_baseline_averages_leave_one_out_rounds():
     }
     with pytest.raises(ValueError, match=">= 2 references"):
         human_baseline({"a": [REF]})
+
+
+def test_corpus_bleu_scores_is_nltk_once_for_every_order_and_zero_below_1e_12():
+    ids, refs, hyps = token_lists(
+        {"b": [["<start>", *REF, "<end>"]], "a": [["a", "dog"]]},
+        {"b": ["<start>", *HYP, "<end>"], "a": ["a", "cat"]},
+        strip_special=True,
+    )
+    assert ids == ["a", "b"] and refs[1] == [REF] and hyps[1] == HYP
+    scores = corpus_bleu_scores(refs, hyps, BLEU_WEIGHTS)
+    for name, weights in BLEU_WEIGHTS.items():
+        with warnings.catch_warnings():  # nltk warns of the missing 4-grams
+            warnings.simplefilter("ignore")
+            expected = corpus_bleu(refs, hyps, weights=weights)
+        assert scores[name] == (0.0 if expected < 1e-12 else expected)
+    assert scores["bleu4"] == 0.0  # no 4-gram matches anywhere
+    missed = corpus_bleu_scores([[["a"]]], [["b"]], BLEU_WEIGHTS)
+    assert missed == dict.fromkeys(BLEU_WEIGHTS, 0.0)
+
+
+def test_leave_one_out_scores_a_model_against_each_four_of_five_references():
+    refs = {
+        "x": [f"a red circle {w}".split() for w in ("one", "two", "three", "four", "five")],
+        "y": [f"a blue square {w}".split() for w in ("one", "two", "three", "four", "five")],
+    }
+    hyps = {"x": "a red circle one".split(), "y": "a blue square".split()}
+    result = leave_one_out(refs, hyps, metric="bleu")
+    rounds = []
+    for k in range(5):
+        others = {i: [r for j, r in enumerate(refs[i]) if j != k] for i in refs}
+        rounds.append(bleu_scores(others, hyps)["bleu1"])
+    assert result["bleu1"] == pytest.approx(sum(rounds) / 5)
+    assert result["n_references"] == 4 and len(result["per_holdout"]) == 5
+    assert leave_one_out(refs) == human_baseline(refs)

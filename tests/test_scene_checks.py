@@ -10,10 +10,12 @@ import pytest
 from course_lib.data import synthetic
 from course_lib.evaluation import evaluate_captions
 from course_lib.scene_checks import (
+    checks_passed,
     parse_scene_caption,
     relation_pairs,
     scene_accuracy,
     scene_report_table,
+    what_is_wrong,
 )
 from course_lib.text import clean_caption
 
@@ -165,3 +167,23 @@ def test_relation_pairs_state_the_first_relation_and_its_opposite():
             scene_accuracy({image_id: wrong}, scenes)["details"][image_id]["relation_correct"]
             is False
         )
+
+
+def test_checks_passed_is_the_share_of_the_judged_checks():
+    assert (
+        checks_passed(_check("a large red circle to the left of a small blue square", TWO)) == 1.0
+    )
+    wrong_colour = _check("a large green circle to the left of a small blue square", TWO)
+    assert checks_passed(wrong_colour) == pytest.approx(3 / 4)
+    no_relation = _check("a small yellow triangle", ONE)  # the relation is not judged
+    assert no_relation["relation_correct"] is None and checks_passed(no_relation) == 1.0
+
+
+def test_what_is_wrong_names_each_failed_check():
+    assert (
+        what_is_wrong(_check("a large red circle to the left of a small blue square", TWO)) == "—"
+    )
+    said = what_is_wrong(_check("a large green circle to the right of a small blue square", TWO))
+    assert said == "wrong colour; wrong relation"
+    invented = what_is_wrong(_check("a small yellow triangle and a red square", ONE))
+    assert invented.startswith("invents ") and "square" in invented

@@ -49,7 +49,7 @@ def closest_ref_length(hyp_len, ref_lens):
     return min(ref_lens, key=lambda r: (abs(r - hyp_len), r))
 
 
-def beam_step(log_probs, beam_scores, k):
+def best_continuations(log_probs, beam_scores, k):
     vocab_size = log_probs.shape[1]
     totals = (beam_scores[:, None] + log_probs).ravel()
     best = np.argsort(-totals, kind="stable")[:k]
@@ -160,13 +160,14 @@ _lp = np.log(np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]]))
 
 ex4 = FunctionExercise(
     "One step of beam search",
-    reference=beam_step,
+    reference=best_continuations,
     prompt="""
         Each of `k` beams has a score (the sum of its words' log-probabilities), `beam_scores`
         of shape `(k,)`, and the model gives `log_probs` of shape `(k, V)` for the next word.
-        Write `beam_step(log_probs, beam_scores, k)` returning the best `k` continuations over
-        **all** beams as a list of `(beam_index, word_id, score)` tuples, best first (ties: lower
-        beam index, then lower word id, first). Check it with `ch7.ex4.check(beam_step)`.
+        Write `best_continuations(log_probs, beam_scores, k)` returning the best `k`
+        continuations over **all** beams as a list of `(beam_index, word_id, score)` tuples,
+        best first (ties: lower beam index, then lower word id, first): the heart of the
+        library's `beam_step`. Check it with `ch7.ex4.check(best_continuations)`.
     """,
     cases=[
         Case((_lp, np.array([0.0, -0.1]), 2)),

@@ -94,15 +94,8 @@ def draw_attention_diagram(*, title: str | None = None):
     middle = (top + bottom) / 2
     ax.text(4.1, middle, "new h, for\nthe next word", ha="left", va="center", fontsize=SMALL,
             color="0.3")  # fmt: skip
-    ax.text(
-        2.5,
-        bottom + 0.08,
-        "y",
-        ha="center",
-        va="bottom",
-        fontsize=SMALL,
-        color="0.3",
-    )
+    ax.text(2.5, bottom + 0.08, "y", ha="center", va="bottom", fontsize=SMALL,
+            color="0.3")  # fmt: skip
     ax.set_xlim(-0.85, 6.8)
     ax.set_ylim(low - 0.4, top + 0.45)
     ax.set_aspect("equal")

@@ -54,6 +54,18 @@ def _ngram_status(
     return status
 
 
+def _ngram_bar(ax, xy, size, mark, text: str) -> None:
+    """One n-gram's bar at ``xy`` (its top left) of ``size`` (w, h): the fill
+    (hatched in a light grey), the border (its line style by status), text."""
+    prefix, colour, style, hatch = mark
+    w, h = size
+    ax.add_patch(Rectangle(xy, w, h, fc=colour, ec="0.72", hatch=hatch, lw=0))
+    ax.add_patch(Rectangle(xy, w, h, fc="none", ec="0.25", ls=style, lw=1.0))
+    ax.text(xy[0] + w / 2, xy[1] + h / 2, prefix + text, ha="center",
+            va="center", fontsize=SMALL,
+            bbox={"fc": "white", "ec": "none", "pad": 0.8, "alpha": 0.9})  # fmt: skip
+
+
 def draw_ngram_matches(
     hypothesis: Sequence[str] | str,
     references: Sequence[Sequence[str] | str],
@@ -102,14 +114,7 @@ def draw_ngram_matches(
                 color="0.25")  # fmt: skip
         y += 0.3
     y += 0.05
-    ax.text(
-        0.05,
-        y + 0.15,
-        "hypothesis:",
-        fontsize=SMALL,
-        va="center",
-        weight="bold",
-    )
+    ax.text(0.05, y + 0.15, "hypothesis:", fontsize=SMALL, va="center", weight="bold")  # fmt: skip
     for i, word in enumerate(hyp):
         ax.text(x_of(i + 0.5), y + 0.15, word, fontsize=SMALL + 1, ha="center", va="center",
                 weight="bold")  # fmt: skip
@@ -125,22 +130,9 @@ def draw_ngram_matches(
                 fontsize=SMALL, va="center")  # fmt: skip
         for i, state in enumerate(status):
             lane_y = top + (i % n) * lane_h
-            prefix, colour, style, hatch = marks[state]
-            xy, w, h = (
-                (x_of(i) + 0.03, lane_y + 0.025),
-                n * col - 0.06,
-                lane_h - 0.05,
-            )
-            # the fill (hatched in a light grey), then the border (its line style by status)
-            ax.add_patch(
-                Rectangle(xy, w, h, fc=colour, ec="0.72", hatch=hatch, lw=0)
-            )
-            ax.add_patch(
-                Rectangle(xy, w, h, fc="none", ec="0.25", ls=style, lw=1.0)
-            )
-            ax.text(x_of(i + n / 2), lane_y + lane_h / 2, prefix + " ".join(hyp[i : i + n]),
-                    ha="center", va="center", fontsize=SMALL,
-                    bbox={"fc": "white", "ec": "none", "pad": 0.8, "alpha": 0.9})  # fmt: skip
+            xy = (x_of(i) + 0.03, lane_y + 0.025)
+            _ngram_bar(ax, xy, (n * col - 0.06, lane_h - 0.05), marks[state],
+                       " ".join(hyp[i : i + n]))  # fmt: skip
         y = top + n * lane_h + gap
         ax.plot([0.05, width - 0.05], [y - gap / 2] * 2, color="0.8", lw=0.6)
     ax.text(0.05, y + 0.2,
@@ -160,6 +152,19 @@ def _close(fig):
 # --------------------------------------------------------------------------------------------
 
 
+def _shown_candidates(
+    candidates: list[dict[str, Any]], max_shown: int, min_log_prob: float
+) -> list[dict[str, Any]]:
+    """One step's candidates to draw, best first: every kept one, then the
+    best dropped ones up to ``max_shown``; none below ``min_log_prob``."""
+    possible = [c for c in candidates if c["log_prob"] >= min_log_prob]
+    ranked = sorted(possible, key=lambda c: (-c["score"], c["kept"] is None))
+    kept = [c for c in ranked if c["kept"] is not None]
+    dropped = [c for c in ranked if c["kept"] is None]
+    row = kept + dropped[: max(0, max_shown - len(kept))]
+    return sorted(row, key=lambda c: -c["score"])
+
+
 def draw_beam_search(
     trace: dict[str, Any],
     *,
@@ -177,23 +182,7 @@ def draw_beam_search(
     steps = trace["steps"]
     if not steps:
         raise ValueError("draw_beam_search: the trace has no steps")
-    shown: list[list[dict[str, Any]]] = []
-    for candidates in steps:
-        ranked = sorted(
-            candidates, key=lambda c: (-c["score"], c["kept"] is None)
-        )
-        kept = [
-            c
-            for c in ranked
-            if c["kept"] is not None and c["log_prob"] >= min_log_prob
-        ]
-        dropped = [
-            c
-            for c in ranked
-            if c["kept"] is None and c["log_prob"] >= min_log_prob
-        ]
-        row = kept + dropped[: max(0, max_shown - len(kept))]
-        shown.append(sorted(row, key=lambda c: -c["score"]))
+    shown = [_shown_candidates(row, max_shown, min_log_prob) for row in steps]
     n_cols = max(len(row) for row in shown)
     label_w, row_h = 0.6, 0.72
     height = row_h * len(steps) + 0.9
@@ -240,13 +229,8 @@ def draw_beam_search(
                     if is_kept
                     else {"color": "0.7", "ls": ":"}
                 )
-                ax.plot(
-                    [px, x],
-                    [py + box_h / 2, y - box_h / 2],
-                    lw=1.0,
-                    zorder=0,
-                    **line,
-                )
+                ax.plot([px, x], [py + box_h / 2, y - box_h / 2], lw=1.0,
+                        zorder=0, **line)  # fmt: skip
     score = "log-probability / length" if normalised else "log-probability"
     if normalised and trace["length_normalisation"] != 1:
         score += f"^{trace['length_normalisation']:g}"
