@@ -15,12 +15,12 @@ import keras
 import numpy as np
 import pytest
 
+from course_lib import config
 from course_lib.attention import build_attention_model
 from course_lib.models import (
     build_merge_model,
     compile_captioner,
 )
-from course_lib import config
 from course_lib.text import Vocabulary, clean_caption
 from course_lib.training import (
     caption_batches,

@@ -105,7 +105,8 @@ def test_prefix_layouts_one_row_per_target_and_one_teacher_forcing_row():
 
 def test_coverage_table_formats_one_row_per_min_count():
     got = viz.coverage_table({1: (30, 34, 1.0, 0.0), 5: (1_234, 1_238, 0.97, 0.031)})
-    assert got.rows == [[1, "30", "34", "100.00%", "0.00%"], [5, "1,234", "1,238", "97.00%", "3.10%"]]
+    assert got.rows[0] == [1, "30", "34", "100.00%", "0.00%"]
+    assert got.rows[1] == [5, "1,234", "1,238", "97.00%", "3.10%"]
     assert got.columns[0] == "min_count" and len(got.columns) == 5
 
 
@@ -121,7 +122,10 @@ def test_teacher_forcing_table_stops_after_one_padding_position():
     ids = [ID[t] for t in ["<start>", "a", "square", "<end>"]] + [0, 0]
     got = viz.teacher_forcing_table(ids[:-1], ids[1:], TOKENS)
     assert [row[1:] for row in got.rows] == [
-        ["<start>", "a"], ["a", "square"], ["square", "<end>"], ["<end>", "<pad>"]
+        ["<start>", "a"],
+        ["a", "square"],
+        ["square", "<end>"],
+        ["<end>", "<pad>"],
     ]
     full = viz.teacher_forcing_table(ids[:3], ids[1:4], TOKENS)
     assert len(full.rows) == 3  # no padding to show
