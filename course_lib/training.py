@@ -94,10 +94,9 @@ def encode_captions(
 ) -> tuple[list[str], np.ndarray]:
     """Clean and encode every caption: ``(image_ids, ids)``, a row each.
 
-    ``ids`` (N, L) int32 holds ``<start> words… <end>``, right-padded with
-    0. ``L`` is the longest encoded caption, or ``row_length`` (longer
-    captions then lose their last *words* and keep ``<end>``).
-    ``image_ids[n]`` is the image of row ``n``.
+    ``ids`` (N, L) int32 holds ``<start> words… <end>`` right-padded with
+    0, ``image_ids[n]`` row ``n``'s image. ``L``: the longest caption, or
+    ``row_length`` (longer captions lose their last words, not ``<end>``).
     """
     if row_length is not None and row_length < 3:
         raise ValueError(

@@ -138,7 +138,7 @@ def test_byte_size_reads_megabytes_and_gigabytes():
     assert viz.byte_size(306_404 * 7_579 * 4) == "9.29 GB = 8.65 GiB"
 
 
-def test_memory_table_computes_both_layouts_and_leaves_unknown_samples_blank():
-    got = viz.memory_table({"a": (7_579, 34, 306_404, 30_000), "b": (10, 5, None, 2)})
+def test_memory_table_computes_the_memory_of_both_layouts():
+    got = viz.memory_table({"a": (7_579, 34, 306_404, 30_000), "b": (34, 23, 161_508, 15_000)})
     assert got.rows[0] == ["a", "7,579", 34, "306,404", "9.29 GB = 8.65 GiB", "4.1 MB"]
-    assert got.rows[1][3:5] == ["–", "–"] and got.rows[1][5] == "0.0 MB"
+    assert got.rows[1][4:] == ["22.0 MB", "1.4 MB"]

@@ -319,17 +319,15 @@ def byte_size(n_bytes: float) -> str:
 
 
 def memory_table(
-    training_sets: Mapping[str, tuple[int, int, int | None, int]],
+    training_sets: Mapping[str, tuple[int, int, int, int]],
 ) -> MarkdownTable:
     """Memory of both layouts per training set, ``name → (ids, longest
-    caption, per-prefix samples or None, captions)``: the per-prefix
-    layout's one-hot float32 targets, teacher forcing's int32 id matrix."""
-    rows = []
-    for name, (ids, longest, samples, captions) in training_sets.items():
-        one_hot = byte_size(samples * ids * 4) if samples else "–"
-        rows.append((name, f"{ids:,}", longest,
-                     f"{samples:,}" if samples else "–", one_hot,
-                     byte_size(captions * longest * 4)))  # fmt: skip
+    caption, per-prefix samples, captions)``: the per-prefix layout's
+    one-hot float32 targets, teacher forcing's int32 id matrix."""
+    rows = [(name, f"{ids:,}", longest, f"{samples:,}",
+             byte_size(samples * ids * 4), byte_size(captions * longest * 4))
+            for name, (ids, longest, samples, captions)
+            in training_sets.items()]  # fmt: skip
     columns = ["training set", "ids", "longest", "per-prefix samples",
                "one-hot targets", "teacher-forcing ids"]  # fmt: skip
     return table(rows, columns)
