@@ -298,14 +298,14 @@ def teacher_forcing_table(
     """One caption of a teacher-forcing batch, position by position: the id
     read (``inputs`` (T,)) and the id to predict (``targets`` (T,)), up to
     the last real target and one padding position where there is one."""
-    inputs, targets = np.asarray(inputs), np.asarray(targets)
-    if inputs.shape != targets.shape or inputs.ndim != 1:
+    read, want = np.asarray(inputs), np.asarray(targets)
+    if read.shape != want.shape or read.ndim != 1:
         raise ValueError(
             f"teacher_forcing_table: one caption's inputs and targets, both "
-            f"(T,): got {inputs.shape} and {targets.shape}"
+            f"(T,): got {read.shape} and {want.shape}"
         )
-    shown = min(int(np.count_nonzero(targets)) + 1, len(targets))
-    rows = [(t, id_to_token[inputs[t]], id_to_token[targets[t]])
+    shown = min(int(np.count_nonzero(want)) + 1, len(want))
+    rows = [(t, id_to_token[read[t]], id_to_token[want[t]])
             for t in range(shown)]  # fmt: skip
     return table(rows, ["position t", "input (reads)", "target (predicts)"])
 
