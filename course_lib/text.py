@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -246,3 +247,32 @@ def caption_length_stats(
         "mean": float(lengths.mean()),
         "p95": float(np.percentile(lengths, 95)),
     }
+
+
+class Coverage(NamedTuple):
+    """What one ``min_count`` keeps (:func:`vocabulary_coverage`)."""
+
+    words: int  # words with an id of their own
+    ids: int  # the softmax's size: the words and the reserved tokens
+    covered: float  # share of the training tokens that have an id
+    unknown: float  # share of the other tokens that become <unk>
+
+
+def vocabulary_coverage(
+    train_tokens: Sequence[Sequence[str]],
+    other_tokens: Sequence[Sequence[str]],
+    min_count: int,
+) -> Coverage:
+    """The vocabulary of ``train_tokens`` (token lists) at ``min_count``:
+    its size, the training text it covers, the ``<unk>`` it makes of
+    ``other_tokens`` (e.g. the dev split's token lists)."""
+    vocab = Vocabulary.build(train_tokens, min_count=min_count)
+    train = [t for tokens in train_tokens for t in tokens]
+    other = [t for tokens in other_tokens for t in tokens]
+    if not train or not other:
+        raise ValueError(
+            "vocabulary_coverage: both token lists need at least one token"
+        )
+    covered = sum(t in vocab for t in train) / len(train)
+    unknown = sum(t not in vocab for t in other) / len(other)
+    return Coverage(len(vocab.words), len(vocab), covered, unknown)

@@ -67,10 +67,12 @@ __all__ = [
     "ResumableEarlyStopping",
     "ResumeState",
     "RunFiles",
+    "caption_batches",
     "encode_captions",
     "feature_matrix",
     "load_captioner",
     "make_tf_dataset",
+    "padding_share",
     "read_history",
     "train",
     "training_callbacks",
@@ -90,30 +92,25 @@ def encode_captions(
     vocab: Any,
     row_length: int | None = None,
 ) -> tuple[list[str], np.ndarray]:
-    """Clean and encode every caption: ``(image_ids, ids)`` with one row per caption.
+    """Clean and encode every caption: ``(image_ids, ids)``, a row each.
 
-    ``ids`` is (N, L) int32, ``<start> words… <end>`` right-padded with 0. The row length ``L``
-    is the longest encoded caption, or ``row_length`` (longer captions then lose their last
-    *words* and keep ``<end>``). ``image_ids[n]`` is the image of row ``n``.
+    ``ids`` (N, L) int32 holds ``<start> words… <end>`` right-padded with
+    0, ``image_ids[n]`` row ``n``'s image. ``L``: the longest caption, or
+    ``row_length`` (longer captions lose their last words, not ``<end>``).
     """
     if row_length is not None and row_length < 3:
         raise ValueError(
-            f"row_length must leave room for <start>, a word and <end>: {row_length}"
+            "row_length must leave room for <start>, a word and <end>:"
+            f" {row_length}"
         )
-    image_ids: list[str] = []
-    rows: list[list[int]] = []
-    for image_id, caps in captions.items():
-        for caption in caps:
-            tokens = clean_caption(caption)
-            if row_length is not None:
-                tokens = tokens[: row_length - 2]
-            image_ids.append(image_id)
-            rows.append(vocab.encode(tokens))
-    length = (
-        row_length
-        if row_length is not None
-        else max((len(r) for r in rows), default=2)
-    )
+    words = None if row_length is None else row_length - 2
+    image_ids = [image_id for image_id, caps in captions.items() for _ in caps]
+    rows = [
+        vocab.encode(clean_caption(caption)[:words])
+        for caps in captions.values()
+        for caption in caps
+    ]
+    length = row_length or max((len(r) for r in rows), default=2)
     return image_ids, pad_sequences_right(rows, length)
 
 
@@ -154,7 +151,7 @@ def make_tf_dataset(
     image_of, rows = _image_lookup(features, image_ids)  # rows: (N,) int32
     lengths = tf.constant(np.count_nonzero(ids, axis=1), dtype=tf.int32)
     ids = tf.constant(ids)
-    ds = _caption_batches(lengths, batch_size, shuffle, seed, sort_window)
+    ds = caption_batches(lengths, batch_size, shuffle, seed, sort_window)
 
     def to_model_inputs(batch):  # the batch's caption numbers
         seq = tf.gather(ids, batch)
@@ -166,11 +163,12 @@ def make_tf_dataset(
     return ds.prefetch(AUTOTUNE)
 
 
-def _caption_batches(
+def caption_batches(
     lengths: tf.Tensor, size: int, shuffle: bool, seed: int, window: int
 ) -> tf.data.Dataset:
-    """Batches of ``size`` caption numbers 0 … N − 1: shuffled, sorted by
-    length ``window`` batches at a time, the batches shuffled again."""
+    """Batches of ``size`` caption numbers 0 … N − 1, ``lengths`` (N,) the
+    captions' lengths: shuffled, sorted by length ``window`` batches at a
+    time, the batches shuffled again (``window=1``: no sorting)."""
     n = int(lengths.shape[0])
     ds = tf.data.Dataset.range(n)
     if shuffle:
@@ -188,6 +186,20 @@ def _caption_batches(
         batches = -(-n // size)
         ds = ds.shuffle(batches, seed=seed + 1, reshuffle_each_iteration=True)
     return ds
+
+
+def padding_share(batches: Any) -> float:
+    """The share of the target cells of one pass over ``batches`` (pairs
+    ``(inputs, targets (B, T))``, as :func:`make_tf_dataset` yields) that
+    are padding (id 0)."""
+    cells = padded = 0
+    for _, targets in batches:
+        targets = np.asarray(targets)
+        cells += targets.size
+        padded += int(np.count_nonzero(targets == 0))
+    if not cells:
+        raise ValueError("padding_share: the batches hold no target cells")
+    return padded / cells
 
 
 def _checked_rows(
@@ -630,7 +642,8 @@ def train(
         if files.best.exists():
             _load_weights_checked(model, files.best)
         say(
-            f"{files.run_dir}: training already finished; loaded the best weights"
+            f"{config.shown_path(files.run_dir)}: training already finished;"
+            " loaded the best weights"
         )
         return read_history(files.history)
 
@@ -638,7 +651,8 @@ def train(
     state = _resume_state(model, files)
     if state.best is not None:
         say(
-            f"resuming {files.run_dir} after epoch {state.done} (best val_loss {state.best:.4f})"
+            f"resuming {config.shown_path(files.run_dir)} after epoch"
+            f" {state.done} (best val_loss {state.best:.4f})"
         )
     extra = (
         [*callbacks, EpochLogger(epochs)] if verbose == 2 else list(callbacks)

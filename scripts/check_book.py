@@ -232,23 +232,11 @@ def layouts(pages: list[Path], browser: str) -> list[dict]:
     return run_in_browser("overflow_check.mjs", browser, pages, "the overflow check")
 
 
-#: Chapters whose code on the page is still wider than 79 columns (issue 20): there a code
-#: block (``pre``) that scrolls sideways is reported, not counted. tests/test_page_width.py
-#: xfails these chapters strictly, so a chapter leaves this set as soon as its code fits.
-CODE_TOO_WIDE_YET = frozenset({"05", "06"})
-
-
-def known_too_wide(page: str, block: dict) -> bool:
-    """Whether ``block`` is code on a page of :data:`CODE_TOO_WIDE_YET`."""
-    return block["what"].startswith("pre") and Path(page).name[:2] in CODE_TOO_WIDE_YET
-
-
 def layout_problems(layout: dict) -> list[str]:
     """What scrolls sideways on one measured page, and math that did not render."""
     found = [
         f"{b['what']} is {b['contentWidth']} px wide in {b['boxWidth']} px: {b['text']!r}"
         for b in layout["blocks"]
-        if not known_too_wide(layout["page"], b)
     ]
     if layout["pageOverflow"]:
         found.append(f"the page scrolls sideways by {layout['pageOverflow']} px")
@@ -267,9 +255,6 @@ def check_layout(html_dir: Path) -> int:
     pages = [p for p in site_pages(html_dir) if not REDIRECT.match(p.read_text("utf-8"))]
     bad = 0
     for layout in layouts(pages, browser):
-        if known := [b for b in layout["blocks"] if known_too_wide(layout["page"], b)]:
-            page = Path(layout["page"]).relative_to(html_dir)
-            print(f"{page}: {len(known)} code block(s) wider than the page (known: issue 20)")
         found = layout_problems(layout)
         bad += bool(found)
         for problem in found:

@@ -115,13 +115,8 @@ def too_wide(blocks: list[tuple[str, str]]) -> list[str]:
     ]
 
 
-#: Chapters whose code is still wider than 79 columns (being reformatted: issue 20); the
-#: marks are strict, so a chapter that passes must leave this set.
-TOO_WIDE_YET = check_book.CODE_TOO_WIDE_YET  # one list: the built pages' check reads it too
-WIDE_YET = pytest.mark.xfail(strict=True, reason="code wider than 79 columns (issue 20)")
 PAGES = [
-    pytest.param(p, marks=[WIDE_YET] if p.name[:2] in TOO_WIDE_YET else [], id=p.name)
-    for p in sorted(BOOK.glob("*.ipynb")) + sorted(BOOK.glob("*.md"))
+    pytest.param(p, id=p.name) for p in sorted(BOOK.glob("*.ipynb")) + sorted(BOOK.glob("*.md"))
 ]
 
 
@@ -181,17 +176,6 @@ def test_what_scrolls_sideways_and_unrendered_math_are_problems():
     ]
     fine = {**layout, "pageOverflow": 0, "blocks": [], "mathRendered": 2}
     assert check_book.layout_problems(fine) == []
-
-
-def test_wide_code_is_known_only_on_the_chapters_not_yet_fixed():
-    code = {"what": "pre in #s", "text": "x = 1", "contentWidth": 900, "boxWidth": 600}
-    table = {**code, "what": "div.table in #s"}
-    layout = {"pageOverflow": 0, "blocks": [code, table], "math": 0, "mathRendered": 0}
-    chapter = f"book/{min(TOO_WIDE_YET)}_x.html"
-    assert check_book.layout_problems({**layout, "page": chapter}) == [
-        "div.table in #s is 900 px wide in 600 px: 'x = 1'"
-    ]
-    assert len(check_book.layout_problems({**layout, "page": "book/00_welcome.html"})) == 2
 
 
 @pytest.mark.slow

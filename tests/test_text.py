@@ -120,3 +120,16 @@ def test_real_flickr8k_training_vocabulary_matches_the_documented_numbers(flickr
     vocab = Vocabulary.build(ours)
     assert len(vocab.words) == 7587 and len(vocab) == 7591
     assert caption_length_stats(ours)["max"] == 37
+
+
+def test_vocabulary_coverage_counts_what_a_min_count_keeps():
+    from course_lib.text import Coverage, vocabulary_coverage
+
+    train = [["a", "red", "circle"], ["a", "blue", "circle"], ["a", "red", "square"]]
+    dev = [["a", "green", "circle"]]
+    assert vocabulary_coverage(train, dev, 1) == Coverage(5, 9, 1.0, 1 / 3)
+    words, ids, covered, unknown = vocabulary_coverage(train, dev, 2)
+    assert (words, ids) == (3, 7)  # a, circle, red
+    assert covered == pytest.approx(7 / 9) and unknown == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="at least one token"):
+        vocabulary_coverage(train, [], 1)

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import pytest
 
+from course_lib import config
 from course_lib.attention import build_attention_model
 from course_lib.models import (
     build_merge_model,
@@ -22,9 +23,11 @@ from course_lib.models import (
 )
 from course_lib.text import Vocabulary, clean_caption
 from course_lib.training import (
+    caption_batches,
     encode_captions,
     load_captioner,
     make_tf_dataset,
+    padding_share,
     read_history,
     train,
 )
@@ -193,6 +196,30 @@ def test_unshuffled_batches_repeat_and_are_sorted_by_length_within_windows():
         assert (np.diff(lengths[window]) >= 0).all()
 
 
+def test_caption_batches_number_each_caption_once_sorted_within_windows():
+    lengths = np.array([5, 2, 4, 3, 9, 1, 7], np.int32)
+    plain = [b.numpy().tolist() for b in caption_batches(lengths, 3, False, 0, 1)]
+    assert plain == [[0, 1, 2], [3, 4, 5], [6]]
+    sorted_ = [b.numpy().tolist() for b in caption_batches(lengths, 2, False, 0, 2)]
+    assert sorted_ == [[1, 3], [2, 0], [5, 6], [4]]  # windows of 4: sorted by length
+    shuffled = caption_batches(lengths, 2, True, 3, 2)
+    epochs = [np.concatenate([b.numpy() for b in shuffled]) for _ in range(2)]
+    assert all(sorted(e) == list(range(7)) for e in epochs)
+    assert not np.array_equal(*epochs)
+
+
+def test_padding_share_counts_the_padding_cells_of_one_pass():
+    targets = [np.array([[4, 3, 0], [5, 6, 3]]), np.array([[3, 0, 0]])]
+    assert padding_share([({}, t) for t in targets]) == pytest.approx(3 / 9)
+    feats, image_ids, ids = captions_of_many_lengths()
+    ds = make_tf_dataset(feats, image_ids, ids, batch_size=8, shuffle=False)
+    cells = [y.numpy() for _, y in ds]
+    expected = sum(int((y == 0).sum()) for y in cells) / sum(y.size for y in cells)
+    assert padding_share(ds) == pytest.approx(expected) and 0 < expected < 1
+    with pytest.raises(ValueError, match="no target cells"):
+        padding_share([])
+
+
 def tiny_data(n_images=12, seed=0):
     rng = np.random.default_rng(seed)
     image_ids = [f"img_{i // 2}" for i in range(2 * n_images)]
@@ -250,6 +277,21 @@ class _Interrupt(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == self.at:
             raise KeyboardInterrupt
+
+
+def test_train_names_its_run_folder_as_the_page_prints_it(capsys):
+    feats, image_ids, ids = tiny_data()
+    ds = make_tf_dataset(feats, image_ids, ids, batch_size=8, seed=1)
+    run_dir = config.runs_dir() / "tiny"
+    model = compile_captioner(build_merge_model(len(VOCAB), D, embed_dim=4, units=4))
+    with pytest.raises(KeyboardInterrupt):
+        train(model, ds, ds, epochs=2, run_dir=run_dir, callbacks=[_Interrupt(at=1)])
+    for _ in range(2):  # resumed, then finished
+        train(model, ds, ds, epochs=2, run_dir=run_dir)
+    out = capsys.readouterr().out
+    assert "resuming <data>/runs/tiny after epoch 1 (best val_loss" in out
+    assert "<data>/runs/tiny: training already finished" in out
+    assert str(config.data_dir()) not in out
 
 
 def _grouped_run(run_dir, callbacks=(), attention: bool = False):

@@ -101,3 +101,44 @@ def test_prefix_layouts_one_row_per_target_and_one_teacher_forcing_row():
     assert "1 sample × 4 steps" in bottom.get_title()
     with pytest.raises(ValueError, match="prefix_length"):
         viz.draw_prefix_layouts(tokens, 3)
+
+
+def test_coverage_table_formats_one_row_per_min_count():
+    got = viz.coverage_table({1: (30, 34, 1.0, 0.0), 5: (1_234, 1_238, 0.97, 0.031)})
+    assert got.rows[0] == [1, "30", "34", "100.00%", "0.00%"]
+    assert got.rows[1] == [5, "1,234", "1,238", "97.00%", "3.10%"]
+    assert got.columns[0] == "min_count" and len(got.columns) == 5
+
+
+def test_per_prefix_table_shows_each_prefix_and_its_next_word():
+    prefix = [0, 0, ID["<start>"], ID["a"]]
+    target = [0.0] * len(TOKENS)
+    target[ID["yellow"]] = 1.0
+    got = viz.per_prefix_table([(None, prefix, target)], TOKENS)
+    assert got.rows == [[1, "· · <start> a", "yellow", f"one-hot, {len(TOKENS)} floats"]]
+
+
+def test_teacher_forcing_table_stops_after_one_padding_position():
+    ids = [ID[t] for t in ["<start>", "a", "square", "<end>"]] + [0, 0]
+    got = viz.teacher_forcing_table(ids[:-1], ids[1:], TOKENS)
+    assert [row[1:] for row in got.rows] == [
+        ["<start>", "a"],
+        ["a", "square"],
+        ["square", "<end>"],
+        ["<end>", "<pad>"],
+    ]
+    full = viz.teacher_forcing_table(ids[:3], ids[1:4], TOKENS)
+    assert len(full.rows) == 3  # no padding to show
+    with pytest.raises(ValueError, match="both"):
+        viz.teacher_forcing_table(ids[:3], ids[1:3], TOKENS)
+
+
+def test_byte_size_reads_megabytes_and_gigabytes():
+    assert viz.byte_size(41_680_000) == "41.7 MB"
+    assert viz.byte_size(306_404 * 7_579 * 4) == "9.29 GB = 8.65 GiB"
+
+
+def test_memory_table_computes_the_memory_of_both_layouts():
+    got = viz.memory_table({"a": (7_579, 34, 306_404, 30_000), "b": (34, 23, 161_508, 15_000)})
+    assert got.rows[0] == ["a", "7,579", 34, "306,404", "9.29 GB = 8.65 GiB", "4.1 MB"]
+    assert got.rows[1][4:] == ["22.0 MB", "1.4 MB"]

@@ -8,7 +8,8 @@
 - :mod:`~course_lib.viz.features`: VGG16's cut, its preprocessing, a PCA map of features;
 - :mod:`~course_lib.viz.rnn`: sequence set-ups, an LSTM's weights and gates, gradients over time;
 - :mod:`~course_lib.viz.language`: a caption on its way to ids, word frequencies, caption
-  lengths, the seed's per-prefix samples beside teacher forcing;
+  lengths, the seed's per-prefix samples beside teacher forcing, and the tables that read
+  token ids;
 - :mod:`~course_lib.viz.training`: a schematic run with its safety nets, several runs' curves;
 - :mod:`~course_lib.viz.networks`: a caption model's layers on a real batch (a graph, and
   :func:`~course_lib.viz.networks.layer_table`), decoding costs;
@@ -57,10 +58,15 @@ from course_lib.viz.evaluation import (
 from course_lib.viz.features import draw_vgg16, plot_pca, plot_preprocessing
 from course_lib.viz.images import show_captioned_images
 from course_lib.viz.language import (
+    byte_size,
+    coverage_table,
     draw_caption_encoding,
     draw_prefix_layouts,
+    memory_table,
+    per_prefix_table,
     plot_caption_lengths,
     plot_word_frequencies,
+    teacher_forcing_table,
 )
 from course_lib.viz.networks import draw_model_graph, plot_decoding_cost
 from course_lib.viz.plots import plot_arrays, plot_history
@@ -75,7 +81,9 @@ from course_lib.viz.training import draw_training_timeline, plot_runs
 
 __all__ = [
     "MarkdownTable",
+    "byte_size",
     "cnn_layer_table",
+    "coverage_table",
     "data_folder_table",
     "dataset_table",
     "draw_attention_diagram",
@@ -92,6 +100,8 @@ __all__ = [
     "draw_rnn_patterns",
     "draw_training_timeline",
     "draw_vgg16",
+    "memory_table",
+    "per_prefix_table",
     "plot_arrays",
     "plot_attention",
     "plot_attention_correctness",
@@ -115,4 +125,5 @@ __all__ = [
     "scene_relations_table",
     "show_captioned_images",
     "table",
+    "teacher_forcing_table",
 ]

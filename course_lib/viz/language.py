@@ -1,5 +1,6 @@
 """Captions as data (chapter 5): one caption on its way to the model, word frequencies, caption
-lengths, and the seed's per-prefix samples beside teacher forcing."""
+lengths, and the seed's per-prefix samples beside teacher forcing; the tables of chapters 5 and
+6 that read token ids (a vocabulary's coverage, both layouts of one caption, their memory)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from course_lib.viz.style import (
     finish,
     wrap,
 )
+from course_lib.viz.tables import MarkdownTable, table
 
 #: Cell colours: a word, a reserved token (``<start>``, ``<end>``…), padding, a target.
 WORD, RESERVED, PADDING, TARGET = "#cfe3ff", "#ffd9a0", "#e6e6e6", "#d9f0d3"
@@ -261,3 +263,71 @@ def draw_prefix_layouts(tokens: Sequence[str], prefix_length: int):
     for ax in (top, bottom):
         ax.axis("off")
     return finish(fig)
+
+
+def coverage_table(
+    by_min_count: Mapping[int, Sequence[float]],
+) -> MarkdownTable:
+    """``min_count`` → (words, ids, training tokens covered, other tokens that
+    become ``<unk>``), as :func:`course_lib.text.vocabulary_coverage` gives."""
+    columns = ["min_count", "words", "ids (softmax size)",
+               "training tokens covered", "dev tokens → <unk>"]  # fmt: skip
+    rows = [(m, f"{w:,}", f"{i:,}", f"{c:.2%}", f"{u:.2%}")
+            for m, (w, i, c, u) in by_min_count.items()]  # fmt: skip
+    return table(rows, columns)
+
+
+def per_prefix_table(
+    samples: Sequence[tuple], id_to_token: Sequence[str], pad: str = "·"
+) -> MarkdownTable:
+    """The seed's samples ``(image, prefix ids, one-hot target)`` of one
+    caption (:func:`course_lib.seed_tutorial.per_prefix_samples`): the
+    prefix as words (``pad`` for padding), the target word, its storage."""
+    rows = []
+    for k, (_image, prefix, target) in enumerate(samples, start=1):
+        words = " ".join(pad if i == 0 else id_to_token[i] for i in prefix)
+        next_word = id_to_token[int(np.argmax(target))]
+        rows.append((k, words, next_word, f"one-hot, {len(target)} floats"))
+    columns = ["sample", "prefix (input)", "next word (target)", "stored as"]
+    return table(rows, columns)
+
+
+def teacher_forcing_table(
+    inputs: Sequence[int], targets: Sequence[int], id_to_token: Sequence[str]
+) -> MarkdownTable:
+    """One caption of a teacher-forcing batch, position by position: the id
+    read (``inputs`` (T,)) and the id to predict (``targets`` (T,)), up to
+    the last real target and one padding position where there is one."""
+    read, want = np.asarray(inputs), np.asarray(targets)
+    if read.shape != want.shape or read.ndim != 1:
+        raise ValueError(
+            f"teacher_forcing_table: one caption's inputs and targets, both "
+            f"(T,): got {read.shape} and {want.shape}"
+        )
+    shown = min(int(np.count_nonzero(want)) + 1, len(want))
+    rows = [(t, id_to_token[read[t]], id_to_token[want[t]])
+            for t in range(shown)]  # fmt: skip
+    return table(rows, ["position t", "input (reads)", "target (predicts)"])
+
+
+def byte_size(n_bytes: float) -> str:
+    """``n_bytes`` for a reader: ``9.29 GB = 8.65 GiB`` from a gigabyte on,
+    else ``41.7 MB``."""
+    if n_bytes >= 1e9:
+        return f"{n_bytes / 1e9:,.2f} GB = {n_bytes / 2**30:,.2f} GiB"
+    return f"{n_bytes / 1e6:,.1f} MB"
+
+
+def memory_table(
+    training_sets: Mapping[str, tuple[int, int, int, int]],
+) -> MarkdownTable:
+    """Memory of both layouts per training set, ``name → (ids, longest
+    caption, per-prefix samples, captions)``: the per-prefix layout's
+    one-hot float32 targets, teacher forcing's int32 id matrix."""
+    rows = [(name, f"{ids:,}", longest, f"{samples:,}",
+             byte_size(samples * ids * 4), byte_size(captions * longest * 4))
+            for name, (ids, longest, samples, captions)
+            in training_sets.items()]  # fmt: skip
+    columns = ["training set", "ids", "longest", "per-prefix samples",
+               "one-hot targets", "teacher-forcing ids"]  # fmt: skip
+    return table(rows, columns)
