@@ -142,7 +142,7 @@ def local_vgg16_weights() -> Path | None:
     return path
 
 
-def _imagenet_vgg16(
+def imagenet_vgg16(
     weights: str | None, weights_file: str | os.PathLike | None
 ):
     """VGG16 with its top layers: random weights, or ImageNet's from ``weights_file``, else from
@@ -183,7 +183,7 @@ def build_vgg16(
     ``block5_conv3``, its 14 × 14 map flattened into 196 regions)."""
     if image_size != 224:
         raise ValueError(f"vgg16 needs 224x224 images, got {image_size}")
-    vgg = _imagenet_vgg16(weights, weights_file)
+    vgg = imagenet_vgg16(weights, weights_file)
     layer = "block5_conv3" if spatial else "fc2"
     output = vgg.get_layer(layer).output
     cut = keras.Model(vgg.input, output, name=f"vgg16_{layer}")

@@ -504,7 +504,7 @@ def extract_features(request: FeatureRequest) -> FeatureStore:
     :class:`FeatureStore` reading the shards memory-mapped. Images that cannot
     be read are skipped, listed in ``store.metadata["skipped"]`` and reported.
     """
-    job = _Extraction.for_request(request)
+    job = Extraction.for_request(request)
     path = job.folder
     path.mkdir(parents=True, exist_ok=True)
     with file_lock(path):
@@ -516,7 +516,7 @@ def extract_features(request: FeatureRequest) -> FeatureStore:
                 (path / MANIFEST).unlink()
         job.run(request.progress)
         store = load_feature_cache(path, job.key)
-    _print_skipped(store)
+    print_skipped(store)
     return store
 
 
@@ -545,7 +545,7 @@ def extract_feature_part(
     beside the store and call :func:`join_feature_parts`. Returns the part's folder.
     """
     _check_part(part)
-    job = _Extraction.for_request(request, part=part)
+    job = Extraction.for_request(request, part=part)
     job.folder.mkdir(parents=True, exist_ok=True)
     with file_lock(job.folder):
         (job.folder / PART_RECORD).unlink(missing_ok=True)
@@ -563,7 +563,7 @@ def join_feature_parts(request: FeatureRequest, parts: int) -> FeatureStore:
     are removed once it is complete.
     """
     _check_part((0, parts))
-    job = _Extraction.for_request(request)
+    job = Extraction.for_request(request)
     folders = [part_path(job.folder, (i, parts)) for i in range(parts)]
     records = [
         job.check_part_record(folder, (i, parts))
@@ -593,12 +593,12 @@ def join_feature_parts(request: FeatureRequest, parts: int) -> FeatureStore:
         store = load_feature_cache(job.folder, job.key)
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
-    _print_skipped(store)
+    print_skipped(store)
     return store
 
 
 @dataclass
-class _Extraction:
+class Extraction:
     """One extraction: its request, its settings (the store's key) and the folder its shards
     go to."""
 
@@ -616,7 +616,7 @@ class _Extraction:
     @classmethod
     def for_request(
         cls, request: FeatureRequest, part: tuple[int, int] | None = None
-    ) -> _Extraction:
+    ) -> Extraction:
         """The extraction of ``request`` (or of its part ``part``)."""
         path = feature_cache_path(request)
         folder = path if part is None else part_path(path, part)
@@ -805,7 +805,8 @@ def _predict(model, images) -> np.ndarray:
     return np.asarray(model.predict_on_batch(images), dtype=np.float32)
 
 
-def _print_skipped(store: FeatureStore) -> None:
+def print_skipped(store: FeatureStore) -> None:
+    """Print the images a store left out, with the reason for each."""
     skipped = store.skipped
     if not skipped:
         return

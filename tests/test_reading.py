@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import statistics
+import textwrap
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -41,6 +44,22 @@ def included_objects(page: Path) -> list[tuple[str, str, dict[str, str]]]:
     return found
 
 
+def private_names(code: str) -> list[str]:
+    """The private names (``_x``, not dunders) that ``code`` uses, outside its
+    strings and comments."""
+    tokens = tokenize.generate_tokens(io.StringIO(code).readline)
+    return sorted(
+        {
+            t.string
+            for t in tokens
+            if t.type == tokenize.NAME
+            and t.string.startswith("_")
+            and t.string.strip("_")  # not the throwaway ``_``
+            and not t.string.endswith("__")
+        }
+    )
+
+
 def test_visible_code_cells_are_short():
     sizes = [n for page in PAGES for _, n in shown_code_cells(page)]
     long = [
@@ -67,7 +86,10 @@ def test_included_listings_are_small_public_objects(page):
             continue
         if any(part.startswith("_") for part in name.split(".")):
             problems.append(f"{where}: a private name on the page")
-        lines = _include(target, options, page).splitlines()
+        text = _include(target, options, page)
+        if used := private_names(textwrap.dedent(text)):
+            problems.append(f"{where} uses private names: {used}")
+        lines = text.splitlines()
         if len(lines) not in LISTING_LINES:
             problems.append(f"{where}: {len(lines)} lines")
     assert not problems, f"{page.name}:\n" + "\n".join(problems)
@@ -81,4 +103,5 @@ def test_the_checks_read_cells_and_includes(tmp_path):
     page = tmp_path / "p.ipynb"
     page.write_text(json.dumps({"cells": [cell, hidden, note]}))
     assert shown_code_cells(page) == [("?", 2)]
+    assert private_names('x, _ = _f(a.__len__(), "_s")  # _c\n') == ["_f"]
     assert included_objects(page) == [("../x.py", "f", {"pyobject": "f", "dedent": ""})]

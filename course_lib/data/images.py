@@ -199,11 +199,13 @@ def read_images(paths: Sequence[str | os.PathLike], size: int) -> np.ndarray:
     )
 
 
-def _was_read(index, image, ok):
+def was_read(index: Any, image: Any, ok: Any) -> Any:
+    """Whether the image of an ``(index, image, ok)`` element could be read."""
     return ok
 
 
-def _without_flag(index, image, ok):
+def without_flag(index: Any, image: Any, ok: Any) -> tuple[Any, Any]:
+    """``(index, image)``: the element without its read flag."""
     return index, image
 
 
@@ -230,5 +232,5 @@ def image_batches(
 
     ds = tf.data.Dataset.range(len(paths))
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.filter(_was_read).map(_without_flag)
+    ds = ds.filter(was_read).map(without_flag)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
