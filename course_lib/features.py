@@ -725,7 +725,7 @@ class _Extraction:
             paths, self.key["image_size"], self.request.batch_size
         )
         for indices, images in batches:
-            idx = indices.numpy()
+            idx = np.asarray(indices)
             ids.extend(planned[i] for i in idx)
             rows.append(
                 _stored(

@@ -18,10 +18,11 @@ to the reason in ``failures`` (when a dict is given).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -202,8 +203,12 @@ def image_batches(
     batch_size: int,
     failures: dict[int, str] | None = None,
 ) -> Any:
-    """Batches (indices (b,), images (b, S, S, 3)); skipped: ``failures``."""
-    tf, failed = config.tensorflow(), {} if failures is None else failures
+    """Batches (indices (b,), images (b, S, S, 3)); skipped: ``failures``.
+    A ``tf.data`` pipeline on TensorFlow, NumPy batches on other backends."""
+    failed = {} if failures is None else failures
+    if keras.backend.backend() != "tensorflow":
+        return _numpy_batches(paths, size, batch_size, failed)
+    tf = config.tensorflow()
 
     def decode(index):
         try:
@@ -221,3 +226,27 @@ def image_batches(
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.filter(_was_read).map(_without_flag)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _numpy_batches(
+    paths: Sequence[str | os.PathLike],
+    size: int,
+    batch_size: int,
+    failed: dict[int, str],
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """:func:`image_batches` without TensorFlow: the same batches, decoded
+    in order in this thread."""
+    indices: list[int] = []
+    images: list[np.ndarray] = []
+    for index, path in enumerate(paths):
+        try:
+            images.append(load_image(path, size).astype(np.float32))
+        except ImageError as err:
+            failed[index] = err.reason
+            continue
+        indices.append(index)
+        if len(indices) == batch_size:
+            yield np.array(indices), np.stack(images)
+            indices, images = [], []
+    if indices:
+        yield np.array(indices), np.stack(images)
