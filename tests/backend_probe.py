@@ -46,9 +46,7 @@ def model(kind: str) -> keras.Model:
     """A tiny model of ``kind``, every weight drawn from one NumPy generator."""
     v = len(VOCAB)
     if kind == "attention":
-        m = build_attention_model(
-            v, GRID, embed_dim=6, units=8, attention_units=5, dropout=0.5
-        )
+        m = build_attention_model(v, GRID, embed_dim=6, units=8, attention_units=5, dropout=0.5)
     else:
         build = build_merge_model if kind == "merge" else build_inject_model
         m = build(v, D, embed_dim=6, units=8, dropout=0.5)
@@ -90,9 +88,7 @@ class Interrupt(keras.callbacks.Callback):
 def run(run_dir: Path, callbacks=()) -> tuple[dict, list[np.ndarray]]:
     """A fresh process's view of a training run: data, seed, model, train."""
     feats, image_ids, ids = training_data()
-    ds = caption_dataset(
-        feats, image_ids, ids, batch_size=8, seed=2, sort_window=2
-    )
+    ds = caption_dataset(feats, image_ids, ids, batch_size=8, seed=2, sort_window=2)
     val = caption_dataset(feats, image_ids, ids, batch_size=8, shuffle=False)
     keras.utils.set_random_seed(0)
     m = build_merge_model(len(VOCAB), D, embed_dim=8, units=8, dropout=0.0)
