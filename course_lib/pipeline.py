@@ -395,7 +395,7 @@ def train_captioner(
         train_ds, val_ds = _training_datasets(
             dataset, features, vocab, row_length, profile, devices
         )
-        steps = profile.epochs * int(train_ds.cardinality())
+        steps = profile.epochs * len(train_ds)
         with devices.scope():
             net = build_model(model, len(vocab), features, profile)
             compile_captioner(
