@@ -65,18 +65,26 @@ def time_steps(steps: int = 10, warmup: int = 3) -> dict:
 
 
 def step_table(steps: int = 10) -> list[dict]:
-    """:func:`time_steps` on each installed backend, each in its own
-    process; a backend that fails says why instead of a time."""
+    """``{"backend", "ms per step", "note"}`` for each of :data:`BACKENDS`:
+    :func:`time_steps` in a process of its own where it is installed; the
+    note says why there is no time (not installed, or the error)."""
     rows = []
-    for backend in installed_backends():
+    for backend in BACKENDS:
+        row = {"backend": backend, "ms per step": "–", "note": ""}
+        rows.append(row)
+        if backend not in installed_backends():
+            row["note"] = "not installed in this build"
+            continue
         env = {**os.environ, "KERAS_BACKEND": backend}
         cmd = [sys.executable, "-m", "course_lib.backends", str(steps)]
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if done.returncode == 0:
-            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            timed = json.loads(done.stdout.strip().splitlines()[-1])
+            row["ms per step"] = round(timed["ms"])
+            row["note"] = f"median of {steps}, batch {timed['batch']}"
         else:
             tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
-            rows.append({"backend": backend, "error": tail[0]})
+            row["note"] = f"failed: {tail[0]}"
     return rows
 
 

@@ -36,6 +36,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 from tqdm import tqdm
 
@@ -45,7 +46,12 @@ from course_lib.backbones import (
     check_backbone,
     describe_preprocessing,
 )
-from course_lib.data.images import ImageError, image_batches, load_image
+from course_lib.data.images import (
+    ImageError,
+    image_batches,
+    load_image,
+    numpy_image_batches,
+)
 from course_lib.io import (
     atomic_path,
     atomic_write_json,
@@ -721,7 +727,8 @@ class _Extraction:
         ids: list[str] = []
         rows: list[np.ndarray] = []
         seen = 0
-        batches = image_batches(
+        tf_data = keras.backend.backend() == "tensorflow"
+        batches = (image_batches if tf_data else numpy_image_batches)(
             paths, self.key["image_size"], self.request.batch_size
         )
         for indices, images in batches:

@@ -22,7 +22,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -34,6 +33,7 @@ __all__ = [
     "ImageError",
     "image_batches",
     "load_image",
+    "numpy_image_batches",
     "read_images",
 ]
 
@@ -203,12 +203,8 @@ def image_batches(
     batch_size: int,
     failures: dict[int, str] | None = None,
 ) -> Any:
-    """Batches (indices (b,), images (b, S, S, 3)); skipped: ``failures``.
-    A ``tf.data`` pipeline on TensorFlow, NumPy batches on other backends."""
-    failed = {} if failures is None else failures
-    if keras.backend.backend() != "tensorflow":
-        return _numpy_batches(paths, size, batch_size, failed)
-    tf = config.tensorflow()
+    """Batches (indices (b,), images (b, S, S, 3)); skipped: ``failures``."""
+    tf, failed = config.tensorflow(), {} if failures is None else failures
 
     def decode(index):
         try:
@@ -228,14 +224,15 @@ def image_batches(
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def _numpy_batches(
+def numpy_image_batches(
     paths: Sequence[str | os.PathLike],
     size: int,
     batch_size: int,
-    failed: dict[int, str],
+    failures: dict[int, str] | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """:func:`image_batches` without TensorFlow: the same batches, decoded
-    in order in this thread."""
+    """:func:`image_batches` without TensorFlow (for the other Keras
+    backends): the same batches as NumPy arrays, decoded in order."""
+    failed = {} if failures is None else failures
     indices: list[int] = []
     images: list[np.ndarray] = []
     for index, path in enumerate(paths):
