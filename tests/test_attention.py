@@ -84,7 +84,8 @@ def test_the_doubly_stochastic_penalty_counts_real_words_only():
     assert penalty == pytest.approx(expected, rel=1e-5)
     longer = dict(inputs, caption=np.pad(inputs["caption"], ((0, 0), (0, 3))))
     model(longer, training=True)  # more padding: the same penalty
-    assert [float(ops.convert_to_numpy(x)) for x in layer.losses] == pytest.approx([penalty], rel=1e-5)
+    again = [float(ops.convert_to_numpy(x)) for x in layer.losses]
+    assert again == pytest.approx([penalty], rel=1e-5)
     model(inputs, training=False)
     assert layer.losses == []  # not part of the validation loss
 
