@@ -4,7 +4,8 @@ backend that ``KERAS_BACKEND`` names, in a process of its own.
 ``python tests/backend_probe.py make OUT``: the outputs of the merge, inject
 and attention models with weights drawn from one NumPy generator, their masked
 loss, greedy and beam-3 captions, a short training run interrupted and
-resumed (and one uninterrupted), and the merge model saved as
+resumed (and one uninterrupted), the strategies (``tf.distribute`` is
+refused off TensorFlow), and the merge model saved as
 ``OUT/<backend>.keras``; all into ``OUT/<backend>.npz`` and ``.json``.
 ``python tests/backend_probe.py load OUT``: every ``OUT/*.keras`` loaded and
 run on this backend → ``OUT/<backend>-loaded.json``.
@@ -21,6 +22,7 @@ import numpy as np
 
 from course_lib.attention import build_attention_model
 from course_lib.decoding import beam_search_decode, greedy_decode
+from course_lib.distribute import make_strategy
 from course_lib.models import (
     build_inject_model,
     build_merge_model,
@@ -124,6 +126,12 @@ def make(out: Path, backend: str) -> None:
         record[kind] = captions(m, kind)
     compile_captioner(model("merge")).save(out / f"{backend}.keras")
     record["training"] = training(out, backend)
+    record["one_device"] = make_strategy("default").num_replicas_in_sync
+    if backend != "tensorflow":
+        try:
+            make_strategy("mirrored")
+        except ValueError as err:
+            record["refused"] = str(err)
     np.savez(out / f"{backend}.npz", **arrays)
     (out / f"{backend}.json").write_text(json.dumps(record))
 

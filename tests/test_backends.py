@@ -95,3 +95,14 @@ def test_a_model_saved_on_any_backend_loads_and_captions_on_this_one(results, ba
         made = np.load(results / f"{maker}.npz")["merge"]
         np.testing.assert_allclose(found["probs"], made, atol=PROBS_ATOL, err_msg=maker)
         assert found["greedy"] == record(results, maker)["merge"]["greedy"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_one_device_everywhere_and_tf_distribute_only_on_tensorflow(results, backend):
+    found = record(results, backend)
+    assert found["one_device"] == 1
+    if backend == "tensorflow":
+        assert "refused" not in found
+    else:
+        assert "tf.distribute" in found["refused"]
+        assert "KERAS_BACKEND=tensorflow" in found["refused"]
