@@ -172,7 +172,7 @@ class CaptionStream(keras.utils.PyDataset):
         super().__init__()  # one worker: batches in order, no thread races
         self.images, self.rows, self.ids = images, rows, ids
         self.lengths = np.count_nonzero(ids, axis=1)
-        self.order = dict(
+        self.order: dict[str, Any] = dict(
             size=batch_size, shuffle=shuffle, seed=seed, window=sort_window
         )
         self.width_step = width_step

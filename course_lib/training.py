@@ -163,7 +163,9 @@ def caption_dataset(
     :class:`~course_lib.streams.CaptionStream` of the same composition (its
     widths rounded up to a multiple of 4 ids: JAX compiles one step per
     batch shape)."""
-    kw = dict(batch_size=batch_size, shuffle=shuffle, seed=seed)
+    kw: dict[str, Any] = dict(
+        batch_size=batch_size, shuffle=shuffle, seed=seed
+    )
     if keras.backend.backend() == "tensorflow":
         return make_tf_dataset(
             features, image_ids, ids, sort_window=sort_window, **kw
