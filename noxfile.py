@@ -16,6 +16,7 @@ gets its own small one.
     nox -s minimums                             # the unit tests at the declared minimums
     nox -s notebooks                            # the book's chapters under nbval
     nox -s tests_pythons                        # the tests on Python 3.11, 3.12 and 3.13
+    nox -s backends                             # the models on TensorFlow, JAX and PyTorch
 """
 
 from __future__ import annotations
@@ -304,6 +305,37 @@ def book(session: nox.Session) -> None:
     if not built:
         session.error("jupyter-book build failed: see its warnings above")
     session.log(f"open {ROOT / '_build' / 'html' / 'index.html'}")
+
+
+#: The other Keras backends, CPU builds: JAX's wheel from PyPI is CPU-only (about
+#: 520 MB installed with SciPy); PyTorch's Linux wheels from PyPI bring several GB of CUDA
+#: libraries, so the session asks for 2.13.0, whose CPU build pip finds in a local wheel folder
+#: (``PIP_FIND_LINKS``) where a machine has one, or set ``COURSE_TORCH`` (e.g. to
+#: ``torch==2.13.0+cpu --index-url https://download.pytorch.org/whl/cpu``).
+BACKEND_PACKAGES = ("jax", *os.environ.get("COURSE_TORCH", "torch==2.13.0").split())
+#: The tests that build, decode, train and resume, run again on each backend.
+BACKEND_TESTS = (
+    "tests/test_models.py", "tests/test_decoding.py", "tests/test_attention.py",
+    "tests/test_streams.py", "tests/test_training.py",
+)  # fmt: skip
+
+
+@nox.session(venv_backend="none")
+def backends(session: nox.Session) -> None:
+    """The models, decoding, training and resuming on TensorFlow, JAX and PyTorch (CPU), in
+    ``.nox/backends``: each backend's tests in a process of its own (``KERAS_BACKEND``), then
+    the comparison across backends (tests/test_backends.py). Arguments go to pytest."""
+    env_dir = ROOT / ".nox" / "backends"
+    python = _course_python(session, ["test"], env_dir=env_dir)
+    session.run(python, "-m", "pip", "install", *BACKEND_PACKAGES, external=True)
+    tests = session.posargs or list(BACKEND_TESTS)
+    for backend in ("tensorflow", "jax", "torch"):
+        session.log(f"KERAS_BACKEND={backend}")
+        session.run(
+            python, "-m", "pytest", *XDIST, *tests, external=True,
+            env=_env(KERAS_BACKEND=backend, MPLBACKEND="Agg"),
+        )  # fmt: skip
+    session.run(python, "-m", "pytest", "tests/test_backends.py", external=True, env=_env())
 
 
 @nox.session(venv_backend="none")

@@ -23,7 +23,6 @@ shapes, the vocabulary and the models stay Flickr8k's.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import platform
 import sys
@@ -323,15 +322,11 @@ def synthetic_captions(sizes: Sizes, n_images: int, seed: int = 0):
     return rows, ids
 
 
-def _padded_width(longest: int, step: int, row_length: int) -> int:
-    """Id columns of a batch whose longest caption has ``longest`` ids: its ``longest - 1``
-    model positions rounded up to a multiple of ``step``, plus one (at most ``row_length``)."""
-    return min(row_length, math.ceil((longest - 1) / step) * step + 1)
-
-
 def caption_batches(features, rows, ids, *, batch_size, width_step, seed, sort_window=16):
     """A ``keras.utils.PyDataset`` of teacher-forcing batches (see :class:`CaptionBatches`)."""
     import keras
+
+    from course_lib.streams import batch_order, padded_width
 
     class CaptionBatches(keras.utils.PyDataset):
         """``({"image": (B, …) float32, "caption": (B, T)}, targets (B, T))`` from NumPy, grouped
@@ -342,22 +337,19 @@ def caption_batches(features, rows, ids, *, batch_size, width_step, seed, sort_w
         def __init__(self, batches: list[np.ndarray] | None = None):
             super().__init__(workers=4, use_multiprocessing=False, max_queue_size=16)
             self.lengths = np.count_nonzero(ids, axis=1)
-            self.rng = np.random.default_rng(seed)
+            self.epoch = 0
             self.fixed = batches is not None
             self.batches = self.shapes_free(batches if self.fixed else self.plan())
 
         def plan(self) -> list[np.ndarray]:
-            order = self.rng.permutation(len(ids))
-            window = sort_window * batch_size
-            order = np.concatenate(
-                [w[np.argsort(self.lengths[w], kind="stable")]
-                 for w in np.split(order, range(window, len(order), window))]
+            """This epoch's batches, composed as course_lib's stream composes them."""
+            return batch_order(
+                self.lengths, batch_size, shuffle=True, seed=seed, epoch=self.epoch,
+                window=sort_window,
             )  # fmt: skip
-            batches = np.split(order, range(batch_size, len(order), batch_size))
-            return [batches[i] for i in self.rng.permutation(len(batches))]
 
         def width(self, numbers: np.ndarray) -> int:
-            return _padded_width(int(self.lengths[numbers].max()), width_step, ids.shape[1])
+            return padded_width(int(self.lengths[numbers].max()), width_step, ids.shape[1])
 
         def shapes_free(self, batches: list[np.ndarray]) -> list[np.ndarray]:
             """``batches`` with the smallest first and then one of another width, where there
@@ -384,6 +376,7 @@ def caption_batches(features, rows, ids, *, batch_size, width_step, seed, sort_w
 
         def on_epoch_end(self) -> None:
             if not self.fixed:
+                self.epoch += 1
                 self.batches = self.shapes_free(self.plan())
 
         def shapes(self) -> set[tuple[int, int]]:

@@ -19,6 +19,7 @@ The strategies (:data:`STRATEGIES`, ``--strategy`` on the command line):
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import keras
@@ -28,6 +29,7 @@ from course_lib import config
 
 __all__ = [
     "STRATEGIES",
+    "OneDevice",
     "batch_mean",
     "check_batches",
     "global_sum",
@@ -42,17 +44,37 @@ STRATEGIES = ("default", "mirrored", "tpu")
 _MADE: dict[str, Any] = {}
 
 
+class OneDevice:
+    """The one device of a backend other than TensorFlow, with the two parts
+    of a strategy that the course uses."""
+
+    num_replicas_in_sync = 1
+
+    def scope(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
+
+
 def make_strategy(name: str = "default") -> Any:
     """The ``tf.distribute.Strategy`` named ``name`` (one of :data:`STRATEGIES`), made once per
-    process.
+    process; on another Keras backend, ``default`` is :class:`OneDevice`
+    and the others a ValueError (``tf.distribute`` is TensorFlow's).
 
     ``tpu`` connects to and initialises the TPU system; without a TPU it raises
     ``RuntimeError`` saying so."""
-    tf = config.tensorflow()
     if name not in STRATEGIES:
         raise ValueError(
             f"unknown strategy {name!r}; choose one of {list(STRATEGIES)}"
         )
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        if name != "default":
+            raise ValueError(
+                f"strategy {name!r} is tf.distribute, which only the "
+                f"TensorFlow backend has; the Keras backend is {backend!r}: "
+                "set KERAS_BACKEND=tensorflow to train on several devices"
+            )
+        return OneDevice()
+    tf = config.tensorflow()
     if name == "default":
         return tf.distribute.get_strategy()
     if name not in _MADE:

@@ -36,6 +36,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 from tqdm import tqdm
 
@@ -46,7 +47,12 @@ from course_lib.backbones import (
     describe_preprocessing,
 )
 from course_lib.config import shown_path
-from course_lib.data.images import ImageError, image_batches, load_image
+from course_lib.data.images import (
+    ImageError,
+    image_batches,
+    load_image,
+    numpy_image_batches,
+)
 from course_lib.io import (
     atomic_path,
     atomic_write_json,
@@ -754,11 +760,12 @@ class Extraction:
         ids: list[str] = []
         rows: list[np.ndarray] = []
         seen = 0
-        batches = image_batches(
+        tf_data = keras.backend.backend() == "tensorflow"
+        batches = (image_batches if tf_data else numpy_image_batches)(
             paths, self.key["image_size"], self.request.batch_size
         )
         for indices, images in batches:
-            idx = indices.numpy()
+            idx = np.asarray(indices)
             ids.extend(planned[i] for i in idx)
             rows.append(
                 _stored(

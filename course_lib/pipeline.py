@@ -61,9 +61,9 @@ from course_lib.text import (
 )
 from course_lib.training import (
     SORT_WINDOW,
+    caption_dataset,
     encode_captions,
     load_captioner,
-    make_tf_dataset,
     read_history,
     train,
 )
@@ -400,7 +400,7 @@ def train_captioner(
         train_ds, val_ds = _training_datasets(
             dataset, features, vocab, row_length, profile, devices
         )
-        steps = profile.epochs * int(train_ds.cardinality())
+        steps = profile.epochs * len(train_ds)
         with devices.scope():
             net = build_model(model, len(vocab), features, profile)
             compile_captioner(
@@ -461,7 +461,7 @@ def _training_datasets(
     profile: config.Profile,
     devices: Any,
 ) -> tuple[Any, Any]:
-    """The training and validation ``tf.data`` pipelines of the captions whose images have
+    """The training and validation batches (``caption_dataset``) of the captions whose images have
     features, checked to split evenly across the ``devices``."""
     splits = {}
     for split in ("train", "dev"):
@@ -477,11 +477,11 @@ def _training_datasets(
         train_rows=len(splits["train"][1]),
         val_rows=len(splits["dev"][1]),
     )
-    train_ds = make_tf_dataset(
+    train_ds = caption_dataset(
         features, *splits["train"], batch_size=profile.batch_size, shuffle=True,
         seed=profile.seed, sort_window=profile.sort_window or SORT_WINDOW,
     )  # fmt: skip
-    val_ds = make_tf_dataset(
+    val_ds = caption_dataset(
         features,
         *splits["dev"],
         batch_size=profile.batch_size,

@@ -31,13 +31,14 @@ with shuffled batches of mixed lengths every word weighs about the same.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
 import shutil
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,14 @@ from course_lib.io import (
     atomic_write_text,
     read_json,
 )
+from course_lib.streams import (
+    SORT_WINDOW,
+    CaptionStream,
+    EpochOrder,
+    check_rows,
+    feature_matrix,
+    feature_rows,
+)
 from course_lib.text import clean_caption, pad_sequences_right
 
 #: tf.data's choice of parallelism and buffer sizes.
@@ -68,8 +77,10 @@ __all__ = [
     "ResumeState",
     "RunFiles",
     "caption_batches",
+    "caption_dataset",
     "encode_captions",
     "feature_matrix",
+    "image_lookup",
     "load_captioner",
     "make_tf_dataset",
     "padding_share",
@@ -77,13 +88,6 @@ __all__ = [
     "train",
     "training_callbacks",
 ]
-
-#: Batches per window of the shuffled training rows that :func:`make_tf_dataset` sorts by
-#: caption length before cutting it into batches. 16 leaves about 2 % of the caption cells of a
-#: batch as padding at Flickr8k's caption lengths, against about 36 % for plain shuffled batches
-#: (``benchmarks/bench_training.py``); wider windows make the captions of a batch more alike,
-#: which costs caption quality and makes no step faster.
-SORT_WINDOW = 16
 
 
 # ----------------------------------------------------------------------------- token ids
@@ -114,27 +118,6 @@ def encode_captions(
     return image_ids, pad_sequences_right(rows, length)
 
 
-def feature_matrix(features: Any, image_ids: Sequence[str]) -> np.ndarray:
-    """Rows of image features (n, D) float32 for ``image_ids``, from a ``FeatureStore``
-    (anything with ``.matrix(ids)``) or a mapping ``{image id: (D,) array}``."""
-    if hasattr(features, "matrix"):
-        matrix = features.matrix(list(image_ids))
-    else:
-        missing = [i for i in image_ids if i not in features]
-        if missing:
-            raise KeyError(
-                f"no features for {len(missing)} images, e.g. {missing[:3]}"
-            )
-        matrix = (
-            np.stack([np.asarray(features[i]) for i in image_ids])
-            if image_ids
-            else None
-        )
-    if matrix is None:
-        raise ValueError("no image ids given")
-    return np.asarray(matrix, dtype=np.float32)
-
-
 # ----------------------------------------------------------------------------- tf.data
 def make_tf_dataset(
     features: Any,
@@ -147,8 +130,8 @@ def make_tf_dataset(
     sort_window: int = SORT_WINDOW,
 ) -> tf.data.Dataset:
     """Batches ({"image": (B, D), "caption": (B, T)}, targets (B, T))."""
-    ids = _checked_rows(image_ids, ids, batch_size, sort_window)
-    image_of, rows = _image_lookup(features, image_ids)  # rows: (N,) int32
+    ids = check_rows(image_ids, ids, batch_size, sort_window)
+    image_of, rows = image_lookup(features, image_ids)  # rows: (N,) int32
     lengths = tf.constant(np.count_nonzero(ids, axis=1), dtype=tf.int32)
     ids = tf.constant(ids)
     ds = caption_batches(lengths, batch_size, shuffle, seed, sort_window)
@@ -161,6 +144,35 @@ def make_tf_dataset(
 
     ds = ds.map(to_model_inputs, AUTOTUNE, deterministic=True)  # in parallel
     return ds.prefetch(AUTOTUNE)
+
+
+def caption_dataset(
+    features: Any,
+    image_ids: Sequence[str],
+    ids: np.ndarray,
+    *,
+    batch_size: int = 64,
+    shuffle: bool = True,
+    seed: int = 0,
+    sort_window: int = SORT_WINDOW,
+) -> Any:
+    """The batches :func:`train` reads on the active Keras backend: the
+    ``tf.data`` pipeline (:func:`make_tf_dataset`) on TensorFlow, else a
+    :class:`~course_lib.streams.CaptionStream` of the same composition (its
+    widths rounded up to a multiple of 4 ids: JAX compiles one step per
+    batch shape)."""
+    kw: dict[str, Any] = dict(
+        batch_size=batch_size, shuffle=shuffle, seed=seed
+    )
+    if keras.backend.backend() == "tensorflow":
+        return make_tf_dataset(
+            features, image_ids, ids, sort_window=sort_window, **kw
+        )
+    ids = check_rows(image_ids, ids, batch_size, sort_window)
+    images, rows = feature_rows(features, image_ids)
+    return CaptionStream(
+        images, rows, ids, sort_window=sort_window, width_step=4, **kw
+    )
 
 
 def caption_batches(
@@ -202,51 +214,29 @@ def padding_share(batches: Any) -> float:
     return padded / cells
 
 
-def _checked_rows(
-    image_ids: Sequence[str],
-    ids: np.ndarray,
-    batch_size: int,
-    sort_window: int,
-) -> np.ndarray:
-    """``ids`` as int32 (N, L), or a ValueError saying what is wrong with the arguments."""
-    ids = np.asarray(ids, dtype=np.int32)
-    if ids.ndim != 2 or ids.shape[1] < 2:
-        raise ValueError(
-            f"ids must have shape (N, L) with L >= 2, got {ids.shape}"
-        )
-    if len(image_ids) != len(ids):
-        raise ValueError(f"{len(image_ids)} image ids for {len(ids)} captions")
-    if batch_size < 1 or sort_window < 1:
-        raise ValueError(
-            f"batch_size and sort_window must be >= 1: {batch_size}, {sort_window}"
-        )
-    return ids
-
-
-def _image_lookup(features: Any, image_ids: Sequence[str]):
+def image_lookup(
+    features: Any, image_ids: Sequence[str]
+) -> tuple[Callable[[tf.Tensor], tf.Tensor], tf.Tensor]:
     """``rows (B,) → image features (B, …)`` for ``make_tf_dataset``, and each caption's row
     (N,): the features of each image are held once.
 
     Vectors are small: they are copied into one tensor, gathered per batch. Region grids
     (a spatial ``FeatureStore``, memory-mapped shards) are read per batch from the store, so a
     grid store larger than memory (Flickr8k's VGG16 grids are 1.6 GB) is streamed, never loaded
-    whole."""
-    unique = list(dict.fromkeys(image_ids))
-    row_of = {image_id: row for row, image_id in enumerate(unique)}
-    rows = tf.constant([row_of[i] for i in image_ids], dtype=tf.int32)
-    if not getattr(features, "spatial", False):
-        matrix = tf.constant(feature_matrix(features, unique))
-        return (lambda rows: tf.gather(matrix, rows)), rows
+    whole (:func:`course_lib.streams.feature_rows`)."""
+    images, rows = feature_rows(features, image_ids)
+    if isinstance(images, np.ndarray):
+        matrix = tf.constant(images)
+        return (lambda rows: tf.gather(matrix, rows)), tf.constant(rows)
     shape = (None, *features.item_shape)
 
-    def read(rows: np.ndarray) -> np.ndarray:
-        return features.matrix([unique[i] for i in rows])
-
     def lookup(rows):
-        images = tf.numpy_function(read, [rows], tf.float32, stateful=False)
-        return tf.ensure_shape(images, shape)
+        found = tf.numpy_function(
+            images.__getitem__, [rows], tf.float32, stateful=False
+        )
+        return tf.ensure_shape(found, shape)
 
-    return lookup, rows
+    return lookup, tf.constant(rows)
 
 
 # ----------------------------------------------------------------------------- training loop
@@ -403,7 +393,8 @@ def _build_optimizer(model: keras.Model) -> None:
     """Create a compiled model's optimizer variables, so that loading weights fills them in (in
     the scope of the ``tf.distribute`` strategy the model was compiled in: it owns them)."""
     if model.optimizer is not None and not model.optimizer.built:
-        with model.distribute_strategy.scope():
+        strategy = getattr(model, "distribute_strategy", None)  # TF only
+        with strategy.scope() if strategy else contextlib.nullcontext():
             model.optimizer.build(model.trainable_variables)
 
 
@@ -553,6 +544,17 @@ def _fit(
     without reading the skipped epochs. Under a ``tf.distribute`` strategy ``Model.fit`` itself
     opens one more pass, to build the model from a batch: the epochs then start at the
     pipeline's second shuffle, resumed or not."""
+    if isinstance(train_ds, CaptionStream):
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            initial_epoch=done,
+            callbacks=[EpochOrder(train_ds), *callbacks],
+            shuffle=False,  # the stream shuffles, by epoch
+            verbose=1 if verbose == 1 else 0,
+        )
+        return
     steps = int(train_ds.cardinality())
     for _ in range(done):
         next(iter(train_ds))
@@ -597,7 +599,11 @@ def _check_trainable(model: keras.Model, train_ds) -> None:
             f"train() needs a compiled model; {model.name!r} is not compiled. Call "
             "course_lib.models.compile_captioner(model, learning_rate) first."
         )
-    steps = int(train_ds.cardinality())
+    steps = (
+        len(train_ds)
+        if isinstance(train_ds, CaptionStream)
+        else int(train_ds.cardinality())
+    )
     if steps <= 0:
         raise ValueError(
             f"train_ds must have a known, finite number of batches (cardinality {steps}): "

@@ -12,6 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from keras import ops
 
 from course_lib.attention import (
     RegionPositions,
@@ -49,13 +50,13 @@ def weights_of(model, inputs):
     """The (B, T, L) attention weights of a teacher-forced pass."""
     layer = model.get_layer("attention_lstm")
     probe = keras.Model(model.inputs, layer.output[2])
-    return np.asarray(probe(inputs, training=False))
+    return ops.convert_to_numpy(probe(inputs, training=False))
 
 
 def test_the_model_is_recognised_and_outputs_distributions_over_words():
     model = tiny_model()
     assert model_kind(model) == "attention"
-    probs = np.asarray(model(batch(), training=False))
+    probs = ops.convert_to_numpy(model(batch(), training=False))
     assert probs.shape == (3, 6, len(VOCAB))
     np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
 
@@ -72,7 +73,7 @@ def test_padding_after_a_caption_changes_nothing_at_its_words():
     model, inputs = tiny_model(), batch()
     longer = dict(inputs, caption=np.pad(inputs["caption"], ((0, 0), (0, 4))))
     real = inputs["caption"] != 0
-    for out in (lambda m, x: np.asarray(m(x, training=False)), weights_of):
+    for out in (lambda m, x: ops.convert_to_numpy(m(x, training=False)), weights_of):
         short, padded = out(model, inputs), out(model, longer)
         np.testing.assert_allclose(padded[:, :6][real], short[real], atol=1e-6)
 
@@ -82,21 +83,22 @@ def test_the_doubly_stochastic_penalty_counts_real_words_only():
     layer = model.get_layer("attention_lstm")
     inputs = batch()
     model(inputs, training=True)
-    (penalty,) = [float(x) for x in layer.losses]
+    (penalty,) = [float(ops.convert_to_numpy(x)) for x in layer.losses]
     alphas = weights_of(model, inputs)
     real = (inputs["caption"] != 0)[..., None]
     expected = 2.0 * np.mean(np.sum((1.0 - (alphas * real).sum(1)) ** 2, axis=-1))
     assert penalty == pytest.approx(expected, rel=1e-5)
     longer = dict(inputs, caption=np.pad(inputs["caption"], ((0, 0), (0, 3))))
     model(longer, training=True)  # more padding: the same penalty
-    assert [float(x) for x in layer.losses] == pytest.approx([penalty], rel=1e-5)
+    again = [float(ops.convert_to_numpy(x)) for x in layer.losses]
+    assert again == pytest.approx([penalty], rel=1e-5)
     model(inputs, training=False)
     assert layer.losses == []  # not part of the validation loss
 
 
 def test_the_step_model_reproduces_the_full_model():
     model, inputs = tiny_model(), batch()
-    probs = np.asarray(model(inputs, training=False))
+    probs = ops.convert_to_numpy(model(inputs, training=False))
     alphas = weights_of(model, inputs)
     step = build_attention_step_model(model)
     state = step.init(inputs["image"])
@@ -145,7 +147,8 @@ def test_a_saved_model_reloads_in_safe_mode_and_trains(tmp_path):
     assert history.history["loss"][-1] < history.history["loss"][0]
     model.save(tmp_path / "a.keras")
     again = load_captioner(tmp_path / "a.keras")
-    np.testing.assert_allclose(np.asarray(again(inputs)), np.asarray(model(inputs)), atol=1e-6)
+    expected = ops.convert_to_numpy(model(inputs))
+    np.testing.assert_allclose(ops.convert_to_numpy(again(inputs)), expected, atol=1e-6)
     # A new process that has not imported course_lib.attention loads it too (as chapter 8 and
     # the command line do after a restart).
     script = "from course_lib.training import load_captioner; import sys; "
@@ -223,7 +226,7 @@ def test_words_naming_objects_not_in_the_scene_are_not_counted():
 
 def test_region_positions_append_each_cells_place_row_by_row():
     regions = np.zeros((2, 9, 3), "float32")
-    out = np.asarray(RegionPositions()(regions))
+    out = ops.convert_to_numpy(RegionPositions()(regions))
     assert out.shape == (2, 9, 5)
     np.testing.assert_array_equal(out[0, :, :3], 0.0)
     places = out[0, :, 3:].reshape(3, 3, 2)  # (row, column, (x, y))

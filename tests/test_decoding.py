@@ -26,6 +26,12 @@ from course_lib.text import Vocabulary
 WORDS = ["a", "red", "blue", "circle", "square", "left", "of", "the"]
 VOCAB = Vocabulary(WORDS)
 D = 5
+#: The same image's score in batches of other sizes: equal on TensorFlow's CPU
+#: kernels; JAX and PyTorch choose kernels by shape, which changes float32
+#: rounding (seen: 1.8e-7 on JAX).
+BATCH_TOL = (
+    {"rtol": 1e-12} if keras.backend.backend() == "tensorflow" else {"rtol": 1e-6, "atol": 1e-6}
+)
 
 
 def tiny_model(kind: str = "merge", seed: int = 0) -> keras.Model:
@@ -101,7 +107,9 @@ def test_greedy_batches_do_not_change_the_captions():
     model = tiny_model()
     feats = features(9)
     small = greedy_decode(model, feats, VOCAB, max_tokens=7, batch_size=2)
-    assert small == greedy_decode(model, feats, VOCAB, max_tokens=7, batch_size=256)
+    whole = greedy_decode(model, feats, VOCAB, max_tokens=7, batch_size=256)
+    assert small.captions == whole.captions
+    np.testing.assert_allclose(small.scores, whole.scores, **BATCH_TOL)
     assert len(small.captions) == len(small.scores) == 9 and small.attention is None
 
 
@@ -113,7 +121,7 @@ def test_beam_search_of_width_one_is_greedy(kind):
     beam = beam_search_decode(step, feats, VOCAB, max_tokens=7, beam_width=1, batch_size=3)
     greedy = greedy_decode(step, feats, VOCAB, max_tokens=7)
     assert beam.captions == greedy.captions
-    np.testing.assert_allclose(beam.scores, greedy.scores, rtol=1e-12)
+    np.testing.assert_allclose(beam.scores, greedy.scores, **BATCH_TOL)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

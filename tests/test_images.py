@@ -171,3 +171,21 @@ def test_the_steps_of_load_image_one_by_one(tmp_path):
         assert images.upright(image).size == (6, 4)  # no EXIF orientation
         rgb = images.to_rgb(image, path)
         assert rgb.mode == "RGB" and rgb.size == (6, 4)
+
+
+def test_numpy_batches_are_the_tf_data_batches_without_tensorflow(tmp_path):
+    paths = []
+    for i in range(7):
+        path = tmp_path / f"{i}.png"
+        save(Image.new("RGB", (9, 5), (30 * i, 2 * i, 5)), path)
+        paths.append(path)
+    paths[2].write_text("not an image")
+    failed_tf: dict[int, str] = {}
+    failed_np: dict[int, str] = {}
+    expected = list(images.image_batches(paths, 4, 3, failed_tf))
+    found = list(images.numpy_image_batches(paths, 4, 3, failed_np))
+    assert len(found) == len(expected) == 2
+    for (i, x), (j, y) in zip(found, expected, strict=True):
+        np.testing.assert_array_equal(i, j.numpy())
+        np.testing.assert_array_equal(x, y.numpy())
+    assert failed_np == failed_tf and list(failed_np) == [2]

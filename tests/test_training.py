@@ -24,6 +24,7 @@ from course_lib.models import (
 from course_lib.text import Vocabulary, clean_caption
 from course_lib.training import (
     caption_batches,
+    caption_dataset,
     encode_captions,
     load_captioner,
     make_tf_dataset,
@@ -233,8 +234,8 @@ def tiny_data(n_images=12, seed=0):
 
 def test_train_writes_checkpoint_history_and_returns_finished_runs(tmp_path, capsys):
     feats, image_ids, ids = tiny_data()
-    ds = make_tf_dataset(feats, image_ids, ids, batch_size=8, shuffle=True, seed=1)
-    val = make_tf_dataset(feats, image_ids, ids, batch_size=8, shuffle=False)
+    ds = caption_dataset(feats, image_ids, ids, batch_size=8, shuffle=True, seed=1)
+    val = caption_dataset(feats, image_ids, ids, batch_size=8, shuffle=False)
     keras.utils.set_random_seed(0)
     model = compile_captioner(build_merge_model(len(VOCAB), D, embed_dim=4, units=4), 1e-2)
     history = train(model, ds, val, epochs=3, run_dir=tmp_path / "run")

@@ -18,7 +18,7 @@ to the reason in ``failures`` (when a dict is given).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ __all__ = [
     "decode_pixels",
     "image_batches",
     "load_image",
+    "numpy_image_batches",
     "open_image",
     "read_images",
     "size_pair",
@@ -234,3 +235,28 @@ def image_batches(
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.filter(was_read).map(without_flag)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def numpy_image_batches(
+    paths: Sequence[str | os.PathLike],
+    size: int,
+    batch_size: int,
+    failures: dict[int, str] | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """:func:`image_batches` without TensorFlow (for the other Keras
+    backends): the same batches as NumPy arrays, decoded in order."""
+    failed = {} if failures is None else failures
+    indices: list[int] = []
+    images: list[np.ndarray] = []
+    for index, path in enumerate(paths):
+        try:
+            images.append(load_image(path, size).astype(np.float32))
+        except ImageError as err:
+            failed[index] = err.reason
+            continue
+        indices.append(index)
+        if len(indices) == batch_size:
+            yield np.array(indices), np.stack(images)
+            indices, images = [], []
+    if indices:
+        yield np.array(indices), np.stack(images)
