@@ -26,7 +26,8 @@ spec.loader.exec_module(check_book)
 
 CHAPTERS = sorted((REPO_ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
 #: The helpers of course_lib.viz that make tables, not figures.
-TABLES = {"table", "profile_table", "MarkdownTable"}
+#: viz names that draw no figure: tables, and text for a reader (byte_size).
+TABLES = {n for n in viz.__all__ if n.endswith(("table", "Table"))} | {"byte_size"}
 FIGURE = re.compile(r"(plot|draw|show)_\w+")
 #: A call that draws a figure: a viz figure function, or pyplot.
 DRAWS = re.compile(rf"\bviz\.{FIGURE.pattern}\(|\bplt\.\w+\(")
@@ -60,6 +61,10 @@ def test_every_figure_cell_says_what_its_figure_shows(path):
     )
     alts = [_alt(c) for c in cells]
     assert len(set(alts)) == len(alts), f"{path.name}: two figure cells share one alt text"
+    # split from its figure, an alt text describes a cell that draws nothing
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    stray = [c["id"] for c in cells if _alt(c) and c not in _figure_cells(path)]
+    assert not stray, f"{path.name}: alt text on cells that draw no figure: {stray}"
 
 
 def test_chapters_draw_figures_the_check_finds():

@@ -183,22 +183,3 @@ def test_cell_ids_are_unique(notebook):
     ids = [c.get("id") for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"]]
     repeated = sorted({i for i in ids if i is not None and ids.count(i) > 1})
     assert not repeated, f"{notebook.name}: cell ids used twice: {repeated}"
-
-
-#: A call that draws a figure on the page.
-FIGURE_CALL = re.compile(r"\bviz\.(draw|plot|show)_\w+\(|\bplt\.\w+\(")
-
-
-@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.name)
-def test_the_alt_text_sits_on_the_cell_that_draws_the_figure(notebook):
-    """A figure's alt text (``mystnb.image.alt``) belongs to the cell that draws it:
-    split from it, the figure is shown with no alt text and the text with no figure."""
-    wrong = []
-    for cell in _cells(notebook):
-        if cell["cell_type"] != "code":
-            continue
-        draws = bool(FIGURE_CALL.search("".join(cell["source"])))
-        alt = cell["metadata"].get("mystnb", {}).get("image", {}).get("alt")
-        if draws != bool(alt):
-            wrong.append(f"{cell.get('id')}: {'no alt text' if draws else 'no figure'}")
-    assert not wrong, f"{notebook.name}: " + "; ".join(wrong)
