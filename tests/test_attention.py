@@ -240,7 +240,7 @@ def test_region_positions_append_each_cells_place_row_by_row():
 def test_placed_regions_appends_each_regions_place_after_the_projection():
     image = keras.Input(shape=(16, 6))
     placed = keras.Model(image, placed_regions(image, units=5, dropout=0.0))
-    out = np.asarray(placed(batch(0)["image"]))
+    out = ops.convert_to_numpy(placed(batch(0)["image"]))
     assert out.shape == (3, 16, 5 + 2)
     places = out[0, :, -2:]  # (x, y) of the 4 x 4 grid, row by row
     np.testing.assert_allclose(places[:4, 1], -1.0)  # the top row
