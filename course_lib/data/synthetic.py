@@ -252,7 +252,7 @@ def _place_objects(
         low, high = _SMALL_R if size == "small" else _LARGE_R
         r = round(side * rng.uniform(low, high))
         lo, hi = math.ceil(r + pad), math.floor(side - r - pad)
-        obj = {"shape": shape, "colour": colour, "size": size}
+        obj: dict = {"shape": shape, "colour": colour, "size": size}
         obj.update(x=0, y=0, r=int(r))
         placed = False
         for _ in range(1 if len(objects) == 1 else 100):
