@@ -8,7 +8,9 @@ the test tools); a session that needs an extra the environment lacks adds it in 
 the stamp file records which extras are installed. ``tests_pythons`` keeps one environment
 per other Python version (``.nox/course-py3.12``, ...); ``colab`` and ``minimums`` one each,
 installed through a constraints file of ``constraints/`` (rebuilt when it changes). ``lint``
-gets its own small one.
+gets its own small one. ``tests``, ``book`` and ``backends`` also install JAX and PyTorch
+(CPU builds) into ``.nox/course``: the book times a training step on each backend, and the
+tests compare the backends.
 
     nox -s book                                 # build the book → _build/html
     nox -s lint tests student book              # the whole test suite (what .ci/run runs)
@@ -173,6 +175,7 @@ def _env(**extra: str) -> dict[str, str]:
 def tests(session: nox.Session) -> None:
     """pytest: unit tests, fault injection and the full-profile path on fixtures."""
     python = _course_python(session, ["book", "test"])
+    _install_backends(session, python)  # tests/test_backends.py compares them
     _install_axe(session)  # tests/test_accessibility.py runs it on small pages
     # Agg only here: notebooks need Jupyter's inline backend to show their figures.
     session.run(
@@ -286,6 +289,7 @@ def notebooks(session: nox.Session) -> None:
 def book(session: nox.Session) -> None:
     """Build the book (executing the notebooks on the synthetic data) → _build/html."""
     python = _course_python(session, ["book"])
+    _install_backends(session, python)  # the appendix times a step on each
     jb = str(Path(python).parent / "jupyter-book")
     # The placeholder repository URL is printed as a notice, not a -W error, so that the
     # quickstart builds on a fresh clone; COURSE_ALLOW_PLACEHOLDER_URL=0 makes it an error.
@@ -307,12 +311,20 @@ def book(session: nox.Session) -> None:
     session.log(f"open {ROOT / '_build' / 'html' / 'index.html'}")
 
 
-#: The other Keras backends, CPU builds: JAX's wheel from PyPI is CPU-only (about
-#: 520 MB installed with SciPy); PyTorch's Linux wheels from PyPI bring several GB of CUDA
-#: libraries, so the session asks for 2.13.0, whose CPU build pip finds in a local wheel folder
-#: (``PIP_FIND_LINKS``) where a machine has one, or set ``COURSE_TORCH`` (e.g. to
-#: ``torch==2.13.0+cpu --index-url https://download.pytorch.org/whl/cpu``).
+#: The other Keras backends, CPU builds: JAX's wheel from PyPI is CPU-only (about 520 MB
+#: installed with SciPy); PyTorch's Linux wheels from PyPI bring several GB of CUDA libraries,
+#: so the sessions ask for 2.13.0, whose CPU build pip takes from a local wheel folder
+#: (``PIP_FIND_LINKS``) where a machine has one. ``COURSE_TORCH`` replaces the requirement
+#: (``torch==2.13.0+cpu --extra-index-url https://download.pytorch.org/whl/cpu``: PyTorch's
+#: CPU index; empty: no PyTorch, and the book says it is not installed in that build).
 BACKEND_PACKAGES = ("jax", *os.environ.get("COURSE_TORCH", "torch==2.13.0").split())
+
+
+def _install_backends(session: nox.Session, python: str) -> None:
+    """JAX and PyTorch beside TensorFlow in ``python``'s environment (a no-op once there)."""
+    session.run(python, "-m", "pip", "install", "--quiet", *BACKEND_PACKAGES, external=True)
+
+
 #: The tests that build, decode, train and resume, run again on each backend.
 BACKEND_TESTS = (
     "tests/test_models.py", "tests/test_decoding.py", "tests/test_attention.py",
@@ -322,12 +334,11 @@ BACKEND_TESTS = (
 
 @nox.session(venv_backend="none")
 def backends(session: nox.Session) -> None:
-    """The models, decoding, training and resuming on TensorFlow, JAX and PyTorch (CPU), in
-    ``.nox/backends``: each backend's tests in a process of its own (``KERAS_BACKEND``), then
-    the comparison across backends (tests/test_backends.py). Arguments go to pytest."""
-    env_dir = ROOT / ".nox" / "backends"
-    python = _course_python(session, ["test"], env_dir=env_dir)
-    session.run(python, "-m", "pip", "install", *BACKEND_PACKAGES, external=True)
+    """The models, decoding, training and resuming on TensorFlow, JAX and PyTorch (CPU): each
+    backend's tests in a process of its own (``KERAS_BACKEND``), then the comparison across
+    backends (tests/test_backends.py, which ``tests`` runs too). Arguments go to pytest."""
+    python = _course_python(session, ["test"])
+    _install_backends(session, python)
     tests = session.posargs or list(BACKEND_TESTS)
     for backend in ("tensorflow", "jax", "torch"):
         session.log(f"KERAS_BACKEND={backend}")

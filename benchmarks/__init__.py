@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from course_lib.io import atomic_write_json, atomic_write_text
+from course_lib.machine import cpu_model, load_average
 
 __all__ = [
     "DEFAULT_OUT",
@@ -79,14 +80,6 @@ FLICKR8K = {
 }
 
 
-def load_average() -> list[float]:
-    """The 1, 5 and 15 minute load averages (empty where the OS has none)."""
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return []
-
-
 def peak_rss_mib() -> float:
     """This process's peak resident memory so far, in MiB (``ru_maxrss``)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -105,17 +98,6 @@ def _memory_total_gib() -> float | None:
     return None
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def machine_info() -> dict[str, Any]:
     """CPU count and model, memory, platform, Python, TensorFlow/Keras/NumPy versions, GPUs."""
     # Imported here, not at the top: the child processes import this package before they
@@ -131,7 +113,7 @@ def machine_info() -> dict[str, Any]:
     return {
         "cpu_count": os.cpu_count(),
         "cpus_usable": usable,
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "memory_gib": _memory_total_gib(),
         "platform": platform.platform(),
         "python": platform.python_version(),

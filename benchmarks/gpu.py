@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import _cpu_model, _memory_total_gib, load_average, now
+from benchmarks import _memory_total_gib, load_average, now
+from course_lib.machine import cpu_model
 
 PARTS = ("extraction", "training", "decoding")
 #: Flickr8k: images in the folder, training and test images, and the course's vocabulary
@@ -142,7 +143,7 @@ def device_info() -> dict[str, Any]:
             backend: _version(backend),
         },
         "cpu_count": os.cpu_count(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "memory_gib": _memory_total_gib(),
         "platform": platform.platform(),
     }
@@ -172,7 +173,7 @@ def _torch_devices() -> dict[str, Any]:
     import torch
 
     if not torch.cuda.is_available():
-        return {"devices": [{"platform": "cpu", "name": _cpu_model()}]}
+        return {"devices": [{"platform": "cpu", "name": cpu_model()}]}
     devices = []
     for i in range(torch.cuda.device_count()):
         p = torch.cuda.get_device_properties(i)
@@ -196,7 +197,7 @@ def _tf_devices() -> dict[str, Any]:
         {"platform": "gpu", "name": tf.config.experimental.get_device_details(g).get("device_name")}
         for g in gpus
     ]
-    return {"devices": devices or [{"platform": "cpu", "name": _cpu_model()}]}
+    return {"devices": devices or [{"platform": "cpu", "name": cpu_model()}]}
 
 
 # ----------------------------------------------------------------------------- extraction

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import pytest
 
 from course_lib import backends
 
@@ -24,3 +25,11 @@ def test_the_table_names_every_backend_and_why_one_has_no_time(monkeypatch):
     assert [r["backend"] for r in rows] == list(backends.BACKENDS)
     assert rows[0]["note"] == "not installed in this build"
     assert rows[1]["ms per step"] == "–" and "failed" in rows[1]["note"]
+
+
+@pytest.mark.slow
+def test_every_installed_backend_is_timed_in_its_own_process():
+    rows = backends.step_table(steps=1)
+    timed = [r["backend"] for r in rows if r["ms per step"] != "–"]
+    assert timed == backends.installed_backends(), rows
+    assert all(r["ms per step"] > 0 for r in rows if r["backend"] in timed)
