@@ -18,7 +18,9 @@ shape. Per caption:
   square", which the synthetic references themselves use) unless ``require_relation``,
   which counts saying no relation as wrong;
 * ``all_correct``: all of the judged flags;
-* ``hallucinations`` / ``missing``: objects named but not in the scene, and the reverse.
+* ``hallucinations`` / ``missing``: objects named but not in the scene, and the reverse;
+* ``colours_judged`` / ``sizes_judged``: how many colour and size words said about matched
+  objects were checked (0: the colour or size flag is true only because nothing was said).
 
 ``scenes`` (``scenes.json``) must hold every hypothesis id. The result holds the mean of each
 flag over the images where it is judged (``None`` when there are none),
@@ -282,6 +284,8 @@ def check_scene_caption(
         "missing": missing,
         "n_objects": len(scene_objects),
         "relation_said": bool(holds),
+        "colours_judged": sum(o["colour"] is not None for o, _ in matched),
+        "sizes_judged": sum(len(o["sizes"]) for o, _ in matched),
         "named": [_describe(o) for o in named],
         "relations_said": _relations_said(parsed),
     }

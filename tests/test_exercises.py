@@ -157,8 +157,8 @@ def test_last_hint_says_there_are_no_more(capsys):
 # -- typical wrong answers are rejected with a message naming the failing case ---------------------
 
 
-def _conv_flipped(image, kernel):
-    return ch1.conv2d_valid(image, kernel[::-1, ::-1])
+def _conv_flipped(image, kernels):
+    return ch1.conv2d_channels(image, kernels[::-1, ::-1])
 
 
 def _pool_from_zero(x, size=2, stride=None):
@@ -167,13 +167,12 @@ def _pool_from_zero(x, size=2, stride=None):
     return np.maximum(out, 0)
 
 
-def _lstm_wrong_gate_order(x, h, c, W, U, b):
-    z = x @ W + h @ U + b
-    H = h.shape[-1]
-    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
-    i, f, o, g = sig(z[:, :H]), sig(z[:, H : 2 * H]), sig(z[:, 2 * H : 3 * H]), z[:, 3 * H :]
-    c_new = f * c + i * np.tanh(g)
-    return o * np.tanh(c_new), c_new
+def _gru_z_swapped(x, h, W, U, b):
+    """z takes the candidate instead of keeping the old state."""
+    z = 1 / (1 + np.exp(-(x @ W + b + h @ U)[:, : h.shape[-1]]))
+    g_keep = ch2.gru_step(x, h, W, U, b)  # = z h + (1 - z) g
+    g = (g_keep - z * h) / (1 - z)
+    return (1 - z) * h + z * g
 
 
 def _naive_softmax(z):
@@ -235,16 +234,21 @@ def _mean_of_regions(alpha, regions):
 # name -> (wrong answer, substrings the message must contain)
 WRONG = {
     "ch1.ex1": (
-        lambda n, k, stride=1, padding=0: (n - k) // stride + 1,
-        ["conv_output_size(n=5, k=3, stride=2, padding=1): expected 3, got 2"],
+        lambda n, k, stride=1, padding=0, dilation=1: (n + 2 * padding - k) // stride + 1,
+        [
+            "conv_output_size(n=9, k=3, stride=1, padding=0, dilation=2)",
+            "[dilation 2]: expected 5, got 7",
+            "pixels the dilated kernel covers",
+        ],
     ),
-    "ch1.ex2": (_conv_flipped, ["conv2d_valid(image=", "kernel=np.array([[ 1., 0., -1.]"]),
+    "ch1.ex2": (_conv_flipped, ["conv2d_channels(image=", "[3 channels, 4 filters]", "unflipped"]),
     "ch1.ex3": (_pool_from_zero, ["max_pool2d(x=", "[negative values]", "start the running"]),
     "ch1.ex4": (432, ["you answered 432", "bias"]),
-    "ch2.ex1": (_lstm_wrong_gate_order, ["lstm_step(x=", "h=", "gate order"]),
+    "ch2.ex1": (_gru_z_swapped, ["gru_step(x=", "h=", "which way z"]),
     "ch2.ex2": (131_328, ["you answered 131328", "four"]),
     "ch2.ex3": (_naive_softmax, ["softmax(logits=np.array([1000., 1000., 999.]", "large logits"]),
     "ch2.ex4": (1_280_000, ["you answered 1280000", "bias"]),
+    "ch2.ex5": (0.95**40, ["you answered 0.1285", "39"]),
     "ch3.ex1": ((8, 1000), ["you answered (8, 1000)", "return_sequences"]),
     "ch3.ex2": (lambda image_vec, seq: image_vec + seq, ["merge_add(image_vec=", "raised"]),
     "ch3.ex4": (1_048_576, ["you answered 1048576", "biases"]),
@@ -368,9 +372,9 @@ def test_student_cannot_mutate_the_test_cases(capsys):
 
 
 def test_thought_exercise_check_explains_how_to_see_the_model_answer(capsys):
-    result = ch2.ex5.check()
+    result = ch1.ex5.check()
     assert result.ok is None
-    assert "no automatic check" in result.message and "ch2.ex5.solution()" in result.message
+    assert "no automatic check" in result.message and "ch1.ex5.solution()" in result.message
 
 
 def test_check_result_is_truthy_only_when_correct():
@@ -408,23 +412,41 @@ def test_compare_and_format_value():
 
 
 @pytest.mark.slow
-def test_lstm_step_matches_keras_lstm():
+def test_gru_step_matches_keras_gru():
     keras = pytest.importorskip("keras")
     rng = np.random.default_rng(0)
     B, D, H = 2, 3, 4
     x = rng.normal(size=(B, 1, D)).astype("float32")
-    layer = keras.layers.LSTM(H, return_state=True)
+    layer = keras.layers.GRU(H, return_state=True)  # reset_after=True
     layer.build((B, 1, D))
-    W = rng.normal(size=(D, 4 * H)).astype("float32") * 0.5
-    U = rng.normal(size=(H, 4 * H)).astype("float32") * 0.5
-    b = rng.normal(size=(4 * H,)).astype("float32") * 0.5
-    layer.set_weights([W, U, b])
+    W = rng.normal(size=(D, 3 * H)).astype("float32") * 0.5
+    U = rng.normal(size=(H, 3 * H)).astype("float32") * 0.5
+    b = rng.normal(size=(3 * H,)).astype("float32") * 0.5
+    layer.set_weights([W, U, np.stack([b, np.zeros_like(b)])])
     h0 = rng.normal(size=(B, H)).astype("float32")
-    c0 = rng.normal(size=(B, H)).astype("float32")
-    _, h_keras, c_keras = layer(x, initial_state=[h0, c0])
-    h, c = ch2.lstm_step(x[:, 0], h0, c0, W, U, b)
-    np.testing.assert_allclose(h, np.asarray(h_keras), atol=1e-5)
-    np.testing.assert_allclose(c, np.asarray(c_keras), atol=1e-5)
+    _, h_keras = layer(x, initial_state=[h0])
+    h = ch2.gru_step(x[:, 0], h0, W, U, b)
+    np.testing.assert_allclose(h, keras.ops.convert_to_numpy(h_keras), atol=1e-5)
+
+
+def test_conv2d_channels_matches_keras_conv2d():
+    keras = pytest.importorskip("keras")
+    for case in ch1.ex2.cases:
+        image, kernels = case.args
+        layer = keras.layers.Conv2D(kernels.shape[-1], kernels.shape[:2], use_bias=False)
+        layer.build((1, *image.shape))
+        layer.set_weights([kernels.astype("float32")])
+        expected = keras.ops.convert_to_numpy(layer(image[None].astype("float32")))[0]
+        np.testing.assert_allclose(ch1.conv2d_channels(image, kernels), expected, atol=1e-4)
+
+
+def test_conv_output_size_matches_keras_dilated_conv():
+    keras = pytest.importorskip("keras")
+    # Keras has no explicit padding, and no stride together with a dilation
+    for n, k, dilation in [(9, 3, 2), (5, 3, 2), (28, 5, 3), (8, 1, 3)]:
+        layer = keras.layers.Conv2D(1, k, dilation_rate=dilation, padding="valid")
+        keras_n = layer.compute_output_shape((1, n, n, 1))[1]
+        assert ch1.conv_output_size(n, k, 1, 0, dilation) == keras_n
 
 
 def test_vgg16_preprocess_matches_keras():
@@ -459,6 +481,7 @@ def test_bleu_pieces_match_nltk():
 def test_value_answers_are_the_stated_arithmetic():
     assert ch1.ex4.expected == 16 * (3 * 3 * 3 + 1)
     assert ch2.ex2.expected == 4 * (256 * (256 + 256) + 256)
+    assert ch2.ex5.expected == 0.95**39  # 39 updates from word 1 to word 40
     assert ch4.ex4.expected == pytest.approx(8091 * 4096 * 4 / 2**20, abs=0.005)
     assert ch5.ex3.expected == pytest.approx(1_740_000 * 9_000 * 4 / 2**30, abs=0.005)
     assert ch6.ex4.expected == math.ceil(6000 * 5 / 64)

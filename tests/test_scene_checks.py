@@ -75,6 +75,9 @@ def test_scene_wrong_colour_is_flagged():
 
 def test_scene_wrong_size_is_flagged_and_synonyms_count():
     assert not _check("a small red circle left of a blue square", TWO)["sizes_correct"]
+    said = _check("a big red circle left of a blue square", TWO)
+    assert said["sizes_judged"] == 1 and said["colours_judged"] == 2
+    assert _check("a red circle left of a blue square", TWO)["sizes_judged"] == 0
     assert _check("a big red circle left of a little blue square", TWO)["all_correct"]
 
 

@@ -71,5 +71,9 @@ def test_scene_check_table_marks_each_check():
         }
     }
     assert viz.scene_check_table(details, ["a.jpg"]).rows == [["a.jpg", "✓", "✗", "–", "✓"]]
+    said_none = {**details["a.jpg"], "colours_correct": True, "colours_judged": 0}
+    said_none |= {"sizes_correct": True, "sizes_judged": 0}
+    rows = viz.scene_check_table({"c.jpg": said_none}, ["c.jpg"]).rows
+    assert rows == [["c.jpg", "✓", "–", "–", "✓"]]  # no colour or size word said
     with pytest.raises(ValueError, match=r"b\.jpg"):
         viz.scene_check_table(details, ["b.jpg"])

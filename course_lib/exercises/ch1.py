@@ -1,4 +1,5 @@
-"""Chapter 1 exercises: convolutional networks (convolution and pooling by hand, Keras conv)."""
+"""Chapter 1 exercises: convolutional networks (output size, convolution
+and pooling by hand, Keras conv)."""
 
 from __future__ import annotations
 
@@ -16,18 +17,20 @@ from course_lib.exercises.view import bind
 # -- reference solutions (what the notebooks' solution cells contain) ------------------------
 
 
-def conv_output_size(n, k, stride=1, padding=0):
-    return (n + 2 * padding - k) // stride + 1
+def conv_output_size(n, k, stride=1, padding=0, dilation=1):
+    span = dilation * (k - 1) + 1  # the pixels the dilated kernel covers
+    return (n + 2 * padding - span) // stride + 1
 
 
-def conv2d_valid(image, kernel):
-    kh, kw = kernel.shape
+def conv2d_channels(image, kernels):
+    kh, kw, _, filters = kernels.shape
     out_h = image.shape[0] - kh + 1
     out_w = image.shape[1] - kw + 1
-    out = np.zeros((out_h, out_w))
+    out = np.zeros((out_h, out_w, filters))
     for i in range(out_h):
         for j in range(out_w):
-            out[i, j] = np.sum(image[i : i + kh, j : j + kw] * kernel)
+            window = image[i : i + kh, j : j + kw, :, None]  # (kh, kw, C, 1)
+            out[i, j] = np.sum(window * kernels, axis=(0, 1, 2))
     return out
 
 
@@ -48,61 +51,86 @@ _rng = np.random.default_rng(1)
 _img = _rng.normal(size=(6, 7))
 
 ex1 = FunctionExercise(
-    "Output size of a convolution",
+    "Output size of a dilated convolution",
     reference=conv_output_size,
     prompt="""
-        Write `conv_output_size(n, k, stride=1, padding=0)`: the width of the output of a
-        convolution with a kernel of width `k`, moved by `stride`, over an input of width `n`
-        padded with `padding` zeros on each side. Check it with `ch1.ex1.check(conv_output_size)`.
+        A *dilated* convolution spreads its kernel out: with `dilation` d, neighbouring
+        weights of the kernel are d pixels apart instead of 1 (d − 1 pixels skipped between
+        them; Keras's `dilation_rate`), so it sees a larger window with the same number of
+        weights. Write `conv_output_size(n, k, stride=1, padding=0, dilation=1)`: the width of
+        the output of a convolution with a kernel of `k` weights, dilated by `dilation`, moved
+        by `stride`, over an input of width `n` padded with `padding` zeros on each side.
+        Check it with `ch1.ex1.check(conv_output_size)`.
     """,
     cases=[
         (5, 3),
         (5, 3, 2, 1),
-        (224, 3, 1, 1),
         (7, 3, 2, 0),
         (6, 2, 3, 0),  # stride larger than the kernel
         (3, 3),  # kernel as large as the input
-        (28, 5, 1, 2),
-        (8, 1, 4, 0),
+        Case((9, 3, 1, 0, 2), "dilation 2"),
+        Case((28, 3, 1, 2, 2), "dilation 2, padded"),
+        Case((15, 3, 2, 0, 3), "dilation 3 and stride 2"),
+        Case((8, 1, 4, 0, 3), "a 1-weight kernel: dilation changes nothing"),
+        Case((5, 3, 1, 0, 2), "the dilated kernel just fits"),
     ],
     hints=[
-        "Count the positions where the kernel fits entirely: the padded input has `n + 2 * padding`"
-        " pixels, and the first position is 0.",
-        "The kernel's left edge can go from 0 to `n + 2 * padding - k`, in steps of `stride`."
-        " Integer division `//` counts the steps; add 1 for the first position.",
+        "First find how many pixels the dilated kernel covers, from its first weight to its"
+        " last: k weights with d − 1 pixels skipped between neighbours.",
+        "Count the positions where that span fits entirely in the padded input of"
+        " `n + 2 * padding` pixels, the first at 0, then one every `stride` pixels.",
     ],
-    explanation="Positions 0, stride, 2·stride, … up to n + 2·padding − k: that is"
-    " (n + 2·padding − k) // stride + 1 positions.",
+    diagnose=lambda args, expected, got: (
+        "Does your answer use the pixels the dilated kernel covers, not its k weights?"
+        if len(args) == 5 and args[4] > 1 and args[1] > 1
+        else None
+    ),
+    explanation="A dilated kernel covers d·(k − 1) + 1 pixels; positions 0, stride,"
+    " 2·stride, … up to n + 2·padding − that span: (n + 2·padding − d·(k − 1) − 1)"
+    " // stride + 1 positions. Keras's `Conv2D(..., dilation_rate=d)` gives the same sizes.",
 )
 
+_kernels = _rng.normal(size=(2, 3, 3, 4))
+_pixels = _rng.normal(size=(5, 6, 3))
+
 ex2 = FunctionExercise(
-    "A 2-D convolution by hand",
-    reference=conv2d_valid,
+    "A convolution over channels, by hand",
+    reference=conv2d_channels,
     prompt="""
-        Write `conv2d_valid(image, kernel)` for a single-channel `image` of shape `(H, W)` and a
-        `kernel` of shape `(kh, kw)`: the "valid" 2-D cross-correlation (what deep-learning
-        libraries call convolution: the kernel is **not** flipped), of shape
-        `(H - kh + 1, W - kw + 1)`. Check it with `ch1.ex2.check(conv2d_valid)`.
+        Real images have channels, and a layer has many filters. Write
+        `conv2d_channels(image, kernels)` for a channels-last `image` of shape `(H, W, C)` and
+        `kernels` in Keras's layout `(kh, kw, C, F)` (F filters): the "valid"
+        cross-correlation that `keras.layers.Conv2D(F, (kh, kw), use_bias=False)` computes,
+        of shape `(H - kh + 1, W - kw + 1, F)`. Check it with
+        `ch1.ex2.check(conv2d_channels)`.
     """,
     cases=[
-        Case((np.arange(16.0).reshape(4, 4), np.ones((2, 2)))),
-        Case((_img, np.array([[1.0, 0.0, -1.0]] * 3))),
         Case(
-            (
-                np.arange(12.0).reshape(3, 4),
-                np.array([[0.0, 1.0], [2.0, 3.0]]),
-            ),
+            (np.ones((3, 3, 1)), np.ones((2, 2, 1, 1))),
+            "one channel, one filter",
+        ),
+        Case((_pixels, _kernels), "3 channels, 4 filters"),
+        Case(
+            (np.arange(24.0).reshape(2, 4, 3), _kernels[:1, :2, :, :2]),
             "not symmetric",
         ),
-        Case((_img, np.array([[2.0]])), "1×1 kernel"),
-        Case((np.eye(3), np.eye(3)), "kernel as large as the image"),
-        Case((_img[:2], np.ones((1, 4))), "rectangular kernel"),
+        Case((_pixels, _rng.normal(size=(1, 1, 3, 2))), "1×1 kernels"),
+        Case((_pixels[:2, :3], _kernels), "kernel as large as the image"),
     ],
     hints=[
-        "Loop over every output position (i, j); the window is `image[i:i + kh, j:j + kw]`.",
-        "Each output value is `np.sum(window * kernel)`; do not flip the kernel.",
+        "Each output value (i, j, f) looks at one window `image[i:i + kh, j:j + kw, :]`"
+        " through *all* C channels, with filter `kernels[:, :, :, f]`; do not flip it.",
+        "Multiply the window by the filter and sum over height, width and channels:"
+        " one number per filter. `window[..., None] * kernels` does all F filters at once.",
     ],
-    explanation="The same small kernel slides over every position: that is weight sharing.",
+    diagnose=lambda args, expected, got: (
+        "The shape is right but not the values: does each filter sum over all C input"
+        " channels, and is the kernel unflipped?"
+        if np.shape(got) == np.shape(expected)
+        else None
+    ),
+    explanation="Each filter spans all input channels, and the same filters slide over every"
+    " position: weight sharing.",
 )
 
 ex3 = FunctionExercise(

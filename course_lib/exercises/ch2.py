@@ -1,4 +1,5 @@
-"""Chapter 2 exercises: recurrent networks and LSTMs (one LSTM step in NumPy, a word-level LM)."""
+"""Chapter 2 exercises: recurrent networks and LSTMs (a GRU step in NumPy,
+parameter counts, a stable softmax, how long a cell state remembers)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from course_lib.exercises.core import (
     Case,
     FunctionExercise,
     Mistake,
-    ThoughtExercise,
     ValueExercise,
 )
 from course_lib.exercises.view import bind
@@ -16,20 +16,18 @@ from course_lib.exercises.view import bind
 # -- reference solutions ----------------------------------------------------------------------
 
 
-def lstm_step(x, h, c, W, U, b):
-    z = x @ W + h @ U + b  # (B, 4H): gates in Keras's order i, f, c, o
+def gru_step(x, h, W, U, b):
     H = h.shape[-1]
 
     def sigmoid(v):
         return 1.0 / (1.0 + np.exp(-v))
 
-    i = sigmoid(z[:, :H])
-    f = sigmoid(z[:, H : 2 * H])
-    g = np.tanh(z[:, 2 * H : 3 * H])
-    o = sigmoid(z[:, 3 * H :])
-    c_new = f * c + i * g
-    h_new = o * np.tanh(c_new)
-    return h_new, c_new
+    xw = x @ W + b  # (B, 3H): blocks in Keras's order z, r, candidate
+    hu = h @ U  # (B, 3H)
+    z = sigmoid(xw[:, :H] + hu[:, :H])
+    r = sigmoid(xw[:, H : 2 * H] + hu[:, H : 2 * H])
+    g = np.tanh(xw[:, 2 * H :] + r * hu[:, 2 * H :])
+    return z * h + (1 - z) * g
 
 
 def softmax(logits):
@@ -38,62 +36,69 @@ def softmax(logits):
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
-def _lstm_case(
+def _gru_case(
     batch: int, dim: int, units: int, seed: int, scale: float = 0.5
 ) -> tuple:
     rng = np.random.default_rng(seed)
     return (
         rng.normal(size=(batch, dim)),
         rng.normal(size=(batch, units)) * 0.5,
-        rng.normal(size=(batch, units)),
-        rng.normal(size=(dim, 4 * units)) * scale,
-        rng.normal(size=(units, 4 * units)) * scale,
-        rng.normal(size=(4 * units,)) * scale,
+        rng.normal(size=(dim, 3 * units)) * scale,
+        rng.normal(size=(units, 3 * units)) * scale,
+        rng.normal(size=(3 * units,)) * scale,
     )
 
 
-_zero_case = _lstm_case(2, 3, 4, 5)
-_zero_case = (
-    np.zeros((2, 3)),
-    np.zeros((2, 4)),
-    np.zeros((2, 4)),
-    *_zero_case[3:],
-)
-_forget_case = list(_lstm_case(1, 2, 3, 6))
-_forget_case[5] = np.concatenate(
-    [np.zeros(3), np.full(3, 5.0), np.zeros(6)]
-)  # f gate ≈ 1
+_zero_case = _gru_case(2, 3, 4, 5)
+_zero_case = (np.zeros((2, 3)), np.zeros((2, 4)), *_zero_case[2:])
+_keep_case = list(_gru_case(1, 2, 3, 6))
+_keep_case[4] = np.concatenate([np.full(3, 5.0), np.zeros(6)])  # z ≈ 1
 
 ex1 = FunctionExercise(
-    "One LSTM step in NumPy",
-    reference=lstm_step,
+    "One GRU step in NumPy",
+    reference=gru_step,
     prompt="""
-        Write `lstm_step(x, h, c, W, U, b)` returning `(h_new, c_new)` for inputs `x` of shape
-        `(B, D)`, state `h`, `c` of shape `(B, H)`, kernel `W` `(D, 4H)`, recurrent kernel `U`
-        `(H, 4H)` and bias `b` `(4H,)`, with the gates concatenated in Keras's order
-        **i, f, c, o** (input, forget, candidate, output): sigmoid for i, f, o and tanh for the
-        candidate. Write it from the equations of this chapter, without looking back at its
-        code, then check it with `ch2.ex1.check(lstm_step)`.
+        The GRU (the note on it in this chapter) has no cell state: its one state $h$ is
+        updated with an *update gate* $z$, a *reset gate* $r$ and a candidate $g$:
+
+        $$
+        \\begin{aligned}
+        z &= \\sigma(x W_z + h U_z + b_z), \\qquad r = \\sigma(x W_r + h U_r + b_r),\\\\
+        g &= \\tanh\\bigl(x W_g + b_g + r \\odot (h U_g)\\bigr), \\qquad
+        h_\\text{new} = z \\odot h + (1 - z) \\odot g .
+        \\end{aligned}
+        $$
+
+        Write `gru_step(x, h, W, U, b)` returning `h_new` for inputs `x` of shape `(B, D)`,
+        state `h` of shape `(B, H)`, kernel `W` `(D, 3H)`, recurrent kernel `U` `(H, 3H)` and
+        bias `b` `(3H,)`, the three blocks concatenated in Keras's order **z, r, g**. (This is
+        `keras.layers.GRU` with its recurrent bias at 0.) Check it with
+        `ch2.ex1.check(gru_step)`.
     """,
     cases=[
-        Case(_lstm_case(2, 3, 4, 0)),
-        Case(_lstm_case(1, 5, 2, 1), "batch of one"),
+        Case(_gru_case(2, 3, 4, 0)),
+        Case(_gru_case(1, 5, 2, 1), "batch of one"),
         Case(_zero_case, "zero input and state: only the bias acts"),
-        Case(tuple(_forget_case), "a large forget-gate bias"),
+        Case(tuple(_keep_case), "a large update-gate bias: z near 1"),
         Case(
-            _lstm_case(3, 2, 3, 2, scale=4.0), "large weights: saturated gates"
+            _gru_case(3, 2, 3, 2, scale=4.0), "large weights: saturated gates"
         ),
     ],
     hints=[
-        "Compute all four pre-activations at once: `z = x @ W + h @ U + b`, shape `(B, 4H)`,"
-        " then slice it into four blocks of `H` columns in the order i, f, c, o.",
-        "`c_new = f * c + i * g` with `g = tanh(candidate)`, then `h_new = o * tanh(c_new)`.",
+        "Compute `x @ W + b` and `h @ U` once each, shape `(B, 3H)`, then slice each into"
+        " three blocks of `H` columns in the order z, r, g.",
+        "The reset gate multiplies `h @ U_g` (after the product), and `z` keeps the old"
+        " state: `h_new = z * h + (1 - z) * g`.",
     ],
     diagnose=lambda args, expected, got: (
-        "Check the gate order: Keras concatenates i, f, c, o (not i, f, o, c)."
-        if isinstance(got, (tuple, list)) and len(got) == 2
-        else "Return a tuple (h_new, c_new)."
+        "Check the block order (z, r, g), that r multiplies h @ U_g, and which way z"
+        " mixes: z keeps the old h, 1 − z takes the candidate."
+        if np.shape(got) == np.shape(expected)
+        else "Return h_new, one array of shape (B, H)."
     ),
+    explanation="Two gates instead of the LSTM's three, three blocks of weights instead of"
+    " four, and no cell state: when z is near 1 the state is copied forward almost"
+    " unchanged, the same additive path for the gradient as the LSTM's cell.",
 )
 
 ex2 = ValueExercise(
@@ -159,25 +164,38 @@ ex4 = ValueExercise(
     mistakes=[Mistake(1_280_000, "add one bias per word (5,000).")],
 )
 
-ex5 = ThoughtExercise(
-    "Why does an LSTM have a cell state?",
+ex5 = ValueExercise(
+    "How long does a cell state remember?",
+    expected=0.95**39,
     prompt="""
-        A simple RNN has only `h`. Why does the LSTM add a cell state `c` and gates?
-        What goes wrong when a simple RNN is trained on long captions?
+        An LSTM unit writes a value into its cell state at the first word of a 40-word
+        caption. From then on its input gate stays at 0 and its forget gate at 0.95. What
+        fraction of that value is still in its cell state after the 40th word? Predict it
+        (a number between 0 and 1), then `ch2.ex5.check(answer)`.
     """,
-    model_answer="""
-        Back-propagating through a simple RNN multiplies the gradient by the recurrent weights and
-        the tanh derivative at every step, so over many steps it vanishes (or explodes) and the
-        network cannot learn long-range dependencies (e.g. the subject at the start of a caption
-        when choosing a word at the end). The LSTM's cell state is updated **additively**,
-        `c_t = f * c_{t-1} + i * g`: when the forget gate is near 1 the gradient flows through
-        `c` almost unchanged (the "constant error carousel"). The gates learn what to write (i),
-        keep (f) and expose (o), so information can be held for many steps.
-    """,
+    why="With the input gate at 0 the update is $c_t = f \\, c_{t-1}$: each word after the"
+    " first multiplies the value by 0.95, 39 times from word 1 to word 40, so"
+    " 0.95 ** 39 ≈ 0.135 of it is left. The same product is the gradient"
+    " ∂c₄₀/∂c₁ along the cell: a forget gate near 1 keeps it alive, one of 0.5 would leave"
+    " 0.5 ** 39 ≈ 2e-12.",
     hints=[
-        "Think about a gradient multiplied by the same recurrent matrix and tanh derivative"
-        " at every step."
+        "Write the cell update $c_t = f \\odot c_{t-1} + i \\odot g$ with $i = 0$.",
+        "Count the steps: from word 1 to word 40 the cell is updated 39 times.",
     ],
+    mistakes=[
+        Mistake(
+            0.95**40, "count the updates: from word 1 to word 40 there are 39."
+        ),
+        Mistake(
+            1 - 0.95**39,
+            "that is the share lost; the question asks what is left.",
+        ),
+        Mistake(
+            0.05**39,
+            "the forget gate is the share *kept* at each step, not lost.",
+        ),
+    ],
+    rtol=0.01,
 )
 
 EXERCISES = bind(globals())

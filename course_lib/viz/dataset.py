@@ -16,12 +16,13 @@ from course_lib import config
 from course_lib.viz.tables import MarkdownTable, table
 
 #: The checks of :func:`course_lib.scene_checks.scene_accuracy` that
-#: :func:`scene_check_table` shows: (column, key of a caption's details).
+#: :func:`scene_check_table` shows: (column, key of a caption's details, key
+#: of how many words the check judged, or None where it always judges some).
 SCENE_CHECK_COLUMNS = (
-    ("objects", "shapes_correct"),
-    ("colours", "colours_correct"),
-    ("sizes", "sizes_correct"),
-    ("relation", "relation_correct"),
+    ("objects", "shapes_correct", None),
+    ("colours", "colours_correct", "colours_judged"),
+    ("sizes", "sizes_correct", "sizes_judged"),
+    ("relation", "relation_correct", None),
 )
 
 #: How :func:`scene_check_table` marks a check: right, wrong, nothing to judge.
@@ -92,12 +93,26 @@ def scene_check_table(
     details: Mapping[str, Mapping[str, Any]], ids: Sequence[str]
 ) -> MarkdownTable:
     """Each caption's scene checks (``scene_accuracy(...)["details"]``) for
-    the images ``ids``: ✓ right, ✗ wrong, – nothing to judge."""
+    the images ``ids``: ✓ right, ✗ wrong, – nothing to judge (no relation,
+    or no colour or size word said about the objects named)."""
     missing = [i for i in ids if i not in details]
     if missing:
         raise ValueError(f"no scene check for images {missing}")
     rows = [
-        [i, *(MARKS[details[i][key]] for _, key in SCENE_CHECK_COLUMNS)]
+        [
+            i,
+            *(
+                _mark(details[i], *column[1:])
+                for column in SCENE_CHECK_COLUMNS
+            ),
+        ]
         for i in ids
     ]
-    return table(rows, ["image", *(c for c, _ in SCENE_CHECK_COLUMNS)])
+    return table(rows, ["image", *(c[0] for c in SCENE_CHECK_COLUMNS)])
+
+
+def _mark(detail: Mapping[str, Any], key: str, judged: str | None) -> str:
+    """One check's mark; "–" where it judged no word (``judged`` is 0)."""
+    if judged is not None and detail.get(judged) == 0:
+        return MARKS[None]
+    return MARKS[detail[key]]

@@ -75,13 +75,14 @@ def plot_arrays(
     titles: Sequence[str] | None = None,
     *,
     fmt: str = "{:g}",
-    cmap: str = "Blues",
+    cmap: str = "gray",
     annotate: bool = True,
 ):
     """Small 2-D arrays side by side as heat maps with every number written in its cell.
 
     For teaching by hand: an input, a kernel and the output of a convolution or a pooling.
-    ``fmt`` formats each number. Returns the ``Figure`` (one axis per array).
+    ``fmt`` formats each number; the default grey map draws each array's lowest value black
+    and its highest white, like a grey image. Returns the ``Figure`` (one axis per array).
     """
     arrays = [np.atleast_2d(np.asarray(a, dtype=float)) for a in arrays]
     if titles is not None and len(titles) != len(arrays):
@@ -99,11 +100,11 @@ def plot_arrays(
         gridspec_kw={"width_ratios": widths},
     )
     for k, (ax, a) in enumerate(zip(axes.flat, arrays, strict=False)):
-        ax.imshow(a, cmap=cmap)
-        span = float(a.max() - a.min()) or 1.0
+        shown = ax.imshow(a, cmap=cmap)
         if annotate:
             for (i, j), v in np.ndenumerate(a):
-                dark = (v - a.min()) / span > 0.6
+                r, g, b, _ = shown.cmap(shown.norm(v))  # the cell's colour
+                dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
                 ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=SMALL,
                         color="white" if dark else "black")  # fmt: skip
         ax.set_xticks([])
