@@ -262,3 +262,14 @@ def multiply_adds(layer: keras.layers.Layer) -> int:
     if isinstance(layer, keras.layers.Dense):
         return kernel
     return math.prod(layer.output.shape[1:-1]) * kernel  # H * W positions
+
+
+def model_multiply_adds(model: keras.Model) -> int:
+    """Multiply-adds of one image through ``model``: :func:`multiply_adds`
+    summed over its layers, those of nested models included."""
+    return sum(
+        model_multiply_adds(layer)
+        if isinstance(layer, keras.Model)
+        else multiply_adds(layer)
+        for layer in model.layers
+    )

@@ -196,3 +196,8 @@ def test_layer_rows_and_multiply_adds_of_a_small_network():
     assert backbones.multiply_adds(conv) == 8 * 8 * (3 * 3 * 3 * 4)
     assert backbones.multiply_adds(dense) == 256 * 5
     assert backbones.multiply_adds(model.get_layer("flat")) == 0
+    outer_input = keras.Input((8, 8, 3))
+    outer = keras.Model(outer_input, keras.layers.Dense(2)(model(outer_input)))
+    total = 8 * 8 * (3 * 3 * 3 * 4) + 256 * 5
+    assert backbones.model_multiply_adds(model) == total
+    assert backbones.model_multiply_adds(outer) == total + 5 * 2  # nested

@@ -251,14 +251,15 @@ WRONG = {
     "ch2.ex5": (0.95**40, ["you answered 0.1285", "39"]),
     "ch3.ex1": ((8, 1000), ["you answered (8, 1000)", "return_sequences"]),
     "ch3.ex2": (lambda image_vec, seq: image_vec + seq, ["merge_add(image_vec=", "raised"]),
-    "ch3.ex4": (1_048_576, ["you answered 1048576", "biases"]),
+    "ch3.ex4": (524_288, ["you answered 524288", "biases"]),
     "ch4.ex1": (_no_bgr, ["vgg16_preprocess(rgb=np.array([[[255, 0, 0]]]", "one red pixel"]),
-    "ch4.ex2": (1000, ["you answered 1000", "softmax"]),
+    "ch4.ex2": (14 * 14 * 512, ["you answered 100352", "224 × 224"]),
     "ch4.ex4": (132.56, ["you answered 132.56", "MB"]),
     "ch5.ex1": (_tutorial_clean, ["my_clean_caption(text='A dog runs on the grass .')", "'a'"]),
     "ch5.ex2": (_prefix_off_by_one, ["my_per_prefix_samples(ids=[2, 7, 3])", "expected 2 items"]),
     "ch5.ex3": (62.64, ["you answered 62.64", "GiB"]),
     "ch5.ex4": (12, ["you answered 12", "lower-cases"]),
+    "ch5.ex5": ((66, 11), ["you answered (66, 11)", "padded"]),
     "ch6.ex1": (_shift_batch_axis, ["shift_for_teacher_forcing(ids=", "axis 1"]),
     "ch6.ex2": (_plain_mean, ["masked_mean_loss(losses=", "padding must not count"]),
     "ch6.ex4": (468, ["you answered 468", "round up"]),
@@ -482,8 +483,11 @@ def test_value_answers_are_the_stated_arithmetic():
     assert ch1.ex4.expected == 16 * (3 * 3 * 3 + 1)
     assert ch2.ex2.expected == 4 * (256 * (256 + 256) + 256)
     assert ch2.ex5.expected == 0.95**39  # 39 updates from word 1 to word 40
+    assert ch3.ex4.expected == 2048 * 256 + 256
+    assert ch4.ex2.expected == (320 // 2**4) ** 2 * 512  # four poolings
     assert ch4.ex4.expected == pytest.approx(8091 * 4096 * 4 / 2**20, abs=0.005)
     assert ch5.ex3.expected == pytest.approx(1_740_000 * 9_000 * 4 / 2**30, abs=0.005)
+    assert ch5.ex5.expected == ((12 - 1) * (40 - 1), 40 - 1)
     assert ch6.ex4.expected == math.ceil(6000 * 5 / 64)
     assert ch8.ex3.expected == 4 / 64  # a 2 × 2-cell box of an 8 × 8 grid
     assert ch8.ex4.expected == pytest.approx(8091 * 14 * 14 * 512 * 2 / 2**30)
@@ -499,8 +503,16 @@ def test_merge_model_output_shape_matches_the_library():
     from course_lib.models import build_merge_model
 
     model = build_merge_model(1000, 16, embed_dim=8, units=8)
-    out = model({"image": np.zeros((8, 16), "float32"), "caption": np.ones((8, 20), "int32")})
+    rows = np.ones((8, 21), "int32")  # the exercise's rows of 21 ids
+    out = model({"image": np.zeros((8, 16), "float32"), "caption": rows[:, :-1]})
     assert tuple(out.shape) == ch3.ex1.expected
+
+
+def test_vgg16_grid_size_matches_keras():
+    keras = pytest.importorskip("keras")
+    vgg = keras.applications.VGG16(weights=None, include_top=False, input_shape=(320, 320, 3))
+    grid = vgg.get_layer("block5_conv3").output.shape[1:]
+    assert int(np.prod(grid)) == ch4.ex2.expected
 
 
 # -- cells for chapter authors ------------------------------------------------------------

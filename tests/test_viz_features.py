@@ -134,6 +134,17 @@ def test_plot_pca_one_group_per_colour_and_marker_and_two_legends():
         viz.plot_pca(np.zeros((3, 3)), explained, ["a"] * 3)
 
 
+def test_plot_pca_names_of_groups_with_the_same_centre_do_not_overlap():
+    coords = np.zeros((40, 2))
+    coords[::2] += 1e-3  # two groups, all but on the same spot
+    labels = ["blue", "green"] * 20
+    fig = viz.plot_pca(coords, [0.6, 0.4], labels)
+    names = [t for t in fig.axes[0].texts if t.get_text() in ("blue", "green")]
+    assert len(names) == 2
+    first, second = (t.get_window_extent() for t in names)
+    assert not first.overlaps(second)
+
+
 def test_plot_pca_legends_follow_the_given_order_and_markers():
     coords, explained, labels, shapes = _pca_points(60)
     order = {"yellow": "y", "blue": "b", "red": "r", "green": "g"}

@@ -24,18 +24,26 @@ ex1 = ValueExercise(
     "The merge model's output shape",
     expected=(8, 20, 1000),
     prompt="""
-        The merge model gets a batch of `B = 8` image vectors and caption prefixes of `T = 20`
-        token ids, with a vocabulary of `V = 1000` words. What is the shape of its output?
-        Write it as a tuple, then `ch3.ex1.check(answer)`.
+        We train the merge model with teacher forcing on a batch of 8 images, each with one
+        caption encoded and right-padded to rows of 21 ids (`<start>` and `<end>` included),
+        and a vocabulary of 1,000 ids. What is the shape of the model's output for this
+        batch? Write it as a tuple, then `ch3.ex1.check(answer)`.
     """,
-    why="The LSTM returns one vector per time step (`return_sequences=True`), so after the add,"
-    " the Dense(256) and the softmax every position gets a distribution over the vocabulary:"
-    " (B, T, V) = (8, 20, 1000).",
+    why="Teacher forcing feeds each row without its last id, `ids[:, :-1]`: 20 ids per"
+    " caption. The LSTM returns one vector per position (`return_sequences=True`), so after"
+    " the add, the Dense layer and the softmax every position gets a distribution over the"
+    " 1,000 ids: (batch, positions, vocabulary) = (8, 20, 1000).",
     hints=[
-        "With `return_sequences=True` the LSTM keeps the time axis.",
-        "The last layer is a softmax over the vocabulary, at every time step.",
+        "What goes into the model: the whole row, or the row without its last id?",
+        "With `return_sequences=True` the LSTM keeps the time axis, and the last layer is a"
+        " softmax over the vocabulary at every position.",
     ],
     mistakes=[
+        Mistake(
+            (8, 21, 1000),
+            "the model reads each row without its last id: teacher forcing's"
+            " input is `ids[:, :-1]` and its target `ids[:, 1:]`.",
+        ),
         Mistake(
             (8, 1000),
             "that is the seed tutorial's model, which predicts one next word per"
@@ -94,44 +102,55 @@ ex2 = FunctionExercise(
 ex3 = ThoughtExercise(
     "Merge or inject?",
     prompt="""
-        In an *inject* model the image is fed into the LSTM (as its first input or initial
-        state); in the *merge* model the LSTM sees only words and the image is added afterwards.
-        Give two reasons why Tanti et al. found merge at least as good, and one thing inject can
-        do that merge cannot.
+        The course's inject model is *init-inject*: the image is the LSTM's initial state.
+        *Par-inject* instead feeds the image next to every word: the LSTM's input at each
+        step is the word vector concatenated with the projected image. Compared with
+        init-inject, what does par-inject fix? Compared with merge, name two things it
+        still gives up.
     """,
     model_answer="""
-        * In merge the LSTM only encodes the words so far, so its units are not spent on
-          remembering the image; the image enters after the LSTM, at every step, so it cannot
-          fade over a long caption.
-        * Merge is not smaller at the same sizes: with the same embedding, LSTM and dense layers
-          the two models have exactly the same number of parameters (this chapter prints both
-          totals). The saving comes from what merge allows: since its LSTM does not hold the
-          image, Tanti et al. reached similar caption quality with a hidden state up to four
-          times smaller. The language part is also a module of its own, which can be
-          pre-trained or reused.
-        * Inject lets the image influence how the sentence is *encoded* (the hidden state depends
-          on the image from the first word), which can help when the words to say depend
-          strongly on the picture; merge can only combine the two at the end, with one addition.
+        * **What it fixes.** In init-inject the image is seen once, at the start, and the
+          LSTM must carry it in its state: over a long caption the state is rewritten and
+          the image may fade. Par-inject shows the image again at every step, so like merge
+          it is present at every position.
+        * **First thing it gives up: a pure language encoder.** The LSTM still reads the image
+          and the words together, so its state must hold both; with merge it holds only the
+          words, which is why Tanti et al. could make merge's state smaller for similar
+          quality. The LSTM is also tied to the image: it cannot be trained or reused as a
+          language model on text alone.
+        * **Second thing: size and cost.** The LSTM's input grows from the `d` numbers of a
+          word vector to `d` plus the image's size, and each of its four gates has a weight for
+          every input: `4u` more weights per extra input number, and the image is multiplied
+          through them at every step. Merge adds the image once, after the LSTM, through one
+          `Dense` layer.
     """,
     hints=[
-        "Ask what the LSTM has to remember in each design, and where the image enters."
+        "Follow the image: where does it enter, and what must the LSTM's state hold in each"
+        " design?",
+        "Chapter 2's LSTM has `4(u(d + u) + u)` parameters: what happens to `d`?",
     ],
 )
 
 ex4 = ValueExercise(
     "Parameters of the image branch",
-    expected=1_048_832,
+    expected=2048 * 256 + 256,
     prompt="""
-        The image branch is `Dropout(0.5)` then `Dense(256, activation="relu")` on VGG16's
-        4,096-d fc2 features. How many trainable parameters does it have?
-        Then `ch3.ex4.check(answer)`.
+        The image branch is `Dropout(0.5)` then `Dense(256, activation="relu")`. A
+        backbone other than this profile's gives image vectors of `D = 2048` numbers
+        (ResNet-50's pooled features, for example). How many trainable parameters does the
+        image branch then have? Then `ch3.ex4.check(answer)`.
     """,
-    why="Dropout has no parameters; Dense has 4,096 × 256 weights + 256 biases = 1,048,832.",
+    why="Dropout has no parameters; Dense has 2,048 × 256 weights + 256 biases"
+    " = 524,544.",
     hints=["Dropout has no weights. Dense has inputs × units + units."],
     mistakes=[
-        Mistake(1_048_576, "add the 256 biases."),
+        Mistake(524_288, "add the 256 biases."),
         Mistake(
-            2_097_664, "Dropout has no parameters; count only the Dense layer."
+            1_049_088, "Dropout has no parameters; count only the Dense layer."
+        ),
+        Mistake(
+            65_792,
+            "that is the image branch for 256-d image vectors; here D = 2048.",
         ),
     ],
 )

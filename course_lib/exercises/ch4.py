@@ -55,47 +55,69 @@ ex1 = FunctionExercise(
 )
 
 ex2 = ValueExercise(
-    "The size of an fc2 feature",
-    expected=4096,
+    "The size of a grid at another image size",
+    expected=20 * 20 * 512,
     prompt="""
-        We cut VGG16 at its second fully connected layer, `fc2`. How many numbers describe one
-        image? Then `ch4.ex2.check(answer)`.
+        Without its fully connected layers (`include_top=False`) VGG16 accepts other image
+        sizes. We feed it 320 × 320 images and cut it at `block5_conv3`, the grid that
+        attention reads. How many numbers describe one image? Then `ch4.ex2.check(answer)`.
     """,
-    why="VGG16's two fully connected layers fc1 and fc2 have 4,096 units each; the removed"
-    " `predictions` layer has 1,000 (the ImageNet classes).",
+    why="Every convolution keeps the size of its map (3 × 3 kernels, `same` padding); each"
+    " of the four poolings before block5 halves it: 320 / 2**4 = 20. block5_conv3 has 512"
+    " channels, so 20 × 20 regions of 512 numbers: 204,800.",
     hints=[
-        "`keras.applications.VGG16().summary()` lists fc1, fc2 and predictions."
+        "Which layers change the height and width of the map, and how many of them come"
+        " before `block5_conv3`?",
+        "The chapter's table gives the map at 224 × 224: scale its side, not the channels.",
     ],
     mistakes=[
-        Mistake(1000, "that is the softmax layer (`predictions`) we cut off."),
         Mistake(
-            25088,
-            "that is the flattened 7 × 7 × 512 output of the last pooling layer.",
+            14 * 14 * 512,
+            "that is the grid of a 224 × 224 image; here the images are 320 × 320.",
         ),
         Mistake(
-            512,
-            "that is the number of channels of the last convolution block.",
+            10 * 10 * 512,
+            "that is after `block5_pool`, one pooling too many: block5_conv3 comes"
+            " before it.",
+        ),
+        Mistake(
+            400,
+            "that is the number of regions; each region has a vector of 512 numbers.",
+        ),
+        Mistake(
+            4096,
+            "that is `fc2`, which `include_top=False` leaves out (and which only takes"
+            " 224 × 224 images).",
         ),
     ],
 )
 
 ex3 = ThoughtExercise(
-    "Why not the softmax layer?",
+    "Why not the last pooling layer?",
     prompt="""
-        Why do we describe an image by VGG16's fc2 activations rather than by its final softmax
-        output, the 1,000 ImageNet class probabilities?
+        `fc1` connects all 25,088 numbers of VGG16's last pooling layer, `block5_pool`
+        (7 × 7 positions × 512 channels), to its 4,096 units. Why not describe each image by
+        those 25,088 numbers directly, instead of fc2's? Give one argument for it and two
+        against it.
     """,
     model_answer="""
-        The softmax output is trained to answer one question, "which of these 1,000 ImageNet
-        classes is the main object?": it is nearly one-hot, throws away everything else (how
-        many objects, where, doing what, the background) and its classes (dog breeds, not
-        "beach" or "crowd") do not match a caption's vocabulary. fc2 is the last *general*
-        representation: 4,096 non-negative features that the classifier combines, which keep
-        much more of the scene and transfer better to a new task. (Even earlier layers keep
-        spatial detail; attention models use the 14 × 14 conv maps for that reason.)
+        * **For:** `block5_pool` keeps *where* things are (one vector per position of a 7 × 7
+          grid), which fc1 and fc2 mix away, and it is further from the ImageNet classes, so
+          a little more general.
+        * **Against, size:** it is about six times larger than fc2's vector: six times the
+          cache on disk and in memory, and a captioner whose first image layer,
+          `Dense(256)`, has about six times the weights, to be learned from a few thousand
+          training images, so it overfits more easily.
+        * **Against, position:** flattened, each number belongs to one fixed position. The
+          same dog on the left or on the right of the photo gives different numbers, and the
+          captioner must learn that these mean the same thing; fc1 and fc2 were trained on
+          ImageNet's photos to make that combination. The attention model of chapter 8 keeps
+          the positions but treats every region with the same weights, which avoids both
+          problems.
     """,
     hints=[
-        "What question was the softmax layer trained to answer, and what does a caption need?"
+        "Compare the two: how many numbers, and what does one number of each stand for?",
+        "What would the first layer of the captioner's image branch then have to learn?",
     ],
 )
 

@@ -8,7 +8,6 @@ from course_lib.exercises.core import (
     Case,
     FunctionExercise,
     Mistake,
-    ThoughtExercise,
     ValueExercise,
 )
 from course_lib.exercises.view import bind
@@ -135,28 +134,42 @@ ex4 = ValueExercise(
     ],
 )
 
-ex5 = ThoughtExercise(
-    "Per-prefix samples or teacher forcing?",
+ex5 = ValueExercise(
+    "LSTM steps of the two layouts",
+    expected=(11 * 39, 39),
     prompt="""
-        The seed tutorial trains on one sample per prefix; we feed whole captions with teacher
-        forcing (inputs `ids[:-1]`, targets `ids[1:]`, one prediction per position). Do both
-        give the model the same training signal? What does each cost?
+        Captions are right-padded to rows of 40 ids. One caption has 12 ids, `<start>` and
+        `<end>` included. Teacher forcing feeds its row without the last id; the seed's
+        per-prefix layout feeds one sample per target word, each prefix padded to that same
+        length. Counting the padded positions too, how many LSTM input steps does each layout
+        read for this caption? Answer `(per_prefix, teacher_forcing)`, then
+        `ch5.ex5.check(answer)`.
     """,
-    model_answer="""
-        The training signal is the same: with teacher forcing the LSTM reads the true prefix and
-        predicts the next word at every position, which is exactly the set of per-prefix
-        samples of the caption (the LSTM is causal, so position t only sees words ≤ t). The cost
-        is very different: a caption of n ids gives n − 1 samples, each prefix padded to the
-        maximum length, so an epoch runs the LSTM over n − 1 times as many steps as teacher
-        forcing (one padded row per target word instead of one per caption; even unpadded,
-        the prefixes hold 1 + 2 + … + (n − 1) words, about n/2 times the caption), and with
-        one-hot targets it needs gigabytes of memory. Teacher forcing processes each caption
-        once and needs only integer targets plus a mask for the padding.
-        Both train on true prefixes, so both suffer exposure bias at decoding time, when the
-        model must continue its own (possibly wrong) words.
-    """,
+    why="Teacher forcing reads the row once without its last id: 39 steps. A caption of"
+    " n = 12 ids has n − 1 = 11 target words, so 11 per-prefix samples of 39 steps each:"
+    " 11 × 39 = 429. The ratio is the number of targets of the caption, as the chapter"
+    " measured on the dev captions, and the per-prefix layout also stores 11 one-hot"
+    " targets as long as the vocabulary.",
     hints=[
-        "With teacher forcing, what does the LSTM see when it predicts the word at position t?"
+        "How many ids of the caption are ever predicted? `<start>` never is.",
+        "Both layouts read rows one id shorter than the padded caption.",
+    ],
+    mistakes=[
+        Mistake(
+            (12 * 39, 39),
+            "one sample per *target* word: `<start>` is never a target, so a caption"
+            " of n ids gives n − 1 samples.",
+        ),
+        Mistake(
+            (11 * 40, 40),
+            "the last id is never an input: both layouts read rows one id shorter"
+            " than the padded caption.",
+        ),
+        Mistake(
+            (66, 11),
+            "that counts only the real ids; every prefix, and teacher forcing's row,"
+            " is padded before the LSTM reads it.",
+        ),
     ],
 )
 

@@ -236,8 +236,8 @@ def plot_pca(
     (``markers``: label → matplotlib marker; default: o, s, ^, … in order of appearance).
     The legends (one for colours, one for markers, in the order of ``colours`` and
     ``markers`` when given) sit under the map, and each colour's name is written at the median
-    of its points, so that the groups are not told apart by colour alone. Returns the
-    ``Figure``.
+    of its points (a line up or down where two names would overlap), so that the groups are
+    not told apart by colour alone. Returns the ``Figure``.
     """
     coords = np.asarray(coords, dtype=float)
     n = len(coords)
@@ -268,11 +268,6 @@ def plot_pca(
             if pick.any():
                 ax.scatter(coords[pick, 0], coords[pick, 1], s=14, marker=markers[mname],
                            alpha=0.65, color=_colour(colours[cname]), linewidths=0)  # fmt: skip
-    halo = [effects.withStroke(linewidth=3, foreground="white")]
-    for cname in colour_names:
-        centre = np.median(coords[colour_of == cname], axis=0)
-        ax.text(*centre, str(cname), ha="center", va="center", fontsize=SMALL,
-                fontweight="bold", path_effects=halo)  # fmt: skip
     ax.set_xlabel("component 1")
     ax.set_ylabel("component 2")
     ax.set_title(title, fontsize=SMALL + 1)
@@ -300,4 +295,26 @@ def plot_pca(
     fig.tight_layout(
         rect=(0, 0.15 if colour_title or marker_title else 0.09, 1, 1)
     )
+    centres = {
+        c: np.median(coords[colour_of == c], axis=0) for c in colour_names
+    }
+    _name_groups(ax, centres)
     return _close(fig)
+
+
+def _name_groups(ax, centres: Mapping[str, np.ndarray]) -> None:
+    """Write each group's name at its centre, moved a line up or down where it
+    would cover a name already written (call it once the layout is final)."""
+    halo = [effects.withStroke(linewidth=3, foreground="white")]
+    written: list[Any] = []
+    for name, centre in centres.items():
+        for step in (0, 1, -1, 2, -2):
+            label = ax.annotate(str(name), centre, xytext=(0, step * (SMALL + 3)),
+                                textcoords="offset points", ha="center",
+                                va="center", fontsize=SMALL, fontweight="bold",
+                                path_effects=halo)  # fmt: skip
+            box = label.get_window_extent()
+            if step == -2 or not any(box.overlaps(b) for b in written):
+                break
+            label.remove()
+        written.append(box)
