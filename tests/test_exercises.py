@@ -192,8 +192,12 @@ def _prefix_off_by_one(ids):
     return [(list(ids[:i]), ids[i]) for i in range(len(ids))]
 
 
-def _shift_batch_axis(ids):
-    return ids[:-1], ids[1:]
+def _rebuild_batch_axis(inputs, targets):
+    return np.concatenate([inputs[:1], targets])
+
+
+def _rebuild_both(inputs, targets):
+    return np.concatenate([inputs, targets], axis=1)
 
 
 def _plain_mean(losses, targets, pad_id=0):
@@ -255,7 +259,7 @@ WRONG = {
     "ch5.ex2": (_prefix_off_by_one, ["my_per_prefix_samples(ids=[2, 7, 3])", "expected 2 items"]),
     "ch5.ex3": (62.64, ["you answered 62.64", "GiB"]),
     "ch5.ex4": (12, ["you answered 12", "lower-cases"]),
-    "ch6.ex1": (_shift_batch_axis, ["shift_for_teacher_forcing(ids=", "axis 1"]),
+    "ch6.ex1": (_rebuild_batch_axis, ["rebuild_ids(inputs=", "targets=", "axis 1"]),
     "ch6.ex2": (_plain_mean, ["masked_mean_loss(losses=", "padding must not count"]),
     "ch6.ex4": (468, ["you answered 468", "round up"]),
     "ch7.ex1": (_unclipped, ["clipped_precision(hyp=['the', 'the',", "[clipping"]),
@@ -289,6 +293,18 @@ def test_typical_wrong_answer_is_rejected_with_the_failing_case(name, capsys):
     assert out.startswith("✗")
     for part in expected_parts:
         assert part in result.message, (part, result.message)
+
+
+def test_rebuild_ids_keeping_both_copies_is_told_why():
+    result = ch6.ex1.evaluate(_rebuild_both)
+    assert result.ok is False and "belongs in the result once" in result.message
+
+
+def test_rebuild_ids_accepts_either_way_round():
+    def from_the_end(inputs, targets):
+        return np.concatenate([inputs, targets[:, -1:]], axis=1)
+
+    assert ch6.ex1.evaluate(from_the_end).ok is True
 
 
 def test_merge_add_plain_broadcasting_is_caught_when_batch_equals_time():
