@@ -97,7 +97,7 @@ CLAIMS: dict[str, list[str]] = {
         'greedy takes "small" first; beam search finds a more probable caption',
         "the figure's beam ends on the decoder's caption; greedy's behind",
         "with length normalisation beam search picks the longer caption",
-        "beam captions are more probable, and shorter unless length-normalised",
+        "plain beam captions are more probable, and shorter; α = 1: longer",
         "the plain mean of sentence BLEU-4 is lowest; smoothing lifts it",
         "the markers lift every order; the weight mistake lifts only BLEU-3",
         "scored against 4 references instead of 5, the model's BLEU is lower",

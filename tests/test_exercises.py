@@ -191,30 +191,35 @@ def _prefix_off_by_one(ids):
     return [(list(ids[:i]), ids[i]) for i in range(len(ids))]
 
 
-def _shift_batch_axis(ids):
-    return ids[:-1], ids[1:]
+def _rebuild_batch_axis(inputs, targets):
+    return np.concatenate([inputs[:1], targets])
+
+
+def _rebuild_both(inputs, targets):
+    return np.concatenate([inputs, targets], axis=1)
 
 
 def _plain_mean(losses, targets, pad_id=0):
     return float(np.mean(losses))
 
 
-def _unclipped(hyp, refs, n):
-    grams = [tuple(hyp[i : i + n]) for i in range(len(hyp) - n + 1)]
-    ref_grams = {tuple(r[i : i + n]) for r in refs for i in range(len(r) - n + 1)}
-    return sum(g in ref_grams for g in grams) / len(grams) if grams else 0.0
+def _unclipped(hyps, refs, n):
+    matched = total = 0
+    for hyp, hyp_refs in zip(hyps, refs, strict=True):
+        grams = [tuple(hyp[i : i + n]) for i in range(len(hyp) - n + 1)]
+        ref_grams = {tuple(r[i : i + n]) for r in hyp_refs for i in range(len(r) - n + 1)}
+        matched += sum(g in ref_grams for g in grams)
+        total += len(grams)
+    return matched / total if total else 0.0
 
 
-def _bp_no_case(c, r):
-    return math.exp(1 - r / c) if c else 0.0
+def _bp_per_caption(hyp_lens, ref_lens):
+    pairs = zip(hyp_lens, ref_lens, strict=True)
+    return float(np.mean([ch7.corpus_brevity_penalty([c], [r]) for c, r in pairs]))
 
 
-def _closest_first(hyp_len, ref_lens):
-    return min(ref_lens, key=lambda r: abs(r - hyp_len))
-
-
-def _beam_ignores_scores(log_probs, beam_scores, k):
-    return ch7.best_continuations(log_probs, np.zeros_like(beam_scores), k)
+def _straight_down(parents, words):
+    return [[int(row[j]) for row in words] for j in range(len(words[-1]))]
 
 
 def _worst_caption(log_probs, lengths, alpha):
@@ -260,16 +265,13 @@ WRONG = {
     "ch5.ex3": (62.64, ["you answered 62.64", "GiB"]),
     "ch5.ex4": (12, ["you answered 12", "lower-cases"]),
     "ch5.ex5": ((66, 11), ["you answered (66, 11)", "padded"]),
-    "ch6.ex1": (_shift_batch_axis, ["shift_for_teacher_forcing(ids=", "axis 1"]),
+    "ch6.ex1": (_rebuild_batch_axis, ["rebuild_ids(inputs=", "targets=", "axis 1"]),
     "ch6.ex2": (_plain_mean, ["masked_mean_loss(losses=", "padding must not count"]),
     "ch6.ex4": (468, ["you answered 468", "round up"]),
-    "ch7.ex1": (_unclipped, ["clipped_precision(hyp=['the', 'the',", "[clipping"]),
-    "ch7.ex2": (_bp_no_case, ["brevity_penalty(c=12, r=10): expected 1, got 1.18"]),
-    "ch7.ex3": (_closest_first, ["closest_ref_length(hyp_len=10, ref_lens=[11, 9])", "tie"]),
-    "ch7.ex4": (
-        _beam_ignores_scores,
-        ["best_continuations(log_probs=", "beam_scores=", "all beams"],
-    ),
+    "ch7.ex1": (_unclipped, ["corpus_precision(hyps=[['the', 'the',", "[clipping"]),
+    "ch7.ex2": (_bp_per_caption, ["corpus_brevity_penalty(hyp_lens=[5, 12]", "one penalty"]),
+    "ch7.ex3": (16, ["you answered 16", "shorter reference"]),
+    "ch7.ex4": (_straight_down, ["read_beams(parents=", "words=", "Follow the parents"]),
     "ch7.ex6": (0.0, ["you answered 0", "startseq"]),
     "ch7.ex7": (_worst_caption, ["best_caption(log_probs=[-1.75, -1.95]", "closest to 0"]),
     "ch8.ex1": (_softmax_over_batch, ["attention_weights(keys=", "query=", "not the batch"]),
@@ -296,6 +298,18 @@ def test_typical_wrong_answer_is_rejected_with_the_failing_case(name, capsys):
         assert part in result.message, (part, result.message)
 
 
+def test_rebuild_ids_keeping_both_copies_is_told_why():
+    result = ch6.ex1.evaluate(_rebuild_both)
+    assert result.ok is False and "belongs in the result once" in result.message
+
+
+def test_rebuild_ids_accepts_either_way_round():
+    def from_the_end(inputs, targets):
+        return np.concatenate([inputs, targets[:, -1:]], axis=1)
+
+    assert ch6.ex1.evaluate(from_the_end).ok is True
+
+
 def test_merge_add_plain_broadcasting_is_caught_when_batch_equals_time():
     ex = ch3.ex2
 
@@ -314,12 +328,14 @@ def test_merge_add_plain_broadcasting_is_caught_when_batch_equals_time():
 
 
 def test_exception_in_student_code_is_reported_with_the_input(capsys):
-    def bp(c, r):
+    def bp(hyp_lens, ref_lens):
+        c, r = sum(hyp_lens), sum(ref_lens)
         return 1.0 if c > r else math.exp(1 - r / c)
 
     result = ch7.ex2.check(bp)
     assert result.ok is False
-    assert "brevity_penalty(c=0, r=5) raised ZeroDivisionError" in result.message
+    message = "ref_lens=[3, 4]) [only empty hypotheses] raised ZeroDivisionError"
+    assert message in result.message
 
 
 @pytest.mark.parametrize("placeholder", [..., None])
@@ -467,16 +483,39 @@ def test_clean_caption_matches_the_library():
 def test_bleu_pieces_match_nltk():
     bleu = pytest.importorskip("nltk.translate.bleu_score")
     for case in ch7.ex1.cases:
-        hyp, refs, n = case.args
-        if len(hyp) >= n:
-            assert ch7.clipped_precision(hyp, refs, n) == pytest.approx(
-                float(bleu.modified_precision(refs, hyp, n))
-            )
-    for c, r in [(12, 10), (8, 10), (10, 10), (0, 5)]:
-        assert ch7.brevity_penalty(c, r) == pytest.approx(bleu.brevity_penalty(r, c))
-    for hyp_len, ref_lens in [(10, [9, 11]), (10, [11, 9]), (0, [3, 1, 2])]:
-        refs = [["w"] * n for n in ref_lens]
-        assert ch7.closest_ref_length(hyp_len, ref_lens) == bleu.closest_ref_length(refs, hyp_len)
+        hyps, refs, n = case.args
+        if all(len(hyp) >= n for hyp in hyps):
+            pieces = [bleu.modified_precision(r, h, n) for h, r in zip(hyps, refs, strict=True)]
+            pooled = sum(p.numerator for p in pieces) / sum(p.denominator for p in pieces)
+            assert ch7.corpus_precision(hyps, refs, n) == pytest.approx(pooled)
+    for case in ch7.ex2.cases:
+        hyp_lens, ref_lens = case.args
+        expected = bleu.brevity_penalty(sum(ref_lens), sum(hyp_lens))
+        assert ch7.corpus_brevity_penalty(hyp_lens, ref_lens) == pytest.approx(expected)
+    # ch7.ex3: 9 words, references of 7, 11, 12; 4 words, references of 3, 5, 6
+    closest = [
+        bleu.closest_ref_length([["w"] * r for r in (7, 11, 12)], 9),
+        bleu.closest_ref_length([["w"] * r for r in (3, 5, 6)], 4),
+    ]
+    assert ch7.ex3.expected == sum(closest)
+
+
+def test_corpus_precision_is_not_the_mean_of_the_captions():
+    def mean_of_captions(hyps, refs, n):
+        pairs = zip(hyps, refs, strict=True)
+        return float(np.mean([ch7.corpus_precision([h], [r], n) for h, r in pairs]))
+
+    result = ch7.ex1.evaluate(mean_of_captions)
+    assert result.ok is False and "divide once" in result.message
+
+
+def test_read_beams_tells_to_reverse_and_survives_an_array():
+    def backwards(parents, words):
+        return [c[::-1] for c in ch7.read_beams(parents, words)]
+
+    assert "reversed" in ch7.ex4.evaluate(backwards).message
+    result = ch7.ex4.evaluate(lambda parents, words: np.asarray(words).T)
+    assert result.ok is False
 
 
 def test_value_answers_are_the_stated_arithmetic():
@@ -492,8 +531,8 @@ def test_value_answers_are_the_stated_arithmetic():
     assert ch8.ex3.expected == 4 / 64  # a 2 × 2-cell box of an 8 × 8 grid
     assert ch8.ex4.expected == pytest.approx(8091 * 14 * 14 * 512 * 2 / 2**30)
     assert ch7.ex6.expected == pytest.approx(
-        ch7.clipped_precision(
-            "startseq a dog runs endseq".split(), ["startseq the cat sleeps endseq".split()], 1
+        ch7.corpus_precision(
+            ["startseq a dog runs endseq".split()], [["startseq the cat sleeps endseq".split()]], 1
         )
     )
 

@@ -182,6 +182,9 @@ def test_scatter_marks_correct_and_wrong_with_different_markers():
     assert [len(c.get_offsets()) for c in ax.collections] == [2, 1]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["all correct (dot)", "something wrong (cross)"]
+    fig.canvas.draw()  # the legend sits below the axes, over no point
+    legend = ax.get_legend().get_window_extent()
+    assert legend.y1 < ax.get_window_extent().y0
     with pytest.raises(ValueError, match="differ in length"):
         viz.plot_bleu_vs_correctness([0.1], [1.0, 0.5], [True])
 

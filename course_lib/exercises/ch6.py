@@ -16,8 +16,8 @@ from course_lib.exercises.view import bind
 # -- reference solutions ----------------------------------------------------------------------
 
 
-def shift_for_teacher_forcing(ids):
-    return ids[:, :-1], ids[:, 1:]
+def rebuild_ids(inputs, targets):
+    return np.concatenate([inputs[:, :1], targets], axis=1)
 
 
 def masked_mean_loss(losses, targets, pad_id=0):
@@ -32,33 +32,57 @@ _batch = np.array(
     [[2, 10, 11, 3, 0, 0], [2, 12, 13, 14, 15, 3]], dtype=np.int32
 )
 
+
+def _shifted(ids):
+    """The (inputs, targets) pair of ``make_tf_dataset`` for ``ids``."""
+    ids = np.asarray(ids)
+    return ids[:, :-1], ids[:, 1:]
+
+
+def _rebuild_diagnosis(args, expected, got):
+    """What a wrong ``rebuild_ids`` shape says about the answer."""
+    shape = np.shape(got)
+    if len(shape) != 2 or shape == expected.shape:
+        return None
+    if shape[0] != expected.shape[0]:
+        return "Join along the time axis (axis 1), not the batch axis."
+    if shape[1] > expected.shape[1]:
+        return (
+            "inputs and targets share most of their columns: each column"
+            " of ids belongs in the result once."
+        )
+    return None
+
+
 ex1 = FunctionExercise(
-    "Inputs and targets for teacher forcing",
-    reference=shift_for_teacher_forcing,
+    "Undoing the teacher-forcing shift",
+    reference=rebuild_ids,
     prompt="""
         Teacher forcing {cite}`williams1989learning` feeds the model the true previous word at
-        every position. A batch of captions is an int array `ids` of shape `(N, T)`: `<start>`
-        (2), words, `<end>` (3), then padding (0). Write `shift_for_teacher_forcing(ids)`
-        returning `(inputs, targets)`, both `(N, T - 1)`: at each position the model reads a word
-        and must predict the next one. Check it with `ch6.ex1.check(shift_for_teacher_forcing)`.
+        every position. `make_tf_dataset` turns a batch of captions, an int array `ids` of
+        shape `(N, T)` (`<start>` (2), words, `<end>` (3), then padding (0)), into the model's
+        `inputs` and `targets`, both `(N, T - 1)`. Go the other way: write
+        `rebuild_ids(inputs, targets)` returning the `ids` they were made from. Check it with
+        `ch6.ex1.check(rebuild_ids)`.
     """,
     cases=[
-        Case((_batch,)),
-        Case((np.array([[2, 3]]),), "T = 2: one prediction"),
-        Case((np.array([[2, 7, 8, 9, 3]]),), "one caption, no padding"),
-        Case((np.arange(24).reshape(4, 6),), "N = 4"),
+        Case(_shifted(_batch)),
+        Case(_shifted([[2, 3]]), "T = 2: one prediction"),
+        Case(_shifted([[2, 7, 8, 9, 3]]), "one caption, no padding"),
+        Case(_shifted(np.arange(24).reshape(4, 6)), "N = 4"),
     ],
     hints=[
-        "The inputs drop the last position, the targets drop the first.",
-        "Slice the time axis (axis 1), not the batch axis: `ids[:, :-1]`.",
+        "Which column of `ids` is in `inputs` but not in `targets`?",
+        "Every other column of `ids` is in `targets`; `np.concatenate(..., axis=1)`"
+        " joins arrays along the time axis.",
     ],
-    diagnose=lambda args, expected, got: (
-        "Slice axis 1 (time), not axis 0 (batch)."
-        if isinstance(got, (tuple, list))
-        and len(got) == 2
-        and np.shape(got[0])[0] != args[0].shape[0]
-        else None
-    ),
+    explanation="""
+        The targets are `ids` without its first column, so only that column (the `<start>` of
+        every row) is missing from them, and it is the first column of `inputs`. Adding the
+        last column of `targets` to `inputs` works too:
+        `np.concatenate([inputs, targets[:, -1:]], axis=1)`.
+    """,
+    diagnose=_rebuild_diagnosis,
 )
 
 _losses = np.array([[1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 1.0, 1.0, 1.0, 1.0]])
@@ -115,7 +139,7 @@ ex3 = ThoughtExercise(
         `ModelCheckpoint(save_best_only=True)`, so a resumed run starts from the right weights.
         Remedies: more data (or more captions per image), more dropout, a smaller model (fewer
         units, smaller embedding), a larger `min_count` (smaller vocabulary), weight decay,
-        and keeping the CNN frozen. Judge the final choice by BLEU/CIDEr on the
+        and keeping the CNN frozen. Judge the final choice by BLEU/CIDEr (chapter 7) on the
         validation set too, since the loss and the caption quality do not always agree.
     """,
     hints=[

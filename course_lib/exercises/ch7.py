@@ -1,4 +1,5 @@
-"""Chapter 7 exercises: evaluation (BLEU by hand, beam search, the tutorial's two mistakes)."""
+"""Chapter 7 exercises: evaluation (corpus BLEU by hand, beam search, BLEU's weights, the
+tutorial's start and end words, length normalisation)."""
 
 from __future__ import annotations
 
@@ -19,25 +20,26 @@ from course_lib.exercises.view import bind
 # -- reference solutions ----------------------------------------------------------------------
 
 
-def clipped_precision(hyp, refs, n):
+def corpus_precision(hyps, refs, n):
     def ngrams(tokens):
         return Counter(
             tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)
         )
 
-    counts = ngrams(hyp)
-    total = sum(counts.values())
-    if total == 0:
-        return 0.0
-    max_ref = Counter()
-    for ref in refs:
-        for gram, count in ngrams(ref).items():
-            max_ref[gram] = max(max_ref[gram], count)
-    clipped = sum(min(count, max_ref[gram]) for gram, count in counts.items())
-    return clipped / total
+    matched = total = 0
+    for hyp, hyp_refs in zip(hyps, refs, strict=True):
+        counts = ngrams(hyp)
+        max_ref = Counter()
+        for ref in hyp_refs:
+            for gram, count in ngrams(ref).items():
+                max_ref[gram] = max(max_ref[gram], count)
+        matched += sum(min(c, max_ref[gram]) for gram, c in counts.items())
+        total += sum(counts.values())
+    return matched / total if total else 0.0
 
 
-def brevity_penalty(c, r):
+def corpus_brevity_penalty(hyp_lens, ref_lens):
+    c, r = sum(hyp_lens), sum(ref_lens)
     if c > r:
         return 1.0
     if c == 0:
@@ -45,18 +47,15 @@ def brevity_penalty(c, r):
     return math.exp(1 - r / c)
 
 
-def closest_ref_length(hyp_len, ref_lens):
-    return min(ref_lens, key=lambda r: (abs(r - hyp_len), r))
-
-
-def best_continuations(log_probs, beam_scores, k):
-    vocab_size = log_probs.shape[1]
-    totals = (beam_scores[:, None] + log_probs).ravel()
-    best = np.argsort(-totals, kind="stable")[:k]
-    return [
-        (int(i // vocab_size), int(i % vocab_size), float(totals[i]))
-        for i in best
-    ]
+def read_beams(parents, words):
+    captions = []
+    for beam in range(len(words[-1])):
+        tokens = []
+        for step in range(len(words) - 1, -1, -1):
+            tokens.append(int(words[step][beam]))
+            beam = parents[step][beam]
+        captions.append(tokens[::-1])
+    return captions
 
 
 def best_caption(log_probs, lengths, alpha):
@@ -67,148 +66,215 @@ def best_caption(log_probs, lengths, alpha):
 _cat = "the cat is on the mat".split()
 _refs = [_cat, "there is a cat on the mat".split()]
 
+
+def _mean_precision(hyps, refs, n):
+    """The mean of the captions' own clipped precisions (not BLEU's)."""
+    return float(
+        np.mean(
+            [
+                corpus_precision([h], [r], n)
+                for h, r in zip(hyps, refs, strict=True)
+            ]
+        )
+    )
+
+
 ex1 = FunctionExercise(
-    "Clipped n-gram precision",
-    reference=clipped_precision,
+    "Clipped precision of a test set",
+    reference=corpus_precision,
     prompt="""
-        Write `clipped_precision(hyp, refs, n)` for a hypothesis `hyp` (a list of tokens) and
-        references `refs` (a list of token lists): the fraction of the hypothesis's n-grams that
-        appear in a reference, where each n-gram counts at most as many times as it occurs in
-        the single reference that has it most often (so "the the the" does not score 1).
-        Return 0.0 when the hypothesis has no n-grams. Check it with
-        `ch7.ex1.check(clipped_precision)`.
+        Corpus BLEU does not average the captions' precisions: it adds up their clipped
+        n-gram matches and their n-gram counts over the whole test set and divides once.
+        Write `corpus_precision(hyps, refs, n)` for hypotheses `hyps` (a list of token lists)
+        and their references `refs` (`refs[i]`: the list of token lists of `hyps[i]`). Each
+        caption's n-grams are clipped against its own references (an n-gram counts at most as
+        often as in the one reference that has it most often). Return 0.0 when no hypothesis
+        has an n-gram. Check it with `ch7.ex1.check(corpus_precision)`.
     """,
     cases=[
-        Case((_cat, _refs, 1)),
-        Case((_cat, _refs, 2)),
+        Case(([_cat], [_refs], 1), "one caption"),
+        Case(([_cat, "a cat".split()], [_refs, [["a", "dog"]]], 2)),
         Case(
-            ("the the the the the the the".split(), _refs, 1),
-            "clipping: 'the' × 7",
-        ),
-        Case(([], _refs, 1), "empty hypothesis"),
-        Case((["cat"], _refs, 2), "shorter than n"),
-        Case(
-            ("a dog runs".split(), [["a", "cat", "sleeps"]], 1),
-            "one reference",
+            ([["the"] * 3, ["the"]], [[["the", "cat"]], [["the", "the"]]], 1),
+            "clipping, each caption against its own references",
         ),
         Case(
-            ("a a b".split(), [["a", "b"], ["a", "a", "c"]], 1),
+            (
+                [["cat"], "a dog runs".split()],
+                [[["cat"]], [["a", "dog", "sleeps"]]],
+                2,
+            ),
+            "a caption shorter than n",
+        ),
+        Case(([[], ["a"]], [[["a"]], [["a"]]], 2), "no n-gram at all"),
+        Case(
+            (["a a b".split()], [[["a", "b"], ["a", "a", "c"]]], 1),
             "the max over references",
         ),
     ],
     hints=[
-        "`Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))` counts n-grams.",
-        "For each n-gram the clip is the maximum of its counts over the references (not the sum);"
-        " precision = sum of min(count, clip) / number of hypothesis n-grams.",
+        "Keep two running totals over the captions: the clipped matches and the n-grams.",
+        "For one caption, `Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))`"
+        " counts its n-grams; its clip for an n-gram is the maximum of its counts over that"
+        " caption's references (not the sum).",
     ],
+    diagnose=lambda args, expected, got: (
+        "That is the mean of the captions' precisions: add up the matches and the n-grams"
+        " of all captions first, then divide once."
+        if isinstance(got, (int, float))
+        and not np.isclose(got, expected)
+        and np.isclose(got, _mean_precision(*args))
+        else None
+    ),
 )
+
+
+def _mean_penalty(hyp_lens, ref_lens):
+    """The mean of the captions' own brevity penalties (not BLEU's)."""
+    return float(
+        np.mean(
+            [
+                corpus_brevity_penalty([c], [r])
+                for c, r in zip(hyp_lens, ref_lens, strict=True)
+            ]
+        )
+    )
+
 
 ex2 = FunctionExercise(
-    "The brevity penalty",
-    reference=brevity_penalty,
+    "The brevity penalty of a test set",
+    reference=corpus_brevity_penalty,
     prompt="""
-        Write `brevity_penalty(c, r)` for a hypothesis of length `c` and a reference length `r`:
-        1 if `c > r`, else `exp(1 - r / c)`; 0.0 for an empty hypothesis (`c == 0`).
-        Check it with `ch7.ex2.check(brevity_penalty)`.
+        `corpus_bleu` applies **one** brevity penalty to the whole test set, not one per
+        caption. `hyp_lens[i]` is the length of hypothesis i and `ref_lens[i]` the length of
+        its closest reference. Write `corpus_brevity_penalty(hyp_lens, ref_lens)`, using the
+        penalty of the chapter (1 for a hypothesis longer than the reference, else
+        `exp(1 - r / c)`), and 0.0 when every hypothesis is empty.
+        Check it with `ch7.ex2.check(corpus_brevity_penalty)`.
     """,
     cases=[
-        (12, 10),
-        (8, 10),
-        (10, 10),
-        (0, 5),
-        (1, 20),
-        (3, 0),
+        Case(([12], [10]), "one caption, longer"),
+        Case(([8], [10]), "one caption, shorter"),
+        Case(([5, 12], [10, 10])),
+        Case(([20, 3], [10, 10]), "a long caption makes up for a short one"),
+        Case(([11, 4], [10, 5]), "equal totals"),
+        Case(([0, 0], [3, 4]), "only empty hypotheses"),
+        Case(([0, 6], [3, 4]), "one empty hypothesis"),
     ],
     hints=[
-        "Without the penalty a one-word caption that is in the reference scores a precision of 1.",
-        "Handle `c == 0` before dividing by `c`. Equal lengths give exp(0) = 1.",
-    ],
-)
-
-ex3 = FunctionExercise(
-    "The closest reference length",
-    reference=closest_ref_length,
-    prompt="""
-        BLEU's `r` is the length of the reference closest in length to the hypothesis; on a tie
-        the shorter one (as NLTK does). Write `closest_ref_length(hyp_len, ref_lens)`.
-        Check it with `ch7.ex3.check(closest_ref_length)`.
-    """,
-    cases=[
-        (10, [8, 11, 15]),
-        (10, [9, 11]),
-        Case((10, [11, 9]), "a tie, the longer reference first"),
-        (5, [12]),
-        (0, [3, 1, 2]),
-        (7, [7, 7, 9]),
-        (20, [8, 11, 15]),
-    ],
-    hints=[
-        "`min(ref_lens, key=...)` picks the best; the key is the distance `abs(r - hyp_len)`.",
-        "Break ties by length: use the key `(abs(r - hyp_len), r)`.",
+        "Add up the lengths on each side first: c and r are totals over the test set.",
+        "Handle `c == 0` before dividing by `c`. Equal totals give exp(0) = 1.",
     ],
     diagnose=lambda args, expected, got: (
-        "On a tie choose the shorter reference."
-        if sorted(abs(r - args[0]) for r in args[1])[:2].count(
-            abs(expected - args[0])
-        )
-        == 2
+        "That is the mean of the captions' penalties: corpus BLEU applies one penalty"
+        " to the total lengths."
+        if isinstance(got, (int, float))
+        and not np.isclose(got, expected)
+        and np.isclose(got, _mean_penalty(*args))
         else None
     ),
 )
 
-_lp = np.log(np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]]))
-
-ex4 = FunctionExercise(
-    "One step of beam search",
-    reference=best_continuations,
+ex3 = ValueExercise(
+    "The reference length of a test set",
+    expected=10,
     prompt="""
-        Each of `k` beams has a score (the sum of its words' log-probabilities), `beam_scores`
-        of shape `(k,)`, and the model gives `log_probs` of shape `(k, V)` for the next word.
-        Write `best_continuations(log_probs, beam_scores, k)` returning the best `k`
-        continuations over **all** beams as a list of `(beam_index, word_id, score)` tuples,
-        best first (ties: lower beam index, then lower word id, first): the heart of the
-        library's `beam_step`. Check it with `ch7.ex4.check(best_continuations)`.
+        A test set of two captions: the first has 9 words and references of 7, 11 and 12
+        words; the second has 4 words and references of 3, 5 and 6 words. What is the
+        reference length `r` that `corpus_bleu` uses for its brevity penalty? Then
+        `ch7.ex3.check(answer)`.
     """,
-    cases=[
-        Case((_lp, np.array([0.0, -0.1]), 2)),
-        Case((_lp, np.array([-5.0, 0.0]), 3), "one beam far behind"),
-        Case((_lp[:1], np.array([0.0]), 2), "the first step: one beam"),
-        Case((_lp, np.array([0.0, 0.0]), 1), "k = 1 is greedy"),
-        Case(
-            (np.log(np.full((2, 2), 0.5)), np.array([-1.0, -1.0]), 3), "ties"
+    why="Each caption contributes its closest reference length, the shorter one on a tie"
+    " (as NLTK does): 9 words is 2 away from both 7 and 11, so 7; 4 words is 1 away from"
+    " both 3 and 5, so 3. r = 7 + 3 = 10, below c = 9 + 4 = 13, so there is no penalty.",
+    hints=[
+        "Find each caption's closest reference length first, then add them up.",
+        "Both captions have a tie: BLEU takes the shorter reference.",
+    ],
+    mistakes=[
+        Mistake(
+            16, "on a tie BLEU takes the shorter reference, not the longer."
+        ),
+        Mistake(
+            14, "apply the tie rule (the shorter reference) to both captions."
+        ),
+        Mistake(
+            12, "apply the tie rule (the shorter reference) to both captions."
+        ),
+        Mistake(
+            13, "that is c, the hypotheses' total length; r sums references."
         ),
     ],
-    hints=[
-        "Add each beam's score to its row: `beam_scores[:, None] + log_probs`, shape (k, V).",
-        "Flatten, sort descending with a stable sort (`np.argsort(-x, kind='stable')`), take the"
-        " first k; flat index i is beam `i // V`, word `i % V`.",
+)
+
+_parents = [[0, 0, 0], [1, 0, 1], [0, 2, 1]]
+_words = [[5, 6, 7], [8, 9, 4], [3, 3, 8]]
+
+
+def _straight_down(parents, words):
+    """Column j read top to bottom, as if beam j always extended beam j."""
+    return [[int(row[j]) for row in words] for j in range(len(words[-1]))]
+
+
+def _read_beams_diagnosis(args, expected, got):
+    """What a wrong ``read_beams`` answer that is a list of lists says."""
+    if not isinstance(got, list) or not all(isinstance(c, list) for c in got):
+        return None
+    if got == _straight_down(*args):
+        return (
+            "Follow the parents: beam j of a step need not extend beam j of"
+            " the step before."
+        )
+    if got == [c[::-1] for c in expected]:
+        return "Words collected backwards must be reversed."
+    return None
+
+
+ex4 = FunctionExercise(
+    "Reading the captions out of the beams",
+    reference=read_beams,
+    prompt="""
+        Beam search keeps `k` beams at every step `t`. Beam `j` of step `t` is beam
+        `parents[t][j]` of step `t - 1` extended by the word `words[t][j]` (at step 0 every beam
+        extends the one start beam: parent 0). `parents` and `words` have shape `(steps, k)`
+        (nested lists or arrays). Write `read_beams(parents, words)` returning the `k` captions
+        of the last step, beam 0 first, each as a list of word ids. Check it with
+        `ch7.ex4.check(read_beams)`.
+    """,
+    cases=[
+        Case((_parents, _words)),
+        Case(([[0], [0], [0]], [[4], [5], [3]]), "k = 1 is greedy"),
+        Case(([[0, 0]], [[7, 9]]), "one step"),
+        Case(([[0, 0], [1, 1]], [[4, 5], [6, 7]]), "both extend beam 1"),
+        Case((np.array(_parents), np.array(_words)), "numpy arrays"),
     ],
-    diagnose=lambda args, expected, got: (
-        "Rank the continuations of all beams together, not the top words of each beam."
-        if isinstance(got, list) and len(got) == len(expected)
-        else None
-    ),
+    hints=[
+        "Start at the last step and walk back: beam j of step t came from beam"
+        " `parents[t][j]` of step t - 1.",
+        "Collect the words on the way back, then reverse the list.",
+    ],
+    diagnose=_read_beams_diagnosis,
 )
 
 ex5 = ThoughtExercise(
-    "The tutorial's BLEU-3",
+    "BLEU-3 weights that sum to more than one",
     prompt="""
-        The widely copied tutorial reports BLEU-3 with
-        `corpus_bleu(refs, hyps, weights=(0.3, 0.3, 0.3, 0))`. What is wrong, and does the
-        mistake make the score look better or worse?
+        A notebook reports BLEU-3 with `corpus_bleu(refs, hyps, weights=(0.5, 0.5, 0.5, 0))`.
+        What is wrong, and does the mistake make the score look better or worse? What does
+        it report for a true BLEU-3 of 0.5 (with no brevity penalty)?
     """,
     model_answer="""
         BLEU is the brevity penalty times a weighted geometric mean of the n-gram precisions,
         `exp(Σ w_n log p_n)`, and the weights must sum to 1: BLEU-3 is `(1/3, 1/3, 1/3, 0)`.
-        With 0.3 each they sum to 0.9, so the score is `BP · (p1 p2 p3)^0.3` instead of
-        `BP · (p1 p2 p3)^(1/3)`. Because the precisions are below 1, the smaller exponent makes
-        the reported "BLEU-3" **higher** than the real one (e.g. 0.1 → 0.126), so it cannot be
-        compared with published numbers. The same tutorial also leaves `startseq` / `endseq`
-        in both references and hypotheses, which gives every caption free matching n-grams and
-        inflates all four scores; strip them before scoring.
+        With 0.5 each they sum to 1.5, so the score is `BP · (p1 p2 p3)^0.5` instead of
+        `BP · (p1 p2 p3)^(1/3)`: the true geometric mean raised to the power 1.5. The
+        precisions are below 1, so the larger exponent makes the reported "BLEU-3" **lower**
+        than the real one: a true 0.5 is reported as 0.5^1.5 ≈ 0.35. It is the tutorial's
+        mistake the other way round (its weights sum to 0.9 and inflate the score); either
+        way the number cannot be compared with published BLEU-3.
     """,
     hints=[
-        "BLEU combines the n-gram precisions with a weighted geometric mean: exp(Σ w_n log p_n)."
+        "Write BLEU-3 as BP · exp(Σ w_n log p_n) and factor out the sum of the weights."
     ],
 )
 

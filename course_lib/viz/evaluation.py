@@ -300,5 +300,8 @@ def plot_bleu_vs_correctness(
     ax.set_ylabel("share of scene checks passed")
     if title:
         ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=SMALL)
+    # below the axes: inside, it would hide points (any corner can hold some)
+    ax.legend(
+        fontsize=SMALL, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2
+    )
     return finish(fig)
