@@ -107,7 +107,7 @@ CLAIMS: dict[str, list[str]] = {
         "(mini) the picture gets a caption in shape words; no 'house' or 'sun'",
     ],
     "08_attention": [
-        "(mini) the references' relations hold; merge rarely states one",
+        "(mini) the references' relations hold; merge states far fewer",
         "(mini) asked to choose, the merge model is little better than a coin",
         "(mini) the vector is the max over the cells, whatever their order",
         "NumPy and the Keras layer agree to float32 rounding",

@@ -227,13 +227,18 @@ def _worst_caption(log_probs, lengths, alpha):
     return min(range(len(scores)), key=lambda i: scores[i])
 
 
-def _softmax_over_batch(keys, query, v):
-    e = np.exp(np.tanh(keys + query[:, None, :]) @ v)
+def _softmax_over_batch(keys, query, v, mask):
+    e = np.exp(np.tanh(keys + query[:, None, :]) @ v) * mask
     return e / e.sum(axis=0, keepdims=True)
 
 
-def _mean_of_regions(alpha, regions):
-    return regions.mean(axis=1)
+def _padding_kept(keys, query, v, mask):
+    e = np.exp(np.tanh(keys + query[:, None, :]) @ v)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _place_column_major(alpha, side):
+    return ch8.attended_place(alpha, side)[:, ::-1]
 
 
 # name -> (wrong answer, substrings the message must contain)
@@ -275,9 +280,9 @@ WRONG = {
     "ch7.ex6": (0.0, ["you answered 0", "startseq"]),
     "ch7.ex7": (_worst_caption, ["best_caption(log_probs=[-1.75, -1.95]", "closest to 0"]),
     "ch8.ex1": (_softmax_over_batch, ["attention_weights(keys=", "query=", "not the batch"]),
-    "ch8.ex2": (_mean_of_regions, ["context_vector(alpha=", "plain mean ignores"]),
+    "ch8.ex2": (_place_column_major, ["attended_place(alpha=", "row by row"]),
     "ch8.ex3": (0.25, ["you answered 0.25", "count cells"]),
-    "ch8.ex4": (3.02, ["you answered 3.02", "2 bytes"]),
+    "ch8.ex4": (12.1, ["you answered 12.1", "2 bytes"]),
 }
 
 
@@ -529,7 +534,7 @@ def test_value_answers_are_the_stated_arithmetic():
     assert ch5.ex5.expected == ((12 - 1) * (40 - 1), 40 - 1)
     assert ch6.ex4.expected == math.ceil(6000 * 5 / 64)
     assert ch8.ex3.expected == 4 / 64  # a 2 × 2-cell box of an 8 × 8 grid
-    assert ch8.ex4.expected == pytest.approx(8091 * 14 * 14 * 512 * 2 / 2**30)
+    assert ch8.ex4.expected == pytest.approx(8091 * 28 * 28 * 512 * 2 / 2**30)
     assert ch7.ex6.expected == pytest.approx(
         ch7.corpus_precision(
             ["startseq a dog runs endseq".split()], [["startseq the cat sleeps endseq".split()]], 1
@@ -802,9 +807,9 @@ def test_outside_nbgrader_a_wrong_answer_does_not_raise(monkeypatch, capsys):
     assert not grading() and ch3.ex1.check(None).ok is None
 
 
-def test_attention_pieces_match_the_keras_layer():
+def test_attention_pieces_match_the_keras_layers():
     keras = pytest.importorskip("keras")
-    from course_lib.attention import SoftAttention
+    from course_lib.attention import RegionPositions, SoftAttention
 
     rng = np.random.default_rng(0)
     regions = rng.normal(size=(2, 9, 5)).astype("float32")
@@ -815,9 +820,27 @@ def test_attention_pieces_match_the_keras_layer():
     alpha = np.asarray(layer(keys, h))
     query = np.asarray(layer.query_dense(h))
     v = np.asarray(layer.score_dense.kernel)[:, 0]
-    np.testing.assert_allclose(ch8.attention_weights(np.asarray(keys), query, v), alpha, atol=1e-5)
-    context = np.asarray(keras.ops.sum(alpha[..., None] * regions, axis=1))
-    np.testing.assert_allclose(ch8.context_vector(alpha, regions), context, atol=1e-5)
+    everywhere = np.ones(alpha.shape, dtype=bool)  # no padding
+    got = ch8.attention_weights(np.asarray(keys), query, v, everywhere)
+    np.testing.assert_allclose(got, alpha, atol=1e-5)
+    placed = keras.ops.convert_to_numpy(RegionPositions()(regions))
+    place = np.sum(alpha[..., None] * placed[..., -2:], axis=1)  # (B, 2)
+    np.testing.assert_allclose(ch8.attended_place(alpha, 3), place, atol=1e-5)
+
+
+def test_padded_regions_left_in_the_softmax_are_named(capsys):
+    result = ch8.ex1.check(_padding_kept)
+    assert result.ok is False
+    assert "padded region (mask False) must get weight 0" in result.message
+
+
+def test_padding_changes_nothing_for_the_real_regions():
+    keys, query, v, mask = ch8._attention_case((6, 3), 6, 4, 0)
+    alpha = ch8.attention_weights(keys, query, v, mask)
+    assert np.all(alpha[~mask] == 0)
+    np.testing.assert_allclose(alpha.sum(axis=-1), 1.0)
+    alone = ch8.attention_weights(keys[1:, :3], query[1:], v, np.ones((1, 3), dtype=bool))
+    np.testing.assert_allclose(alpha[1, :3], alone[0])
 
 
 def test_exercises_are_numbered_by_their_place_in_the_chapter_module():

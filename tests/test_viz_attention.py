@@ -92,5 +92,8 @@ def test_the_correctness_plot_marks_each_kind_and_draws_chance():
     ]
     (x, y) = ax.lines[0].get_data()
     assert list(x) == list(y)  # chance is the diagonal
+    (x2, y2) = ax.lines[1].get_data()
+    assert list(y2) == [2 * v for v in x2]  # twice chance
+    assert max(x2) == pytest.approx(ax.get_xlim()[1])  # across the axis
     with pytest.raises(ValueError, match="unknown kinds"):
         viz.plot_attention_correctness([0.5], [0.1], ["verb"])

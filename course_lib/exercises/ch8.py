@@ -1,5 +1,6 @@
-"""Chapter 8 exercises: attention (its weights and context by hand, the chance level, the memory
-of a grid store, where the model's "where" comes from)."""
+"""Chapter 8 exercises: attention (its weights with padding and the place it
+looked at, by hand; the chance level; the memory of a grid store; where the
+model's "where" comes from)."""
 
 from __future__ import annotations
 
@@ -17,124 +18,153 @@ from course_lib.exercises.view import bind
 # -- reference solutions ----------------------------------------------------------------------
 
 
-def attention_weights(keys, query, v):
+def attention_weights(keys, query, v, mask):
     scores = np.tanh(keys + query[:, None, :]) @ v  # (B, L)
+    scores = np.where(mask, scores, -np.inf)  # padding: exp(-inf) = 0
     scores = scores - scores.max(axis=-1, keepdims=True)
     e = np.exp(scores)
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def context_vector(alpha, regions):
-    return np.sum(alpha[..., None] * regions, axis=1)
+def attended_place(alpha, side):
+    rows, cols = np.divmod(np.arange(side * side), side)  # row by row
+    steps = np.linspace(-1.0, 1.0, side)
+    places = np.stack([steps[cols], steps[rows]], axis=-1)  # (L, 2): x, y
+    return alpha @ places
 
 
 def _attention_case(
-    batch: int, regions: int, units: int, seed: int, v_scale: float = 1.0
+    real: tuple[int, ...],
+    regions: int,
+    units: int,
+    seed: int,
+    v_scale: float = 1.0,
 ):
+    """Keys, query, v and a mask for ``len(real)`` images padded to
+    ``regions``: image b's first ``real[b]`` regions are real."""
     rng = np.random.default_rng(seed)
+    batch = len(real)
+    mask = np.arange(regions)[None, :] < np.asarray(real)[:, None]
     return (
         rng.normal(size=(batch, regions, units)),
         rng.normal(size=(batch, units)),
         rng.normal(size=(units,)) * v_scale,
+        mask,
     )
 
 
 def _same_keys_case():
-    keys, query, v = _attention_case(2, 5, 3, 4)
-    return (np.repeat(keys[:, :1], 5, axis=1), query, v)
+    keys, query, v, mask = _attention_case((5, 3), 5, 3, 4)
+    return (np.repeat(keys[:, :1], 5, axis=1), query, v, mask)
 
 
-def _softmax_over_the_batch(args, expected, got) -> str | None:
-    """ex1's diagnosis: weights that sum to 1 over the batch instead of over the regions."""
+def _wrong_axis_or_padding(args, expected, got) -> str | None:
+    """ex1's diagnoses: weights that sum to 1 over the batch instead of over
+    the regions, or weight left on the padded regions."""
+    mask = np.asarray(args[3], dtype=bool)
     try:
         got = np.asarray(got, dtype=float)
+        if got.shape != expected.shape:
+            return None
         wrong_axis = (
-            got.shape == expected.shape
-            and got.shape[0] > 1
+            got.shape[0] > 1
             and np.allclose(got.sum(axis=0), 1.0)
             and not np.allclose(got.sum(axis=-1), 1.0)
         )
+        on_padding = bool(np.any(np.abs(got[~mask]) > 1e-9))
     except (TypeError, ValueError):
         return None
     if wrong_axis:
         return "Each image's weights must sum to 1 over its regions (the last axis), not the batch."
+    if on_padding:
+        return "A padded region (mask False) must get weight 0, and the real ones share all of it."
     return None
 
 
-def _plain_mean(args, expected, got) -> str | None:
-    """ex2's diagnosis: the plain mean of the regions, whatever the weights."""
-    mean = np.asarray(args[1], dtype=float).mean(axis=1)
+def _place_diagnosis(args, expected, got) -> str | None:
+    """ex2's diagnoses: the grid read column by column (x and y swapped), or
+    the plain mean of the places, whatever the weights."""
+    side = args[1]
     try:
         got = np.asarray(got, dtype=float)
-        same = got.shape == mean.shape and np.allclose(got, mean)
+        if got.shape != expected.shape:
+            return None
+        swapped = np.allclose(got, expected[:, ::-1])
+        plain = np.allclose(got, 0.0)
     except (TypeError, ValueError):
         return None
-    if same and not np.allclose(expected, mean):
-        return "Weight each region by its α: the plain mean ignores where the model looks."
+    if swapped and not np.allclose(expected, expected[:, ::-1]):
+        return (
+            f"The grid is flattened row by row: region i is in row i // {side}"
+            f" and column i % {side}, and x goes with the column."
+        )
+    if plain and not np.allclose(expected, 0.0):
+        return "Weight each region's place by its α: the plain mean of the places is the centre."
     return None
 
 
 ex1 = FunctionExercise(
-    "Additive attention weights",
+    "Additive attention weights, with padding",
     reference=attention_weights,
     prompt="""
-        One step of additive attention for a batch of `B` images with `L` regions each: the
-        keys `W_a a_i` of shape `(B, L, A)`, the query `W_h h + b` of shape `(B, A)` (one per
-        image) and the score vector `v` of shape `(A,)`. Write `attention_weights(keys, query,
-        v)` returning the weights `α = softmax(e)` of shape `(B, L)`, where
-        `e_i = v · tanh(key_i + query)`, the softmax taken over each image's `L` regions and
-        stable for large scores. Check it with `ch8.ex1.check(attention_weights)`.
+        One step of additive attention for a batch of `B` images whose grids differ in size:
+        each is padded to `L` regions, and `mask`, booleans of shape `(B, L)`, is `True` for
+        the real regions. The keys `W_a a_i` have shape `(B, L, A)`, the query `W_h h + b`
+        shape `(B, A)` (one per image) and the score vector `v` shape `(A,)`. Write
+        `attention_weights(keys, query, v, mask)` returning the weights `α = softmax(e)` of
+        shape `(B, L)`, where `e_i = v · tanh(key_i + query)`: the softmax is taken over each
+        image's real regions (a padded region gets weight 0) and is stable for large scores.
+        Check it with `ch8.ex1.check(attention_weights)`.
     """,
     cases=[
-        Case(_attention_case(2, 6, 4, 0)),
-        Case(_attention_case(1, 9, 3, 1), "one image"),
-        Case(_attention_case(3, 4, 5, 2, v_scale=500.0), "large scores"),
-        Case(_same_keys_case(), "every region the same: uniform weights"),
-        Case(_attention_case(2, 1, 3, 3), "a single region"),
+        Case(_attention_case((6, 4), 6, 4, 0)),
+        Case(_attention_case((9,), 9, 3, 1), "one image, no padding"),
+        Case(
+            _attention_case((4, 2, 3), 4, 5, 2, v_scale=500.0), "large scores"
+        ),
+        Case(_same_keys_case(), "every region the same: even weights"),
+        Case(_attention_case((1, 1), 4, 3, 3), "a single real region"),
     ],
     hints=[
         "Add the query to every region's key with a region axis: `keys + query[:, None, :]`,"
         " shape (B, L, A); `np.tanh(...) @ v` gives the scores, shape (B, L).",
-        "The softmax runs over the regions, the last axis of the scores; subtract each row's"
-        " maximum before `np.exp`.",
+        "A score of `-np.inf` becomes a weight of 0: `np.where(mask, scores, -np.inf)`. The"
+        " softmax runs over the last axis; subtract each row's maximum before `np.exp`.",
     ],
-    diagnose=_softmax_over_the_batch,
+    diagnose=_wrong_axis_or_padding,
 )
 
-_alpha = np.array([[0.7, 0.2, 0.1, 0.0], [0.25, 0.25, 0.25, 0.25]])
-_regions = np.arange(24, dtype=float).reshape(2, 4, 3)
+_peaked = np.random.default_rng(5).dirichlet(np.full(9, 0.3), size=2)
+_two_cells = np.zeros((1, 64))
+_two_cells[0, [1, 6]] = 0.5
 
 ex2 = FunctionExercise(
-    "The context vector",
-    reference=context_vector,
+    "Where the model looked",
+    reference=attended_place,
     prompt="""
-        The model reads the image through the weighted mean of its regions, the context
-        `z = Σ_i α_i a_i`. Write `context_vector(alpha, regions)` for weights `alpha` of shape
-        `(B, L)` and region vectors `regions` of shape `(B, L, C)`, returning `z` of shape
-        `(B, C)`. Check it with `ch8.ex2.check(context_vector)`.
+        The course's model appends each region's place `(x, y)` to its vector, so the context
+        `z = Σ_i α_i a_i` holds the mean place the model looked at, `Σ_i α_i (x_i, y_i)`. The
+        weights `alpha`, shape `(B, L)`, are over a `side × side` grid flattened row by row,
+        the backbone's order (region `i` is in row `i // side` and column `i % side`); `x`
+        runs from -1 in the left column to 1 in the right one, `y` from -1 in the top row to
+        1 in the bottom one, in equal steps. Write `attended_place(alpha, side)` returning
+        the mean places, shape `(B, 2)` with `x` first. Check it with
+        `ch8.ex2.check(attended_place)`.
     """,
     cases=[
-        Case((_alpha, _regions)),
-        Case((np.eye(4)[[2]], _regions[:1]), "all the attention on region 2"),
-        Case((_alpha[1:], _regions[1:]), "uniform weights: the plain mean"),
-        Case(
-            (
-                np.full((3, 5), 0.2),
-                np.random.default_rng(0).normal(size=(3, 5, 2)),
-            ),
-            "three images",
-        ),
-        Case(
-            (np.array([[1.0]]), np.array([[[1.0, -2.0, 3.0]]])),
-            "a single region",
-        ),
+        Case((_peaked, 3)),
+        Case((np.eye(4)[[2]], 2), "all the attention on one region"),
+        Case((np.full((1, 16), 1 / 16), 4), "even weights"),
+        Case((np.eye(64)[[0, 7, 63]], 8), "three images, one region each"),
+        Case((_two_cells, 8), "half on each of two regions"),
     ],
     hints=[
-        "Give the weights a channel axis, `alpha[..., None]` of shape (B, L, 1), so that they"
-        " multiply every channel of their region.",
-        "Then sum over the regions, axis 1.",
+        "Number the regions `np.arange(side * side)`; `np.divmod(i, side)` gives each one's"
+        " row and column, and `np.linspace(-1, 1, side)` the coordinate of each row or column.",
+        "Stack the regions' `(x, y)` into an `(L, 2)` array: `alpha @ places` is the weighted"
+        " mean, since each image's weights sum to 1.",
     ],
-    diagnose=_plain_mean,
+    diagnose=_place_diagnosis,
 )
 
 ex3 = ValueExercise(
@@ -168,34 +198,46 @@ ex3 = ValueExercise(
     ],
 )
 
+#: Exercise 8.4: VGG16's map for 448-px images (the chapter's table has 224 px).
+_SIDE_448 = 448 // 16  # four 2 × 2 poolings before block5_conv3
+_GRID_BYTES = 8091 * _SIDE_448**2 * 512 * 2
+_FC2_BYTES = 4096 * 4  # the merge model's fc2 vector, float32
+
 ex4 = ValueExercise(
-    "Flickr8k's grids in memory",
-    expected=8091 * 196 * 512 * 2 / 2**30,
+    "Flickr8k's grids at 448 pixels",
+    expected=_GRID_BYTES / 2**30,
     rtol=0.01,
     prompt="""
-        On Flickr8k the attention model reads VGG16's `block5_conv3` map: 14 × 14 regions of
-        512 channels per image, stored as float16 (2 bytes a number). How many GiB
-        (2³⁰ bytes) do the grids of all 8,091 images take? Round to two decimals, then
-        `ch8.ex4.check(answer)`.
+        Fed 448 × 448 images instead of 224 × 224, VGG16's `block5_conv3` map has 28 × 28
+        regions of 512 channels per image. Stored as float16 (2 bytes a number), how many
+        GiB (2³⁰ bytes) do the grids of all 8,091 Flickr8k images take? Round to two
+        decimals, then `ch8.ex4.check(answer)`.
     """,
-    why="8,091 × 196 × 512 × 2 bytes ≈ 1.62 × 10⁹ bytes ≈ 1.51 GiB: fifty times the fc2 vectors"
-    " (4,096 numbers an image), which is why the store is read memory-mapped, a batch at a time.",
+    why=f"8,091 × 784 × 512 × 2 bytes ≈ {_GRID_BYTES / 1e9:.2f} × 10⁹ bytes ≈"
+    f" {_GRID_BYTES / 2**30:.2f} GiB, {_GRID_BYTES / (8091 * _FC2_BYTES):g} times the"
+    " fc2 vectors (4,096 float32 numbers an image), and four times the 224-pixel grids:"
+    " which is why the store is read memory-mapped, a batch at a time.",
     hints=[
-        "Numbers per image: regions × channels. Bytes: images × numbers × bytes per number.",
+        "Numbers per image: regions × channels, and 28 × 28 regions. Bytes: images ×"
+        " numbers × bytes per number.",
         "Divide by 2**30 for GiB (not 10**9).",
     ],
     mistakes=[
         Mistake(
-            round(8091 * 196 * 512 * 4 / 2**30, 2),
+            round(_GRID_BYTES * 2 / 2**30, 2),
             "float16 has 2 bytes a number, not 4.",
         ),
         Mistake(
-            round(8091 * 196 * 512 * 2 / 1e9, 2),
+            round(_GRID_BYTES / 1e9, 2),
             "a GiB is 2³⁰ bytes, not 10⁹.",
         ),
         Mistake(
-            round(8091 * 14 * 512 * 2 / 2**30, 2),
-            "a 14 × 14 grid has 196 regions.",
+            round(8091 * 28 * 512 * 2 / 2**30, 2),
+            "a 28 × 28 grid has 28 × 28 regions.",
+        ),
+        Mistake(
+            round(8091 * 14 * 14 * 512 * 2 / 2**30, 2),
+            "that is the 224-pixel grid; at 448 pixels each side has twice the cells.",
         ),
     ],
 )

@@ -269,7 +269,7 @@ def plot_attention_correctness(
         linewidth=1,
         label="chance (even attention)",
     )
-    ax.plot([0, edge / 2], [0, edge], "k:", linewidth=1, label="twice chance")
+    ax.plot([0, edge], [0, 2 * edge], "k:", linewidth=1, label="twice chance")
     ax.set_xlim(0, edge)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("the object's box: share of the image")
