@@ -107,7 +107,7 @@ def _md5_file(path: Path, chunk_size: int = 1 << 20) -> str:
 def local_vgg16_weights() -> Path | None:
     """The VGG16 ImageNet weights file named by ``$COURSE_VGG16_WEIGHTS``; None when unset.
 
-    The file must be the one Keras downloads (:data:`VGG16_WEIGHTS_FILE`, ~528 MB): its MD5
+    The file must be the one Keras downloads (:data:`VGG16_WEIGHTS_FILE`, ~553 MB): its MD5
     digest is checked against :data:`VGG16_WEIGHTS_MD5`, the value Keras itself uses.
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for another file.
     """

@@ -1,6 +1,6 @@
 """VGG16's ImageNet weights from a local file (offline and air-gapped machines).
 
-The real file is ~528 MB, so the tests write one of the same legacy-H5 layout (``layer_names``,
+The real file is ~553 MB, so the tests write one of the same legacy-H5 layout (``layer_names``,
 per-layer ``weight_names``, one dataset per weight) in which every weight is a constant: HDF5
 stores only the fill value, so the file is a few kilobytes.
 """
