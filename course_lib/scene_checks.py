@@ -25,7 +25,8 @@ shape. Per caption:
 ``scenes`` (``scenes.json``) must hold every hypothesis id. The result holds the mean of each
 flag over the images where it is judged (``None`` when there are none),
 ``hallucination_rate`` (share of captions with at least one), ``relation_said_rate`` (share of
-multi-object scenes whose caption states a relation), ``n_images``, ``n_relation_images``
+multi-object scenes whose caption states a relation: a phrase with a named object on each
+side; "above above", babble, states none), ``n_images``, ``n_relation_images``
 (where ``relation_correct`` is judged) and ``details: {id: per-caption dict}``.
 """
 
@@ -283,7 +284,10 @@ def check_scene_caption(
         "hallucinations": hallucinations,
         "missing": missing,
         "n_objects": len(scene_objects),
-        "relation_said": bool(holds),
+        "relation_said": any(
+            None not in (r["subject"], r["object"])
+            for r in parsed["relations"]
+        ),
         "colours_judged": sum(o["colour"] is not None for o, _ in matched),
         "sizes_judged": sum(len(o["sizes"]) for o, _ in matched),
         "named": [_describe(o) for o in named],

@@ -108,7 +108,7 @@ CLAIMS: dict[str, list[str]] = {
     ],
     "08_attention": [
         "(mini) the references' relations hold; merge states far fewer",
-        "(mini) asked to choose, the merge model is little better than a coin",
+        "(mini) asked to choose, the merge model is about as good as a coin",
         "(mini) the vector is the max over the cells, whatever their order",
         "NumPy and the Keras layer agree to float32 rounding",
         "(mini) attention correctness is at least three times its chance level",

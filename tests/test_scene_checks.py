@@ -109,6 +109,17 @@ def test_scene_missing_object_is_reported():
 def test_scene_relation_with_a_dangling_side_does_not_hold():
     d = _check("a red circle and a blue square to the left of", TWO)
     assert d["relation_correct"] is False
+    assert d["relation_said"] is False  # no object after the phrase
+
+
+def test_scene_babbled_relation_words_state_no_relation():
+    babble = _check("above above above above", TWO)
+    assert babble["relation_said"] is False
+    assert _check("a red circle above a blue square", TWO)["relation_said"]
+    said = "a red circle above a blue square"
+    hyps = {"babble": "above above above".split(), "said": said.split()}
+    result = scene_accuracy(hyps, {"babble": TWO, "said": TWO})
+    assert result["relation_said_rate"] == pytest.approx(0.5)
 
 
 def test_scene_one_object_relation_is_not_applicable():
