@@ -113,10 +113,10 @@ def test_scene_relation_with_a_dangling_side_does_not_hold():
 
 
 def test_scene_babbled_relation_words_state_no_relation():
+    said = "a red circle above a blue square"
     babble = _check("above above above above", TWO)
     assert babble["relation_said"] is False
-    assert _check("a red circle above a blue square", TWO)["relation_said"]
-    said = "a red circle above a blue square"
+    assert _check(said, TWO)["relation_said"]
     hyps = {"babble": "above above above".split(), "said": said.split()}
     result = scene_accuracy(hyps, {"babble": TWO, "said": TWO})
     assert result["relation_said_rate"] == pytest.approx(0.5)
